@@ -1,0 +1,161 @@
+# atomcode-telemetryd — agent, client library and CLI.
+#
+#   make            build everything into $(BUILD)/
+#   make run        build and run the agent in the foreground (Ctrl-C stops it)
+#   make check      build and run every unit and integration test
+#   make asan/ubsan the same suite under AddressSanitizer / UBSan
+#   make bench      benchmarks, one table
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# Missing build dependencies are installed by scripts/deps.sh (apt-get).
+
+VERSION    = 0.1.0
+SOVERSION  = 0
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+LIBDIR    ?= $(PREFIX)/lib
+INCDIR    ?= $(PREFIX)/include
+MANDIR    ?= $(PREFIX)/share/man
+PCDIR     ?= $(LIBDIR)/pkgconfig
+DESTDIR   ?=
+
+BUILD     ?= build
+CC        ?= cc
+CFLAGS    ?= -O2 -g
+WERROR    ?=
+WARN       = -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
+             -Wmissing-prototypes -Wno-unused-parameter $(WERROR)
+PKGS       = libevent jansson inih libcurl uuid zlib
+# Recursive (=) so pkg-config runs after scripts/deps.sh installed it.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DATC_VERSION='"$(VERSION)"' -fPIC \
+             -Iinclude -Iproto $(WARN) $(CFLAGS) $(PKG_CFLAGS)
+
+PROTO_SRC  = $(sort $(wildcard proto/*.c))
+SHIM_SRC   = $(sort $(filter-out client/cli%.c,$(wildcard client/*.c)))
+CLI_SRC    = $(sort $(wildcard client/cli*.c))
+AGENT_SRC  = $(sort $(filter-out agent/main.c,$(wildcard agent/*.c)))
+UNIT_SRC   = $(sort $(wildcard tests/unit/test_*.c))
+TOOL_SRC   = $(sort $(wildcard tests/tools/*.c))
+BENCH_SRC  = $(sort $(wildcard tests/bench/*.c))
+
+obj        = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+PROTO_OBJ  = $(call obj,$(PROTO_SRC))
+SHIM_OBJ   = $(call obj,$(SHIM_SRC))
+CLI_OBJ    = $(call obj,$(CLI_SRC))
+AGENT_OBJ  = $(call obj,$(AGENT_SRC))
+
+LIB_A      = $(BUILD)/libatomcode-telemetry.a
+LIB_SO     = $(BUILD)/libatomcode-telemetry.so.$(SOVERSION)
+AGENT_A    = $(BUILD)/libagent.a
+AGENTD     = $(BUILD)/atomcode-telemetryd
+CLI        = $(BUILD)/atomcode-telemetry
+PCFILE     = $(BUILD)/atomcode-telemetry.pc
+UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+TOOL_BIN   = $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRC))
+BENCH_BIN  = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+DEPS_OK    = $(BUILD)/.deps-ok
+
+.PHONY: all run check asan ubsan bench lint install install-user-service \
+        uninstall clean deps format demo fuzz chaos
+all: $(AGENTD) $(CLI) $(LIB_A) $(LIB_SO) $(PCFILE)
+
+deps $(DEPS_OK):
+	@mkdir -p $(BUILD)
+	@sh scripts/deps.sh && touch $(DEPS_OK)
+
+$(BUILD)/obj/%.o: %.c $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB_A): $(PROTO_OBJ) $(SHIM_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LIB_SO): $(PROTO_OBJ) $(SHIM_OBJ)
+	$(CC) -shared -Wl,-soname,libatomcode-telemetry.so.$(SOVERSION) \
+	    -Wl,--version-script=client/libatomcode-telemetry.map \
+	    $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+	ln -sf libatomcode-telemetry.so.$(SOVERSION) $(BUILD)/libatomcode-telemetry.so
+
+$(AGENT_A): $(AGENT_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(AGENTD): $(BUILD)/obj/agent/main.o $(AGENT_A) $(LIB_A)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(CLI): $(CLI_OBJ) $(LIB_A)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(PCFILE): client/atomcode-telemetry.pc.in Makefile
+	@mkdir -p $(BUILD)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(AGENT_A) $(LIB_A) $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iagent -Iclient -o $@ $< $(AGENT_A) $(LIB_A) \
+	    $(PKG_LIBS) $(CMOCKA_LIBS)
+
+$(BUILD)/tests/%: tests/tools/%.c $(AGENT_A) $(LIB_A) $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iagent -Iclient -o $@ $< $(AGENT_A) $(LIB_A) $(PKG_LIBS)
+
+$(BUILD)/bench/%: tests/bench/%.c $(AGENT_A) $(LIB_A) $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iagent -Iclient -o $@ $< $(AGENT_A) $(LIB_A) $(PKG_LIBS)
+
+run: all
+	$(AGENTD)
+
+check: all $(UNIT_BIN) $(TOOL_BIN)
+	@sh tests/run.sh $(BUILD)
+
+# Sanitizer builds live in their own build directories.
+SAN_CFLAGS = -O1 -g -fno-omit-frame-pointer
+asan:
+	$(MAKE) BUILD=build-asan CFLAGS="$(SAN_CFLAGS) -fsanitize=address,undefined \
+	    -fno-sanitize-recover=all" check
+ubsan:
+	$(MAKE) BUILD=build-ubsan CFLAGS="$(SAN_CFLAGS) -fsanitize=undefined \
+	    -fno-sanitize-recover=all" check
+
+bench: all $(BENCH_BIN) $(TOOL_BIN)
+	@sh tests/bench/run.sh $(BUILD)
+
+lint:
+	@sh scripts/lint.sh
+
+format:
+	clang-format -i agent/*.c agent/*.h client/*.c client/*.h proto/*.c proto/*.h
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PCDIR) \
+	    $(DESTDIR)$(INCDIR)/atomcode
+	install -m 0755 $(AGENTD) $(CLI) $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libatomcode-telemetry.so.$(SOVERSION) \
+	    $(DESTDIR)$(LIBDIR)/libatomcode-telemetry.so
+	install -m 0644 include/atomcode/telemetry.h $(DESTDIR)$(INCDIR)/atomcode/
+	install -m 0644 $(PCFILE) $(DESTDIR)$(PCDIR)/
+	if [ -d man ] && ls man/*.[0-9] >/dev/null 2>&1; then \
+	    for m in man/*.[0-9]; do s=$${m##*.}; \
+	        install -d $(DESTDIR)$(MANDIR)/man$$s; \
+	        install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done; fi
+
+install-user-service:
+	@sh scripts/install-user-service.sh $(BINDIR)
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/atomcode-telemetryd $(DESTDIR)$(BINDIR)/atomcode-telemetry \
+	    $(DESTDIR)$(LIBDIR)/libatomcode-telemetry.* $(DESTDIR)$(PCDIR)/atomcode-telemetry.pc \
+	    $(DESTDIR)$(INCDIR)/atomcode/telemetry.h
+
+clean:
+	rm -rf build build-asan build-ubsan
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

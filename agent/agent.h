@@ -1,0 +1,134 @@
+/*
+ * agent.h — the agent's process-wide state, shared by the files of agent/.
+ * One instance (struct agent *agent) lives in main.c for the whole process.
+ */
+#ifndef AGENT_AGENT_H
+#define AGENT_AGENT_H
+
+#include <sys/queue.h>
+#include <sys/types.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "buf.h"
+#include "config.h"
+#include "paths.h"
+#include "queue.h"
+#include "record.h"
+#include "settings.h"
+#include "upload.h"
+
+#define AGENT_MAX_CLIENTS	256		/* further connections are closed */
+#define CONN_IN_MAX		(FRAME_MAX + FRAME_HDR + 16384) /* unread input */
+#define CONN_OUT_MAX		(256 * 1024)	/* unsent replies before cut-off */
+#define CONN_STALL_S		10		/* partial frame / unread replies */
+#define BATCH_COMMIT_BYTES	(1024 * 1024)	/* commit a batch early past this */
+#define DROPPED_NAMES_MAX	64		/* distinct dropped field names kept */
+#define ROLL_MAX_AGE_S		30		/* roll a trickled segment at this age */
+
+/* Counters shown by status (cumulative since start). */
+struct agent_counters {
+	uint64_t	received;	/* event frames */
+	uint64_t	accepted;	/* validated and queued for write */
+	uint64_t	rejected;	/* refused by schema/disabled */
+	uint64_t	fields_dropped;	/* unknown fields removed */
+	uint64_t	redactions;	/* scrubber replacements */
+	uint64_t	redactions_kind[SCRUB_NKINDS];
+	uint64_t	persisted;	/* written to a segment */
+	uint64_t	storage_dropped;	/* lost to write errors */
+	uint64_t	write_errors;	/* failed append batches */
+	uint64_t	peers_rejected;	/* wrong uid */
+	uint64_t	conns_refused;	/* over AGENT_MAX_CLIENTS */
+	uint64_t	conns_cut;	/* stalled or over their bounds */
+	uint64_t	bad_frames;	/* framing errors */
+	uint64_t	control;	/* control frames */
+};
+
+struct conn {
+	TAILQ_ENTRY(conn) entry;
+	uint64_t	 id;
+	int		 fd;
+	struct event	*rev, *wev, *tev;	/* read, write, stall timer */
+	struct buf	 in, out;
+	uint64_t	 seq;		/* event frames received */
+	uint64_t	 batch_first;	/* first seq in the uncommitted batch, 0 none */
+	uint64_t	 batch_last;
+	int		 flush_wanted;	/* ack after the next commit */
+	uint64_t	 flush_seq;
+	int		 dead;		/* closing: freed on the deferred path */
+	char		*cwd, *home;	/* scrub context from hello (owned) */
+	struct scrub_ctx scrub;
+};
+TAILQ_HEAD(conns, conn);
+
+struct agent {
+	struct event_base	*base;
+	struct paths		 paths;
+	struct settings		 settings;
+	struct tconfig		 config;
+	struct optout		 opt;
+	struct queue		*q;
+	struct uploader		*up;
+	int			 lock_fd;
+	int			 listen_fd;
+	struct event		*accept_ev;
+	ino_t			 sock_ino;	/* our socket node (self-bound) */
+	int			 self_bound;
+	int			 socket_activated;
+	int			 auto_spawned;	/* idle exit applies */
+	int			 stopping;
+	struct timespec		 started;
+	struct conns		 conns;
+	unsigned		 nclients;
+	uint64_t		 next_conn_id;
+	struct buf		 batch;		/* records of this loop pass */
+	unsigned		 batch_events;
+	struct event		*commit_ev;	/* low priority: end of pass */
+	struct event		*reap_ev;	/* frees dead conns */
+	struct event		*roll_ev;	/* quiet-interval roll */
+	struct event		*idle_ev;	/* idle exit */
+	struct event		*sig_ev[4];
+	struct timespec		 last_write;
+	struct timespec		 segment_started;
+	struct agent_counters	 ctr;
+	json_t			*dropped_fields;	/* name → count */
+	time_t			 last_disk_warn;
+};
+
+extern struct agent *agent;
+
+/* server.c: listening socket and connections. */
+int	server_start(struct agent *a, char *cause, size_t causelen);
+void	server_stop_accepting(struct agent *a);
+void	server_drain(struct agent *a);
+void	server_close_all(struct agent *a);
+void	conn_send(struct conn *c, const char *json, size_t len);
+void	conn_send_json(struct conn *c, json_t *obj);
+void	conn_close(struct conn *c);
+struct conn *conn_find(struct agent *a, uint64_t id);
+void	conn_error(struct conn *c, const char *code, const char *message,
+	    uint64_t seq, const char *field);
+
+/* ingest.c: validation, batching, commits, rolling. */
+void	ingest_event(struct agent *a, struct conn *c, const unsigned char *p,
+	    size_t n);
+void	ingest_commit(struct agent *a);
+void	ingest_schedule_commit(struct agent *a);
+void	ingest_roll(struct agent *a);
+void	ingest_arm_roll(struct agent *a);
+
+/* control.c: control frames. */
+void	control_frame(struct agent *a, struct conn *c, const unsigned char *p,
+	    size_t n);
+
+/* status.c: the one status snapshot. Caller owns the reference. */
+json_t	*status_snapshot(struct agent *a);
+
+/* main.c: lifecycle helpers used by the others. */
+void	agent_reload(struct agent *a, char *err, size_t errlen);
+void	agent_check_idle(struct agent *a);
+void	agent_shutdown(struct agent *a);
+#endif

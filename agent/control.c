@@ -1,0 +1,145 @@
+/*
+ * control.c — control frames (PROTOCOL.md §4): hello, flush, status,
+ * upload, reload, shutdown. Parses with jansson (control frames are rare);
+ * never touches records.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "frame.h"
+#include "log.h"
+
+/* An upload requested with wait=true, answered when the attempt ends. */
+struct upload_wait {
+	struct agent	*a;
+	uint64_t	 conn_id;
+};
+
+static void
+control_upload_done(void *arg, const char *result, long http_status,
+    const char *error)
+{
+	struct upload_wait	*w = arg;
+	struct conn		*c;
+	json_t			*o;
+
+	if ((c = conn_find(w->a, w->conn_id)) != NULL) {
+		o = json_pack("{s:s, s:s}", "op", "upload", "result", result);
+		if (o != NULL) {
+			if (http_status > 0)
+				json_object_set_new(o, "status",
+				    json_integer(http_status));
+			if (error != NULL && *error != '\0')
+				json_object_set_new(o, "error",
+				    json_string(error));
+			conn_send_json(c, o);
+		}
+	}
+	free(w);
+}
+
+static void
+control_hello(struct agent *a, struct conn *c, json_t *msg)
+{
+	json_t		*o, *v;
+	const char	*s;
+
+	v = json_object_get(msg, "proto");
+	if (!json_is_integer(v) || json_integer_value(v) != PROTO_VERSION) {
+		conn_error(c, "proto_version",
+		    "unsupported protocol version (this agent speaks 1)", 0,
+		    "proto");
+		conn_close(c);
+		return;
+	}
+	if ((s = json_string_value(json_object_get(msg, "cwd"))) != NULL &&
+	    *s == '/') {
+		free(c->cwd);
+		c->cwd = strdup(s);
+		c->scrub.cwd = c->cwd;
+	}
+	if ((s = json_string_value(json_object_get(msg, "home"))) != NULL &&
+	    *s == '/') {
+		free(c->home);
+		c->home = strdup(s);
+		c->scrub.home = c->home;
+	}
+	o = json_pack("{s:s, s:i, s:s, s:I, s:s}", "op", "hello", "proto",
+	    PROTO_VERSION, "agent", ATC_VERSION, "pid", (json_int_t)getpid(),
+	    "telemetry", a->opt.enabled ? "enabled" : "disabled");
+	if (o == NULL)
+		return;
+	if (!a->opt.enabled && a->opt.reason != NULL)
+		json_object_set_new(o, "reason", json_string(a->opt.reason));
+	conn_send_json(c, o);
+}
+
+/* Dispatch one control frame. */
+void
+control_frame(struct agent *a, struct conn *c, const unsigned char *p, size_t n)
+{
+	json_error_t		 jerr;
+	json_t			*msg, *o;
+	const char		*op;
+	char			 err[256];
+	struct upload_wait	*w;
+
+	if ((msg = json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES,
+	    &jerr)) == NULL || !json_is_object(msg)) {
+		json_decref(msg);
+		conn_error(c, "bad_json", "control frame is not a JSON object",
+		    0, NULL);
+		return;
+	}
+	op = json_string_value(json_object_get(msg, "op"));
+	if (op == NULL) {
+		conn_error(c, "unknown_op", "\"op\" must be a string", 0, "op");
+	} else if (strcmp(op, "hello") == 0) {
+		control_hello(a, c, msg);
+	} else if (strcmp(op, "flush") == 0) {
+		/* Acked once everything before it is committed. */
+		c->flush_wanted = 1;
+		c->flush_seq = c->seq;
+		ingest_schedule_commit(a);
+	} else if (strcmp(op, "status") == 0) {
+		o = status_snapshot(a);
+		if (o != NULL) {
+			json_object_set_new(o, "op", json_string("status"));
+			conn_send_json(c, o);
+		}
+	} else if (strcmp(op, "upload") == 0) {
+		ingest_roll(a);
+		if (!a->opt.enabled) {
+			conn_send_json(c, json_pack("{s:s, s:s}", "op", "upload",
+			    "result", "disabled"));
+		} else if (json_is_true(json_object_get(msg, "wait")) &&
+		    (w = calloc(1, sizeof *w)) != NULL) {
+			w->a = a;
+			w->conn_id = c->id;
+			upload_kick(a->up, 1, control_upload_done, w);
+		} else {
+			upload_kick(a->up, 1, NULL, NULL);
+			conn_send_json(c, json_pack("{s:s, s:s}", "op", "upload",
+			    "result", "started"));
+		}
+	} else if (strcmp(op, "reload") == 0) {
+		err[0] = '\0';
+		agent_reload(a, err, sizeof err);
+		o = json_pack("{s:s, s:b}", "op", "reload", "ok", err[0] == '\0');
+		if (o != NULL && err[0] != '\0')
+			json_object_set_new(o, "error", json_string(err));
+		if (o != NULL)
+			conn_send_json(c, o);
+	} else if (strcmp(op, "shutdown") == 0) {
+		log_info("shutdown requested by a client");
+		conn_send_json(c, json_pack("{s:s, s:b}", "op", "shutdown",
+		    "ok", 1));
+		agent_shutdown(a);
+	} else {
+		snprintf(err, sizeof err, "unknown op \"%.64s\"", op);
+		conn_error(c, "unknown_op", err, 0, "op");
+	}
+	json_decref(msg);
+}

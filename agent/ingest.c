@@ -1,0 +1,239 @@
+/*
+ * ingest.c — event frames: validate and scrub (proto/record.c), collect the
+ * records of one loop pass into one batch, and commit the batch to the
+ * active segment with a single write(2) (queue_append) at the end of the
+ * pass; then send the acks that waited for it. Also rolls the segment after
+ * a quiet interval so uploads are prompt. Never logs event contents.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent.h"
+#include "log.h"
+
+static double
+ts_diff(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(a->tv_sec - b->tv_sec) +
+	    (double)(a->tv_nsec - b->tv_nsec) / 1e9;
+}
+
+/* Count a dropped field name (names only, never values). */
+static void
+ingest_count_dropped(struct agent *a, const struct rec_result *r)
+{
+	char		 name[64];
+	json_t		*v;
+	unsigned	 i;
+	size_t		 n;
+
+	a->ctr.fields_dropped += r->ndropped;
+	for (i = 0; i < r->ndropped && i < REC_MAX_DROPPED; i++) {
+		n = r->dropped_len[i] < sizeof name - 1 ? r->dropped_len[i] :
+		    sizeof name - 1;
+		memcpy(name, r->dropped[i], n);
+		name[n] = '\0';
+		if ((v = json_object_get(a->dropped_fields, name)) != NULL)
+			json_integer_set(v, json_integer_value(v) + 1);
+		else if (json_object_size(a->dropped_fields) <
+		    DROPPED_NAMES_MAX)
+			json_object_set_new(a->dropped_fields, name,
+			    json_integer(1));
+		else {
+			v = json_object_get(a->dropped_fields, "(other)");
+			json_object_set_new(a->dropped_fields, "(other)",
+			    json_integer(v ? json_integer_value(v) + 1 : 1));
+		}
+	}
+}
+
+/* One event frame from connection c. */
+void
+ingest_event(struct agent *a, struct conn *c, const unsigned char *p, size_t n)
+{
+	struct rec_result	 r;
+	enum rec_err		 e;
+	char			 msg[160];
+	unsigned		 k;
+
+	c->seq++;
+	a->ctr.received++;
+	if (!a->opt.enabled) {
+		a->ctr.rejected++;
+		snprintf(msg, sizeof msg, "telemetry is disabled (reason: %s)",
+		    a->opt.reason ? a->opt.reason : "unknown");
+		conn_error(c, "disabled", msg, c->seq, NULL);
+		return;
+	}
+	if (a->stopping == 2) {
+		a->ctr.rejected++;
+		conn_error(c, "busy", "the agent is shutting down", c->seq,
+		    NULL);
+		return;
+	}
+	e = rec_validate((const char *)p, n, &c->scrub, &a->batch, &r);
+	if (e != REC_OK) {
+		a->ctr.rejected++;
+		if (r.field[0] != '\0')
+			snprintf(msg, sizeof msg, "record rejected: %s (field %s)",
+			    rec_code(e), r.field);
+		else
+			snprintf(msg, sizeof msg, "record rejected: %s",
+			    rec_code(e));
+		conn_error(c, rec_code(e), msg, c->seq, r.field);
+		return;
+	}
+	a->ctr.accepted++;
+	if (r.ndropped > 0)
+		ingest_count_dropped(a, &r);
+	for (k = 0; k < SCRUB_NKINDS; k++) {
+		a->ctr.redactions_kind[k] += r.redactions[k];
+		a->ctr.redactions += r.redactions[k];
+	}
+	a->batch_events++;
+	if (c->batch_first == 0)
+		c->batch_first = c->seq;
+	c->batch_last = c->seq;
+	if (a->batch.len >= BATCH_COMMIT_BYTES)
+		ingest_commit(a);
+	else
+		ingest_schedule_commit(a);
+}
+
+/* Make the commit run at the end of this loop pass. */
+void
+ingest_schedule_commit(struct agent *a)
+{
+	event_active(a->commit_ev, 0, 0);
+}
+
+/* Tell each contributing connection that its part of the batch was lost. */
+static void
+ingest_fail_batch(struct agent *a, int err)
+{
+	struct conn	*c;
+	char		 msg[200];
+
+	TAILQ_FOREACH(c, &a->conns, entry) {
+		if (c->batch_first == 0)
+			continue;
+		snprintf(msg, sizeof msg, "%llu event(s) could not be stored: %s",
+		    (unsigned long long)(c->batch_last - c->batch_first + 1),
+		    strerror(err));
+		conn_error(c, "storage", msg, c->batch_last, NULL);
+	}
+}
+
+/* Write the batch with one write(2), then send the waiting acks. */
+void
+ingest_commit(struct agent *a)
+{
+	struct conn	*c;
+	json_t		*o;
+	unsigned	 before;
+	time_t		 now;
+	int		 rolled = 0;
+
+	if (a->batch_events > 0) {
+		before = queue_active_events(a->q);
+		if (before == 0)
+			clock_gettime(CLOCK_MONOTONIC, &a->segment_started);
+		if (queue_append(a->q, a->batch.data, a->batch.len,
+		    a->batch_events) == -1) {
+			a->ctr.write_errors++;
+			a->ctr.storage_dropped += a->batch_events;
+			now = time(NULL);
+			if (now - a->last_disk_warn >= 60) {
+				log_warn("cannot write %u event(s) to the queue",
+				    a->batch_events);
+				a->last_disk_warn = now;
+			}
+			ingest_fail_batch(a, errno);
+		} else {
+			a->ctr.persisted += a->batch_events;
+			rolled = queue_active_events(a->q) !=
+			    before + a->batch_events;
+			clock_gettime(CLOCK_MONOTONIC, &a->last_write);
+			if (queue_active_events(a->q) == 0)
+				a->segment_started = a->last_write;
+		}
+		a->batch.len = 0;
+		a->batch_events = 0;
+	}
+	TAILQ_FOREACH(c, &a->conns, entry) {
+		c->batch_first = c->batch_last = 0;
+		if (c->flush_wanted && !c->dead) {
+			c->flush_wanted = 0;
+			o = json_pack("{s:s, s:I}", "op", "ack", "seq",
+			    (json_int_t)c->flush_seq);
+			if (o != NULL)
+				conn_send_json(c, o);
+		}
+	}
+	if (rolled && a->up != NULL)
+		upload_kick(a->up, 0, NULL, NULL);
+	if (queue_active_events(a->q) > 0)
+		ingest_arm_roll(a);
+	event_active(a->reap_ev, 0, 0);
+}
+
+/* Roll the active segment now and let the uploader know. */
+void
+ingest_roll(struct agent *a)
+{
+	int	r;
+
+	if (a->batch_events > 0)
+		ingest_commit(a);
+	if ((r = queue_roll(a->q)) == -1)
+		log_warn("cannot roll the active segment");
+	if (r == 1 && a->up != NULL)
+		upload_kick(a->up, 0, NULL, NULL);
+	if (a->roll_ev != NULL)
+		evtimer_del(a->roll_ev);
+}
+
+/* Quiet-interval timer: roll when nothing was written for a while. */
+static void
+ingest_roll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent	*a = arg;
+	struct timespec	 now;
+	double		 quiet, age, want;
+	struct timeval	 tv;
+
+	if (queue_active_events(a->q) == 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	quiet = ts_diff(&now, &a->last_write);
+	age = ts_diff(&now, &a->segment_started);
+	want = a->settings.roll_interval_ms / 1000.0;
+	if (quiet + 0.0005 >= want || age >= ROLL_MAX_AGE_S) {
+		ingest_roll(a);
+		agent_check_idle(a);
+		return;
+	}
+	want -= quiet;
+	tv.tv_sec = (time_t)want;
+	tv.tv_usec = (suseconds_t)((want - (double)tv.tv_sec) * 1e6);
+	evtimer_add(a->roll_ev, &tv);
+}
+
+/* Arm the quiet-interval roll timer if it is not armed. */
+void
+ingest_arm_roll(struct agent *a)
+{
+	struct timeval	tv;
+
+	if (a->roll_ev == NULL) {
+		a->roll_ev = evtimer_new(a->base, ingest_roll_cb, a);
+		if (a->roll_ev == NULL)
+			return;
+	}
+	if (evtimer_pending(a->roll_ev, NULL))
+		return;
+	tv.tv_sec = a->settings.roll_interval_ms / 1000;
+	tv.tv_usec = (a->settings.roll_interval_ms % 1000) * 1000;
+	evtimer_add(a->roll_ev, &tv);
+}

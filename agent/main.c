@@ -1,0 +1,546 @@
+/*
+ * main.c — atomcode-telemetryd lifecycle: arguments, the single-instance
+ * lifetime lock, the listening socket (self-bound, systemd LISTEN_FDS or
+ * launchd), detaching, signals, reload, idle exit and the ordered shutdown.
+ * Owns struct agent. Never parses records or frames itself.
+ */
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <stddef.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "agent.h"
+#include "log.h"
+#include "sock.h"
+
+#define LOCK_WAIT_MS	2000	/* wait for a predecessor that is mid-exit */
+#define LOG_ROTATE_BYTES (1024 * 1024)	/* agent.log rotated at start past this */
+
+static struct agent	agent_storage;
+struct agent		*agent = &agent_storage;
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: atomcode-telemetryd [-n] [--detach] [--no-telemetry]\n"
+	    "  -n              check the settings file and print the effective"
+	    " settings\n"
+	    "  --detach        run in the background (auto-spawn mode: exits"
+	    " when idle)\n"
+	    "  --no-telemetry  start with telemetry disabled\n"
+	    "  --version       print the version\n"
+	    "State lives in $ATOMCODE_HOME (default ~/.atomcode).\n");
+}
+
+/* Build the uploader configuration from the current state. */
+static void
+agent_upload_config(struct agent *a, struct upload_config *uc, char *state,
+    size_t statelen)
+{
+	snprintf(state, statelen, "%s/upload-state.json", a->paths.telemetry);
+	memset(uc, 0, sizeof *uc);
+	uc->enabled = a->opt.enabled;
+	uc->endpoint = a->opt.endpoint;
+	uc->ca_file = a->settings.ca_file;
+	uc->timeout_s = a->settings.upload_timeout_s;
+	uc->connect_timeout_s = a->settings.upload_connect_timeout_s;
+	uc->backoff_scale_pct = a->settings.backoff_scale_pct;
+	uc->max_retry_after_s = a->settings.max_retry_after_s;
+	uc->state_path = state;
+	uc->health_path = a->paths.health;
+	uc->user_agent_version = ATC_VERSION;
+}
+
+static int	cli_no_telemetry;
+
+/* Re-read config.toml and telemetryd.conf; a bad settings file keeps the old. */
+void
+agent_reload(struct agent *a, char *err, size_t errlen)
+{
+	struct upload_config	uc;
+	char			state[PATHS_MAX + 32], cause[512];
+	int			was = a->opt.enabled;
+
+	if (config_read(a->paths.config, &a->config) == -1)
+		log_warn("cannot read %s", a->paths.config);
+	optout_resolve(&a->config, cli_no_telemetry, &a->opt);
+	if (settings_load(a->paths.settings, &a->settings, cause,
+	    sizeof cause) == -1) {
+		log_warnx("settings not reloaded, keeping the old ones: %s",
+		    cause);
+		snprintf(err, errlen, "%s (old settings kept)", cause);
+	}
+	log_set_level(a->settings.log_level);
+	queue_set_fsync(a->q, a->settings.fsync);
+	agent_upload_config(a, &uc, state, sizeof state);
+	if (a->up != NULL)
+		upload_reconfigure(a->up, &uc);
+	if (was != a->opt.enabled)
+		log_info("telemetry is now %s%s%s%s",
+		    a->opt.enabled ? "enabled" : "disabled",
+		    a->opt.enabled ? "" : " (reason: ",
+		    a->opt.enabled ? "" : a->opt.reason,
+		    a->opt.enabled ? "" : ")");
+}
+
+/* Exit once nothing is connected, queued or in flight (auto-spawned only). */
+static void
+agent_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent		*a = arg;
+	struct queue_stats	 st;
+
+	if (a->nclients > 0 || queue_active_events(a->q) > 0 ||
+	    !upload_idle(a->up))
+		return;
+	if (queue_stats(a->q, &st) == 0 && st.ready_segments > 0)
+		return;
+	log_info("idle for %u s: exiting", a->settings.idle_exit_s);
+	agent_shutdown(a);
+}
+
+/* Arm the one-shot idle-exit timer when the agent became idle. */
+void
+agent_check_idle(struct agent *a)
+{
+	struct timeval	tv;
+
+	if (!a->auto_spawned || a->socket_activated || a->stopping ||
+	    a->settings.idle_exit_s == 0 || a->idle_ev == NULL)
+		return;
+	if (a->nclients > 0 || queue_active_events(a->q) > 0 ||
+	    (a->up != NULL && !upload_idle(a->up)))
+		return;
+	if (evtimer_pending(a->idle_ev, NULL))
+		return;
+	tv.tv_sec = a->settings.idle_exit_s;
+	tv.tv_usec = 0;
+	evtimer_add(a->idle_ev, &tv);
+}
+
+/*
+ * Ordered shutdown: stop accepting, read what clients already sent, commit,
+ * roll (fsync + rename), abort the upload and restore its claim, leave the
+ * loop. All local work: well under 500 ms.
+ */
+void
+agent_shutdown(struct agent *a)
+{
+	if (a->stopping)
+		return;
+	a->stopping = 1;
+	server_stop_accepting(a);
+	server_drain(a);
+	a->stopping = 2;
+	ingest_commit(a);
+	if (a->settings.fsync != QUEUE_FSYNC_NEVER)
+		queue_sync(a->q);
+	ingest_roll(a);
+	if (a->up != NULL)
+		upload_abort(a->up);
+	queue_unclaim_own(a->q);
+	event_base_loopbreak(a->base);
+}
+
+static void
+agent_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct agent	*a = arg;
+	char		 err[512];
+
+	if (sig == SIGHUP) {
+		err[0] = '\0';
+		agent_reload(a, err, sizeof err);
+		log_info("reloaded settings%s%s", err[0] ? ": " : "", err);
+		return;
+	}
+	log_info("signal %d: shutting down", (int)sig);
+	agent_shutdown(a);
+}
+
+static void
+agent_commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	ingest_commit(arg);
+}
+
+/*
+ * Take the lifetime lock. An inherited, already-locked fd (ATOMCODE_LOCK_FD,
+ * the spawner's hand-off) is adopted. Returns 0, 1 if another agent holds
+ * it (caller exits 0), -1 on error.
+ */
+static int
+agent_lock(struct agent *a, char *cause, size_t causelen)
+{
+	const char	*env;
+	char		*end;
+	long		 fd;
+	int		 waited = 0, flags;
+
+	if ((env = getenv("ATOMCODE_LOCK_FD")) != NULL) {
+		errno = 0;
+		fd = strtol(env, &end, 10);
+		unsetenv("ATOMCODE_LOCK_FD");
+		if (errno == 0 && *end == '\0' && fd > 2 && fd < 1024 &&
+		    flock((int)fd, LOCK_EX | LOCK_NB) == 0) {
+			a->lock_fd = (int)fd;
+			if ((flags = fcntl(a->lock_fd, F_GETFD)) != -1)
+				fcntl(a->lock_fd, F_SETFD, flags | FD_CLOEXEC);
+			return 0;
+		}
+	}
+	a->lock_fd = open(a->paths.lock, O_RDWR | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (a->lock_fd == -1) {
+		snprintf(cause, causelen, "cannot open %s: %s", a->paths.lock,
+		    strerror(errno));
+		return -1;
+	}
+	while (flock(a->lock_fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			snprintf(cause, causelen, "cannot lock %s: %s",
+			    a->paths.lock, strerror(errno));
+			return -1;
+		}
+		/* A live agent answers: nothing to do. */
+		if ((fd = sock_connect(a->paths.sock)) != -1) {
+			close((int)fd);
+			return 1;
+		}
+		if (waited >= LOCK_WAIT_MS)
+			return 1;
+		usleep(20 * 1000);
+		waited += 20;
+	}
+	return 0;
+}
+
+/* Write pid and host into the lock file (diagnostics only, never read). */
+static void
+agent_lock_note(struct agent *a)
+{
+	char	host[256], line[300];
+	int	n;
+
+	if (gethostname(host, sizeof host) == -1)
+		host[0] = '\0';
+	host[sizeof host - 1] = '\0';
+	n = snprintf(line, sizeof line, "%ld\n%s\n", (long)getpid(), host);
+	if (n > 0 && ftruncate(a->lock_fd, 0) == 0)
+		(void)pwrite(a->lock_fd, line, (size_t)n, 0);
+}
+
+/* systemd socket activation without libsystemd: LISTEN_PID/LISTEN_FDS. */
+static int
+agent_listen_fds(void)
+{
+	const char	*pid, *fds;
+	char		*end;
+	long		 n;
+
+	pid = getenv("LISTEN_PID");
+	fds = getenv("LISTEN_FDS");
+	if (pid == NULL || fds == NULL)
+		return -1;
+	errno = 0;
+	n = strtol(pid, &end, 10);
+	if (errno != 0 || *end != '\0' || n != (long)getpid())
+		return -1;
+	n = strtol(fds, &end, 10);
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (errno != 0 || *end != '\0' || n < 1)
+		return -1;
+	return 3;	/* SD_LISTEN_FDS_START; extra fds are ignored */
+}
+
+/* Tell systemd we are ready (Type=notify) without libsystemd. */
+static void
+agent_sd_notify(const char *msg)
+{
+	const char		*path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un	 sun;
+	size_t			 n;
+	int			 fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+	    (n = strlen(path)) >= sizeof sun.sun_path)
+		return;
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, n);
+	if (sun.sun_path[0] == '@')
+		sun.sun_path[0] = '\0';
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return;
+	(void)sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sun,
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n));
+	close(fd);
+}
+
+/* Redirect stdio to the log file (detached mode), rotating a large one. */
+static void
+agent_log_to_file(struct agent *a)
+{
+	struct stat	st;
+	char		old[PATHS_MAX + 8];
+	int		fd;
+
+	if (stat(a->paths.log, &st) == 0 && st.st_size > LOG_ROTATE_BYTES) {
+		snprintf(old, sizeof old, "%s.old", a->paths.log);
+		rename(a->paths.log, old);
+	}
+	fd = open(a->paths.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (fd == -1)
+		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (fd != -1) {
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	if ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) != -1) {
+		dup2(fd, STDIN_FILENO);
+		if (fd > STDIN_FILENO)
+			close(fd);
+	}
+}
+
+/* Classic double fork into a new session (--detach). */
+static void
+agent_daemonize(void)
+{
+	pid_t	pid;
+
+	if ((pid = fork()) == -1) {
+		perror("fork");
+		exit(1);
+	}
+	if (pid > 0)
+		_exit(0);
+	setsid();
+	if ((pid = fork()) == -1)
+		_exit(1);
+	if (pid > 0)
+		_exit(0);
+	if (chdir("/") == -1)
+		_exit(1);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "detach", no_argument, NULL, 'd' },
+		{ "detach-child", no_argument, NULL, 'D' },
+		{ "no-telemetry", no_argument, NULL, 'T' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct agent		*a = agent;
+	struct upload_config	 uc;
+	char			 cause[PATHS_MAX + 512], state[PATHS_MAX + 32];
+	int			 ch, check_only = 0, detach = 0, r;
+	int			 sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	unsigned		 i;
+
+	while ((ch = getopt_long(argc, argv, "nh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'n':
+			check_only = 1;
+			break;
+		case 'd':
+			detach = 1;
+			break;
+		case 'D':
+			detach = 2;
+			break;
+		case 'T':
+			cli_no_telemetry = 1;
+			break;
+		case 'f':
+			break;	/* the default; accepted for unit files */
+		case 'V':
+			printf("atomcode-telemetryd %s\n", ATC_VERSION);
+			return 0;
+		case 'h':
+			usage();
+			return 0;
+		default:
+			usage();
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage();
+		return 2;
+	}
+
+	umask(077);
+	signal(SIGPIPE, SIG_IGN);
+	a->lock_fd = a->listen_fd = -1;
+	if (paths_init(&a->paths) == -1) {
+		fprintf(stderr, "atomcode-telemetryd: state path too long\n");
+		return 1;
+	}
+	settings_defaults(&a->settings);
+	if (settings_load(a->paths.settings, &a->settings, cause,
+	    sizeof cause) == -1) {
+		fprintf(stderr, "atomcode-telemetryd: %s\n", cause);
+		return 1;
+	}
+	if (check_only) {
+		printf("# %s\n", a->paths.settings);
+		settings_print(&a->settings, stdout);
+		return 0;
+	}
+	log_set_level(a->settings.log_level);
+	if (a->paths.sudo) {
+		fprintf(stderr, "atomcode-telemetryd: refusing to run under sudo"
+		    " in another user's state directory (%s)\n", a->paths.dir);
+		return 1;
+	}
+	if (paths_check_dir(a->paths.dir, 1, cause, sizeof cause) == -1 ||
+	    paths_check_dir(a->paths.telemetry, 1, cause, sizeof cause) == -1) {
+		fprintf(stderr, "atomcode-telemetryd: %s\n", cause);
+		return 1;
+	}
+
+	a->listen_fd = agent_listen_fds();
+	a->socket_activated = a->listen_fd != -1;
+	if (detach == 1)
+		agent_daemonize();
+	if (detach) {
+		a->auto_spawned = 1;
+		agent_log_to_file(a);
+	}
+
+	if ((r = agent_lock(a, cause, sizeof cause)) != 0) {
+		if (r == 1) {
+			fprintf(stderr, "atomcode-telemetryd: already running"
+			    " for %s\n", a->paths.dir);
+			return 0;
+		}
+		fprintf(stderr, "atomcode-telemetryd: %s\n", cause);
+		return 1;
+	}
+	/* We hold the lock, so no agent is alive: a leftover node is stale. */
+	if (!a->socket_activated) {
+		int fd;
+
+		if ((fd = sock_connect(a->paths.sock)) != -1) {
+			/* Served by someone else (a socket unit): not ours. */
+			close(fd);
+			fprintf(stderr, "atomcode-telemetryd: %s is served by"
+			    " another process; exiting\n", a->paths.sock);
+			return 0;
+		}
+		if (unlink(a->paths.sock) == -1 && errno != ENOENT) {
+			fprintf(stderr, "atomcode-telemetryd: cannot remove"
+			    " stale %s: %s\n", a->paths.sock, strerror(errno));
+			return 1;
+		}
+	}
+	agent_lock_note(a);
+
+	if (config_read(a->paths.config, &a->config) == -1)
+		fprintf(stderr, "atomcode-telemetryd: cannot read %s: %s\n",
+		    a->paths.config, strerror(errno));
+	optout_resolve(&a->config, cli_no_telemetry, &a->opt);
+
+	if (queue_open(a->paths.queue, QUEUE_O_CREATE, &a->q, cause,
+	    sizeof cause) == -1) {
+		fprintf(stderr, "atomcode-telemetryd: %s\n", cause);
+		return 1;
+	}
+	queue_set_fsync(a->q, a->settings.fsync);
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		fprintf(stderr, "atomcode-telemetryd: curl_global_init failed\n");
+		return 1;
+	}
+	if ((a->base = event_base_new()) == NULL ||
+	    event_base_priority_init(a->base, 2) == -1) {
+		fprintf(stderr, "atomcode-telemetryd: event_base_new failed\n");
+		return 1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &a->started);
+	a->dropped_fields = json_object();
+	a->commit_ev = event_new(a->base, -1, 0, agent_commit_cb, a);
+	a->idle_ev = evtimer_new(a->base, agent_idle_cb, a);
+	if (a->commit_ev == NULL || a->idle_ev == NULL ||
+	    a->dropped_fields == NULL)
+		fatalx("out of memory at start");
+	event_priority_set(a->commit_ev, 1);
+	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+		a->sig_ev[i] = evsignal_new(a->base, sigs[i], agent_signal_cb, a);
+		if (a->sig_ev[i] == NULL || event_add(a->sig_ev[i], NULL) == -1)
+			fatalx("cannot install signal handler %d", sigs[i]);
+	}
+	if (server_start(a, cause, sizeof cause) == -1) {
+		fprintf(stderr, "atomcode-telemetryd: %s\n", cause);
+		return 1;
+	}
+	agent_upload_config(a, &uc, state, sizeof state);
+	if ((a->up = upload_new(a->base, a->q, &uc)) == NULL) {
+		fprintf(stderr, "atomcode-telemetryd: cannot start the uploader\n");
+		return 1;
+	}
+
+	if (a->opt.enabled)
+		printf("Telemetry: enabled\n");
+	else
+		printf("Telemetry: disabled (reason: %s)\n", a->opt.reason);
+	fflush(stdout);
+	log_info("listening on %s (pid %ld%s)", a->paths.sock, (long)getpid(),
+	    a->socket_activated ? ", socket-activated" :
+	    a->auto_spawned ? ", auto-spawned" : "");
+
+	agent_sd_notify("READY=1");
+	/* Whatever recovery found ready goes out now. */
+	upload_kick(a->up, 0, NULL, NULL);
+	agent_check_idle(a);
+	event_base_dispatch(a->base);
+
+	/* Loop left by agent_shutdown(). */
+	if (!a->stopping)
+		agent_shutdown(a);
+	server_close_all(a);
+	upload_free(a->up);
+	queue_close(a->q);
+	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		event_free(a->sig_ev[i]);
+	event_free(a->commit_ev);
+	event_free(a->idle_ev);
+	if (a->roll_ev != NULL)
+		event_free(a->roll_ev);
+	if (a->reap_ev != NULL)
+		event_free(a->reap_ev);
+	event_base_free(a->base);
+	json_decref(a->dropped_fields);
+	buf_free(&a->batch);
+	curl_global_cleanup();
+	log_info("stopped");
+	close(a->lock_fd);	/* releases the lifetime lock last */
+	return 0;
+}

@@ -1,0 +1,415 @@
+/*
+ * server.c — the listening socket and client connections: accept with the
+ * peer-uid check, non-blocking reads into a bounded buffer, frame splitting,
+ * bounded reply buffers, stall timeouts. Connections are freed on a deferred
+ * path, never inside their own callback. Never interprets records (ingest.c)
+ * or control frames (control.c).
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "frame.h"
+#include "log.h"
+#include "sock.h"
+
+static void	conn_read_cb(evutil_socket_t, short, void *);
+static void	conn_write_cb(evutil_socket_t, short, void *);
+static void	conn_timer_cb(evutil_socket_t, short, void *);
+static void	conn_arm_timer(struct conn *);
+static void	server_reap_cb(evutil_socket_t, short, void *);
+
+/* Accept every pending connection. */
+static void
+server_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct agent	*a = arg;
+	struct conn	*c;
+	uid_t		 uid;
+	int		 fd;
+
+	for (;;) {
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				log_warn("accept");
+			return;
+		}
+		if (sock_peer_uid(fd, &uid) == -1 ||
+		    (uid != getuid() && uid != 0)) {
+			a->ctr.peers_rejected++;
+			log_warnx("rejected a connection from uid %ld",
+			    (long)uid);
+			close(fd);
+			continue;
+		}
+		if (a->nclients >= AGENT_MAX_CLIENTS || a->stopping) {
+			a->ctr.conns_refused++;
+			close(fd);
+			continue;
+		}
+		if ((c = calloc(1, sizeof *c)) == NULL) {
+			close(fd);
+			continue;
+		}
+		c->id = ++a->next_conn_id;
+		c->fd = fd;
+		c->rev = event_new(a->base, fd, EV_READ | EV_PERSIST,
+		    conn_read_cb, c);
+		c->wev = event_new(a->base, fd, EV_WRITE | EV_PERSIST,
+		    conn_write_cb, c);
+		c->tev = evtimer_new(a->base, conn_timer_cb, c);
+		if (c->rev == NULL || c->wev == NULL || c->tev == NULL) {
+			if (c->rev) event_free(c->rev);
+			if (c->wev) event_free(c->wev);
+			if (c->tev) event_free(c->tev);
+			free(c);
+			close(fd);
+			continue;
+		}
+		event_priority_set(c->rev, 0);
+		event_add(c->rev, NULL);
+		TAILQ_INSERT_TAIL(&a->conns, c, entry);
+		a->nclients++;
+		if (a->idle_ev != NULL)
+			event_del(a->idle_ev);
+	}
+}
+
+/* Bind (or adopt) the listening socket and start accepting. */
+int
+server_start(struct agent *a, char *cause, size_t causelen)
+{
+	struct stat	st;
+
+	TAILQ_INIT(&a->conns);
+	if (a->listen_fd == -1) {
+		if ((a->listen_fd = sock_listen(a->paths.sock, 128)) == -1) {
+			snprintf(cause, causelen, "cannot listen on %s: %s",
+			    a->paths.sock, strerror(errno));
+			return -1;
+		}
+		a->self_bound = 1;
+		if (stat(a->paths.sock, &st) == 0)
+			a->sock_ino = st.st_ino;
+	} else if (sock_set_flags(a->listen_fd) == -1) {
+		snprintf(cause, causelen, "inherited socket: %s",
+		    strerror(errno));
+		return -1;
+	}
+	a->accept_ev = event_new(a->base, a->listen_fd, EV_READ | EV_PERSIST,
+	    server_accept_cb, a);
+	a->reap_ev = event_new(a->base, -1, 0, server_reap_cb, a);
+	if (a->accept_ev == NULL || a->reap_ev == NULL) {
+		snprintf(cause, causelen, "event_new failed");
+		return -1;
+	}
+	event_priority_set(a->reap_ev, 1);
+	event_add(a->accept_ev, NULL);
+	return 0;
+}
+
+/* Stop accepting; unlink our socket node if it is still ours. */
+void
+server_stop_accepting(struct agent *a)
+{
+	struct stat	st;
+
+	if (a->accept_ev != NULL) {
+		/* Serve what already waits in the backlog, then stop. */
+		server_accept_cb(a->listen_fd, EV_READ, a);
+		event_free(a->accept_ev);
+		a->accept_ev = NULL;
+	}
+	if (a->self_bound && stat(a->paths.sock, &st) == 0 &&
+	    st.st_ino == a->sock_ino)
+		unlink(a->paths.sock);
+	if (a->listen_fd != -1) {
+		close(a->listen_fd);
+		a->listen_fd = -1;
+	}
+}
+
+/* Queue bytes for a connection; cut it off past CONN_OUT_MAX. */
+void
+conn_send(struct conn *c, const char *json, size_t len)
+{
+	ssize_t	n;
+
+	if (c->dead)
+		return;
+	if (c->out.len + len + FRAME_HDR > CONN_OUT_MAX) {
+		log_warnx("client %llu does not read its replies: closing",
+		    (unsigned long long)c->id);
+		agent->ctr.conns_cut++;
+		conn_close(c);
+		return;
+	}
+	if (frame_encode(&c->out, json, len) == -1) {
+		conn_close(c);
+		return;
+	}
+	n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n > 0)
+		buf_consume(&c->out, (size_t)n);
+	else if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
+	    errno != EINTR) {
+		conn_close(c);
+		return;
+	}
+	if (c->out.len > 0) {
+		event_add(c->wev, NULL);
+		conn_arm_timer(c);
+	}
+}
+
+/* Serialise obj (compact) and send it; takes the reference. */
+void
+conn_send_json(struct conn *c, json_t *obj)
+{
+	char	*s;
+
+	s = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	if (s != NULL) {
+		conn_send(c, s, strlen(s));
+		free(s);
+	}
+}
+
+/* Send an error frame. */
+void
+conn_error(struct conn *c, const char *code, const char *message,
+    uint64_t seq, const char *field)
+{
+	json_t	*o;
+
+	o = json_pack("{s:s, s:s, s:s}", "op", "error", "code", code,
+	    "message", message);
+	if (o == NULL)
+		return;
+	if (seq > 0)
+		json_object_set_new(o, "seq", json_integer((json_int_t)seq));
+	if (field != NULL && *field != '\0')
+		json_object_set_new(o, "field", json_string(field));
+	conn_send_json(c, o);
+}
+
+/* Mark a connection dead; it is freed on the deferred reap path. */
+void
+conn_close(struct conn *c)
+{
+	if (c->dead)
+		return;
+	c->dead = 1;
+	event_del(c->rev);
+	event_del(c->wev);
+	event_del(c->tev);
+	shutdown(c->fd, SHUT_RDWR);
+	event_active(agent->reap_ev, 0, 0);
+}
+
+static void
+conn_free(struct agent *a, struct conn *c)
+{
+	TAILQ_REMOVE(&a->conns, c, entry);
+	a->nclients--;
+	event_free(c->rev);
+	event_free(c->wev);
+	event_free(c->tev);
+	close(c->fd);
+	buf_free(&c->in);
+	buf_free(&c->out);
+	free(c->cwd);
+	free(c->home);
+	free(c);
+}
+
+/* Free every dead connection (deferred path). */
+static void
+server_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent	*a = arg;
+	struct conn	*c, *next;
+
+	for (c = TAILQ_FIRST(&a->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		/* Keep a dead conn while its batch is uncommitted. */
+		if (c->dead && c->batch_first == 0)
+			conn_free(a, c);
+	}
+	agent_check_idle(a);
+}
+
+/* Find a live connection by id. */
+struct conn *
+conn_find(struct agent *a, uint64_t id)
+{
+	struct conn	*c;
+
+	TAILQ_FOREACH(c, &a->conns, entry)
+		if (c->id == id && !c->dead)
+			return c;
+	return NULL;
+}
+
+/* Split and dispatch every complete frame in c->in. */
+static void
+conn_process(struct agent *a, struct conn *c)
+{
+	const unsigned char	*p;
+	size_t			 plen, used, off = 0;
+	const char		*bad;
+	enum frame_status	 st;
+
+	while (!c->dead) {
+		st = frame_decode((unsigned char *)c->in.data + off,
+		    c->in.len - off, &p, &plen, &used);
+		if (st == FRAME_NEED_MORE)
+			break;
+		if (st == FRAME_ERR_LEN) {
+			a->ctr.bad_frames++;
+			conn_error(c, "bad_frame",
+			    "frame length must be 1..65536", 0, NULL);
+			conn_close(c);
+			break;
+		}
+		off += used;
+		if (frame_is_control(p, plen)) {
+			a->ctr.control++;
+			control_frame(a, c, p, plen);
+		} else if ((bad = frame_check_payload(p, plen)) != NULL) {
+			/* Not a record at all: still an event frame. */
+			c->seq++;
+			a->ctr.received++;
+			a->ctr.rejected++;
+			conn_error(c, bad, strcmp(bad, "bad_utf8") == 0 ?
+			    "payload is not valid UTF-8" :
+			    "payload is not a JSON object", c->seq, NULL);
+		} else
+			ingest_event(a, c, p, plen);
+	}
+	buf_consume(&c->in, off);
+	if (!c->dead)
+		conn_arm_timer(c);
+}
+
+/* Readable: one bounded read, then process frames. */
+static void
+conn_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	ssize_t		 n;
+	size_t		 room;
+
+	if (c->dead)
+		return;
+	room = CONN_IN_MAX - c->in.len;
+	if (room == 0 || buf_reserve(&c->in, room) == -1) {
+		conn_close(c);
+		return;
+	}
+	n = read(c->fd, c->in.data + c->in.len, room);
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+		conn_close(c);
+		return;
+	}
+	if (n > 0) {
+		c->in.len += (size_t)n;
+		conn_process(agent, c);
+	}
+}
+
+/* Writable: push pending replies. */
+static void
+conn_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	ssize_t		 n;
+
+	if (c->dead)
+		return;
+	n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n > 0)
+		buf_consume(&c->out, (size_t)n);
+	else if (n == -1 && errno != EAGAIN && errno != EINTR) {
+		conn_close(c);
+		return;
+	}
+	if (c->out.len == 0) {
+		event_del(c->wev);
+		conn_arm_timer(c);
+	}
+}
+
+/* Arm the stall timer while a partial frame or unsent replies exist. */
+static void
+conn_arm_timer(struct conn *c)
+{
+	struct timeval	tv = { CONN_STALL_S, 0 };
+
+	if (c->in.len > 0 || c->out.len > 0) {
+		if (!evtimer_pending(c->tev, NULL))
+			evtimer_add(c->tev, &tv);
+	} else
+		evtimer_del(c->tev);
+}
+
+/* Stalled for CONN_STALL_S: cut the client off. */
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->in.len == 0 && c->out.len == 0)
+		return;
+	log_warnx("client %llu stalled for %d s: closing",
+	    (unsigned long long)c->id, CONN_STALL_S);
+	agent->ctr.conns_cut++;
+	conn_close(c);
+}
+
+/* Shutdown: read what clients already sent (non-blocking) and process it. */
+void
+server_drain(struct agent *a)
+{
+	struct conn	*c;
+	ssize_t		 n;
+	size_t		 room;
+	int		 rounds;
+
+	TAILQ_FOREACH(c, &a->conns, entry) {
+		for (rounds = 0; rounds < 64 && !c->dead; rounds++) {
+			room = CONN_IN_MAX - c->in.len;
+			if (room == 0 || buf_reserve(&c->in, room) == -1)
+				break;
+			n = read(c->fd, c->in.data + c->in.len, room);
+			if (n <= 0)
+				break;
+			c->in.len += (size_t)n;
+			conn_process(a, c);
+		}
+	}
+}
+
+/* Close and free every connection (exit path). */
+void
+server_close_all(struct agent *a)
+{
+	struct conn	*c;
+
+	while ((c = TAILQ_FIRST(&a->conns)) != NULL) {
+		/* Best effort: push replies (acks) still pending. */
+		if (c->out.len > 0)
+			(void)send(c->fd, c->out.data, c->out.len,
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+		c->batch_first = 0;
+		conn_free(a, c);
+	}
+}

@@ -1,0 +1,158 @@
+/*
+ * settings.c — the agent's INI settings ($ATOMCODE_HOME/telemetryd.conf),
+ * read with inih. A bad file never half-applies: it is parsed into a copy
+ * and only a fully valid copy replaces the running settings.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "log.h"
+#include "settings.h"
+
+struct settings_parse {
+	struct settings	*s;
+	char		 err[200];
+};
+
+/* Defaults (README "Configuration"). */
+void
+settings_defaults(struct settings *s)
+{
+	memset(s, 0, sizeof *s);
+	s->fsync = QUEUE_FSYNC_ROLL;
+	s->roll_interval_ms = 2000;
+	s->idle_exit_s = 600;
+	s->upload_timeout_s = 10;
+	s->upload_connect_timeout_s = 5;
+	s->backoff_scale_pct = 100;
+	s->max_retry_after_s = 86400;
+	s->log_level = LOG_LVL_INFO;
+}
+
+static int
+settings_uint(const char *v, unsigned min, unsigned max, unsigned *out)
+{
+	char			*end;
+	unsigned long long	 n;
+
+	errno = 0;
+	if (*v == '\0' || *v == '-')
+		return -1;
+	n = strtoull(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n < min || n > max)
+		return -1;
+	*out = (unsigned)n;
+	return 0;
+}
+
+static int
+settings_handler(void *arg, const char *section, const char *name,
+    const char *value)
+{
+	struct settings_parse	*p = arg;
+	struct settings		*s = p->s;
+	int			 l;
+
+#define IS(sec, key) (strcmp(section, sec) == 0 && strcmp(name, key) == 0)
+	if (IS("queue", "fsync")) {
+		if (strcmp(value, "always") == 0)
+			s->fsync = QUEUE_FSYNC_ALWAYS;
+		else if (strcmp(value, "roll") == 0)
+			s->fsync = QUEUE_FSYNC_ROLL;
+		else if (strcmp(value, "never") == 0)
+			s->fsync = QUEUE_FSYNC_NEVER;
+		else
+			goto bad;
+	} else if (IS("queue", "roll_interval_ms")) {
+		if (settings_uint(value, 10, 3600000, &s->roll_interval_ms))
+			goto bad;
+	} else if (IS("agent", "idle_exit_s")) {
+		if (settings_uint(value, 0, 7 * 86400, &s->idle_exit_s))
+			goto bad;
+	} else if (IS("agent", "log_level")) {
+		if ((l = log_level_parse(value)) == -1)
+			goto bad;
+		s->log_level = l;
+	} else if (IS("upload", "timeout_s")) {
+		if (settings_uint(value, 1, 600, &s->upload_timeout_s))
+			goto bad;
+	} else if (IS("upload", "connect_timeout_s")) {
+		if (settings_uint(value, 1, 600, &s->upload_connect_timeout_s))
+			goto bad;
+	} else if (IS("upload", "backoff_scale_pct")) {
+		if (settings_uint(value, 1, 1000, &s->backoff_scale_pct))
+			goto bad;
+	} else if (IS("upload", "max_retry_after_s")) {
+		if (settings_uint(value, 1, 86400, &s->max_retry_after_s))
+			goto bad;
+	} else if (IS("upload", "ca_file")) {
+		if (strlen(value) >= sizeof s->ca_file)
+			goto bad;
+		memcpy(s->ca_file, value, strlen(value) + 1);
+	} else {
+		snprintf(p->err, sizeof p->err, "unknown key [%s] %s", section,
+		    name);
+		return 0;
+	}
+	return 1;
+#undef IS
+bad:
+	snprintf(p->err, sizeof p->err, "bad value for [%s] %s: \"%.64s\"",
+	    section, name, value);
+	return 0;
+}
+
+/* Load path over *s; all or nothing. */
+int
+settings_load(const char *path, struct settings *s, char *cause,
+    size_t causelen)
+{
+	struct settings		copy = *s;
+	struct settings_parse	p;
+	FILE			*fp;
+	int			 line;
+
+	if ((fp = fopen(path, "re")) == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(cause, causelen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	p.s = &copy;
+	p.err[0] = '\0';
+	line = ini_parse_file(fp, settings_handler, &p);
+	fclose(fp);
+	if (line != 0) {
+		if (line < 0)
+			snprintf(cause, causelen, "%s: cannot read", path);
+		else
+			snprintf(cause, causelen, "%s:%d: %s", path, line,
+			    p.err[0] ? p.err : "syntax error");
+		return -1;
+	}
+	*s = copy;
+	return 0;
+}
+
+/* Print effective settings in the file's own format. */
+void
+settings_print(const struct settings *s, FILE *fp)
+{
+	static const char *const levels[] = { "error", "warn", "info", "debug" };
+
+	fprintf(fp, "[agent]\nidle_exit_s = %u\nlog_level = %s\n\n",
+	    s->idle_exit_s, levels[s->log_level & 3]);
+	fprintf(fp, "[queue]\nfsync = %s\nroll_interval_ms = %u\n\n",
+	    s->fsync == QUEUE_FSYNC_ALWAYS ? "always" :
+	    s->fsync == QUEUE_FSYNC_NEVER ? "never" : "roll",
+	    s->roll_interval_ms);
+	fprintf(fp, "[upload]\ntimeout_s = %u\nconnect_timeout_s = %u\n"
+	    "backoff_scale_pct = %u\nmax_retry_after_s = %u\nca_file = %s\n",
+	    s->upload_timeout_s, s->upload_connect_timeout_s,
+	    s->backoff_scale_pct, s->max_retry_after_s, s->ca_file);
+}

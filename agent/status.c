@@ -1,0 +1,87 @@
+/*
+ * status.c — the agent's status snapshot, built in exactly one place
+ * (PROTOCOL.md §7). The CLI renders it as text or JSON. Never includes
+ * event contents.
+ */
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+/* Build the snapshot; caller owns the returned reference. */
+json_t *
+status_snapshot(struct agent *a)
+{
+	struct queue_stats	 st;
+	struct timespec		 now;
+	json_t			*o, *q, *c, *r;
+	unsigned		 k;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (queue_stats(a->q, &st) == -1)
+		memset(&st, 0, sizeof st);
+	o = json_pack("{s:s, s:I, s:I, s:s, s:s, s:b, s:b, s:I}",
+	    "version", ATC_VERSION,
+	    "pid", (json_int_t)getpid(),
+	    "uptime_s", (json_int_t)(now.tv_sec - a->started.tv_sec),
+	    "telemetry", a->opt.enabled ? "enabled" : "disabled",
+	    "endpoint", a->opt.endpoint,
+	    "socket_activated", a->socket_activated,
+	    "auto_spawned", a->auto_spawned,
+	    "clients", (json_int_t)a->nclients);
+	if (o == NULL)
+		return NULL;
+	if (!a->opt.enabled && a->opt.reason != NULL)
+		json_object_set_new(o, "reason", json_string(a->opt.reason));
+	json_object_set_new(o, "fsync", json_string(
+	    a->settings.fsync == QUEUE_FSYNC_ALWAYS ? "always" :
+	    a->settings.fsync == QUEUE_FSYNC_NEVER ? "never" : "roll"));
+	q = json_pack("{s:I, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:I}",
+	    "segments", (json_int_t)st.ready_segments,
+	    "events", (json_int_t)st.ready_events,
+	    "bytes", (json_int_t)st.ready_bytes,
+	    "oldest", st.oldest,
+	    "partial_segments", (json_int_t)st.partial_segments,
+	    "partial_bytes", (json_int_t)st.partial_bytes,
+	    "invalid_segments", (json_int_t)st.invalid_segments,
+	    "claimed_segments", (json_int_t)st.claimed_segments,
+	    "active_events", (json_int_t)queue_active_events(a->q));
+	json_object_set_new(o, "queue", q);
+	c = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+	    " s:I, s:I}",
+	    "received", (json_int_t)a->ctr.received,
+	    "accepted", (json_int_t)a->ctr.accepted,
+	    "rejected", (json_int_t)a->ctr.rejected,
+	    "fields_dropped", (json_int_t)a->ctr.fields_dropped,
+	    "redactions", (json_int_t)a->ctr.redactions,
+	    "persisted", (json_int_t)a->ctr.persisted,
+	    "dropped", (json_int_t)(queue_dropped(a->q) +
+	    a->ctr.storage_dropped),
+	    "storage_dropped", (json_int_t)a->ctr.storage_dropped,
+	    "write_errors", (json_int_t)a->ctr.write_errors,
+	    "peers_rejected", (json_int_t)a->ctr.peers_rejected,
+	    "conns_refused", (json_int_t)a->ctr.conns_refused,
+	    "conns_cut", (json_int_t)a->ctr.conns_cut,
+	    "bad_frames", (json_int_t)a->ctr.bad_frames);
+	if (a->up != NULL) {
+		struct upload_counters uc;
+
+		upload_counters(a->up, &uc);
+		json_object_set_new(c, "uploaded_events",
+		    json_integer((json_int_t)uc.events_uploaded));
+		json_object_set_new(c, "uploaded_segments",
+		    json_integer((json_int_t)uc.segments_posted));
+		json_object_set_new(c, "upload_failures",
+		    json_integer((json_int_t)uc.failures));
+		upload_status(a->up, o);
+	}
+	json_object_set_new(o, "counters", c);
+	r = json_object();
+	for (k = 0; k < SCRUB_NKINDS; k++)
+		json_object_set_new(r, scrub_kind_names[k],
+		    json_integer((json_int_t)a->ctr.redactions_kind[k]));
+	json_object_set_new(o, "redactions_by_kind", r);
+	json_object_set_new(o, "dropped_fields", json_deep_copy(a->dropped_fields));
+	return o;
+}

@@ -1,0 +1,19 @@
+/* cli.h — shared between the CLI's files (not part of the library). */
+#ifndef CLIENT_CLI_H
+#define CLIENT_CLI_H
+
+#include <jansson.h>
+
+#include "paths.h"
+#include "queue.h"
+
+extern int	cli_no_telemetry;
+
+/* Open the queue if its directory exists: 0 ok, 1 absent, -1 error (printed). */
+int	cli_queue_open(const struct paths *p, int flags, struct queue **q);
+/* One control request to a running agent; never spawns. Caller decrefs. */
+json_t	*cli_request(const struct paths *p, json_t *req, int timeout_ms,
+	    int *running);
+/* `status [--json]`. */
+int	cmd_status(const struct paths *p, int argc, char **argv);
+#endif

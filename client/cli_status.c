@@ -1,0 +1,238 @@
+/*
+ * cli_status.c — `atomcode-telemetry status [--json]`: gathers the local
+ * view (opt-out, config, queue on disk, health.json) and the agent's
+ * snapshot into one JSON object, then renders it with one printer for text
+ * (upstream lines first, DESIGN §9) and one for JSON. Never starts an agent.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "config.h"
+
+/* "never" | "<n>s ago" | "<n>min ago" | "<n>h ago" (upstream rules). */
+static void
+cli_ago(int64_t unix_ms, char *out, size_t len)
+{
+	int64_t	s;
+
+	if (unix_ms <= 0) {
+		snprintf(out, len, "never");
+		return;
+	}
+	s = (int64_t)time(NULL) - unix_ms / 1000;
+	if (s < 0)
+		s = 0;
+	if (s < 60)
+		snprintf(out, len, "%llds ago", (long long)s);
+	else if (s < 3600)
+		snprintf(out, len, "%lldmin ago", (long long)(s / 60));
+	else
+		snprintf(out, len, "%lldh ago", (long long)(s / 3600));
+}
+
+static json_int_t
+ji(json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+/* Build the combined status object. Caller decrefs. */
+static json_t *
+cli_status_gather(const struct paths *p)
+{
+	struct tconfig		 cfg;
+	struct optout		 o;
+	struct queue		*q;
+	struct queue_stats	 st;
+	json_t			*s, *jq, *ag, *req, *snap, *health;
+	int			 running, r;
+
+	config_read(p->config, &cfg);
+	optout_resolve(&cfg, 0, &o);	/* status ignores --no-telemetry */
+	s = json_pack("{s:s, s:s, s:i}", "telemetry", o.enabled ? "enabled" :
+	    "disabled", "endpoint", o.endpoint, "schema", 1);
+	if (!o.enabled)
+		json_object_set_new(s, "reason", json_string(o.reason));
+	json_object_set_new(s, "config", json_pack("{s:s, s:s, s:b}",
+	    "enabled", cfg.enabled == 1 ? "true" : cfg.enabled == 0 ? "false" :
+	    "default-true", "path", p->config, "parsed",
+	    !cfg.exists || cfg.parsed));
+
+	jq = json_object();
+	memset(&st, 0, sizeof st);
+	r = cli_queue_open(p, QUEUE_O_NORECOVER, &q);
+	json_object_set_new(jq, "exists", json_boolean(r != 1));
+	if (r == 0) {
+		queue_stats(q, &st);
+		json_object_set_new(jq, "dropped",
+		    json_integer((json_int_t)queue_dropped(q)));
+		queue_close(q);
+	}
+	json_object_set_new(jq, "events", json_integer((json_int_t)st.ready_events));
+	json_object_set_new(jq, "segments",
+	    json_integer((json_int_t)st.ready_segments));
+	json_object_set_new(jq, "bytes", json_integer((json_int_t)st.ready_bytes));
+	json_object_set_new(jq, "partial_segments",
+	    json_integer((json_int_t)st.partial_segments));
+	json_object_set_new(jq, "partial_bytes",
+	    json_integer((json_int_t)st.partial_bytes));
+	json_object_set_new(jq, "oldest", json_string(st.oldest));
+	json_object_set_new(s, "queue", jq);
+
+	if ((health = json_load_file(p->health, 0, NULL)) != NULL &&
+	    json_is_object(health))
+		json_object_set_new(s, "health", health);
+	else
+		json_decref(health);
+
+	req = json_pack("{s:s}", "op", "status");
+	snap = cli_request(p, req, 2000, &running);
+	json_decref(req);
+	ag = json_pack("{s:b}", "running", snap != NULL);
+	if (snap != NULL) {
+		json_object_set(ag, "pid", json_object_get(snap, "pid"));
+		json_object_set(ag, "version", json_object_get(snap, "version"));
+		json_object_set(ag, "uptime_s", json_object_get(snap, "uptime_s"));
+		json_object_set(ag, "clients", json_object_get(snap, "clients"));
+		json_object_set(ag, "telemetry", json_object_get(snap, "telemetry"));
+		json_object_set(ag, "fsync", json_object_get(snap, "fsync"));
+		if (json_object_get(snap, "counters"))
+			json_object_set(s, "counters",
+			    json_object_get(snap, "counters"));
+		if (json_object_get(snap, "upload"))
+			json_object_set(s, "upload",
+			    json_object_get(snap, "upload"));
+		json_object_set(s, "redactions_by_kind",
+		    json_object_get(snap, "redactions_by_kind"));
+		json_object_set(s, "dropped_fields",
+		    json_object_get(snap, "dropped_fields"));
+		json_object_set(jq, "active_events",
+		    json_object_get(json_object_get(snap, "queue"),
+		    "active_events"));
+		json_decref(snap);
+	} else if (running)
+		json_object_set_new(ag, "error", json_string("did not answer"));
+	json_object_set_new(s, "agent", ag);
+	return s;
+}
+
+/* The text printer: upstream lines first, values at column 11. */
+static void
+cli_status_text(json_t *s)
+{
+	json_t		*c = json_object_get(s, "config");
+	json_t		*q = json_object_get(s, "queue");
+	json_t		*ag = json_object_get(s, "agent");
+	json_t		*h = json_object_get(s, "health");
+	json_t		*ctr = json_object_get(s, "counters");
+	json_t		*up = json_object_get(s, "upload");
+	char		 ago[32];
+	const char	*str;
+	json_int_t	 next;
+
+	if (strcmp(json_string_value(json_object_get(s, "telemetry")),
+	    "enabled") == 0)
+		printf("Telemetry: enabled\n");
+	else
+		printf("Telemetry: disabled (reason: %s)\n",
+		    json_string_value(json_object_get(s, "reason")));
+	printf("Config:    enabled = %s (%s)\n",
+	    json_string_value(json_object_get(c, "enabled")),
+	    json_string_value(json_object_get(c, "path")));
+	if (!json_is_true(json_object_get(q, "exists")))
+		printf("Queue:     (empty)\n");
+	else
+		printf("Queue:     %lld events in %lld segment(s) (%.1f KB)\n",
+		    (long long)ji(q, "events"), (long long)ji(q, "segments"),
+		    (double)ji(q, "bytes") / 1024.0);
+	if (ji(q, "partial_segments") > 0)
+		printf("Partial:   %lld segment(s) not ready (%.1f KB)\n",
+		    (long long)ji(q, "partial_segments"),
+		    (double)ji(q, "partial_bytes") / 1024.0);
+	printf("Endpoint:  %s\n", json_string_value(json_object_get(s,
+	    "endpoint")));
+	printf("Schema:    v1\n");
+	if (h != NULL) {
+		cli_ago(ji(h, "last_post_unix_ms"), ago, sizeof ago);
+		printf("Sent:      %lld segments / %.1f KB (last: %s)\n",
+		    (long long)ji(h, "segments_posted"),
+		    (double)ji(h, "bytes_sent") / 1024.0, ago);
+		printf("Tracked:   %lld events\n",
+		    (long long)ji(h, "events_tracked"));
+		if (ji(h, "events_dropped_mpsc") + ji(h, "events_dropped_disk") > 0)
+			printf("Dropped:   %lld mpsc, %lld disk\n",
+			    (long long)ji(h, "events_dropped_mpsc"),
+			    (long long)ji(h, "events_dropped_disk"));
+	}
+	if (!json_is_true(json_object_get(ag, "running"))) {
+		printf("Agent:     not running%s\n",
+		    json_object_get(ag, "error") ? " (socket did not answer)" :
+		    "");
+		return;
+	}
+	printf("Agent:     running (pid %lld, up %llds, version %s, %lld"
+	    " client(s))\n", (long long)ji(ag, "pid"),
+	    (long long)ji(ag, "uptime_s"),
+	    json_string_value(json_object_get(ag, "version")),
+	    (long long)ji(ag, "clients"));
+	if (up != NULL) {
+		cli_ago(ji(up, "last_unix_ms"), ago, sizeof ago);
+		printf("Uploads:   %s; last: %s", (str = json_string_value(
+		    json_object_get(up, "state"))) ? str : "?", ago);
+		if (ji(up, "last_status") > 0)
+			printf(" (HTTP %lld)", (long long)ji(up, "last_status"));
+		if ((str = json_string_value(json_object_get(up,
+		    "last_error"))) != NULL && *str)
+			printf(" (%s)", str);
+		next = ji(up, "next_attempt_unix_ms");
+		if (next > 0) {
+			long long in = (long long)(next / 1000 - time(NULL));
+			printf("; next attempt in %llds", in < 0 ? 0 : in);
+			if ((str = json_string_value(json_object_get(up,
+			    "next_reason"))) != NULL && *str)
+				printf(" (%s)", str);
+		}
+		printf("\n");
+	}
+	if (ctr != NULL)
+		printf("Counters:  received %lld, rejected %lld, persisted %lld,"
+		    " uploaded %lld, dropped %lld, fields dropped %lld,"
+		    " redactions %lld\n",
+		    (long long)ji(ctr, "received"), (long long)ji(ctr, "rejected"),
+		    (long long)ji(ctr, "persisted"),
+		    (long long)ji(ctr, "uploaded_events"),
+		    (long long)ji(ctr, "dropped"),
+		    (long long)ji(ctr, "fields_dropped"),
+		    (long long)ji(ctr, "redactions"));
+}
+
+/* `status [--json]`. */
+int
+cmd_status(const struct paths *p, int argc, char **argv)
+{
+	json_t	*s;
+	char	*out;
+	int	 asjson = argc > 1 && strcmp(argv[1], "--json") == 0;
+
+	if (argc > 1 && !asjson) {
+		fprintf(stderr, "atomcode-telemetry: status: unknown argument"
+		    " %s\n", argv[1]);
+		return 2;
+	}
+	if ((s = cli_status_gather(p)) == NULL) {
+		fprintf(stderr, "atomcode-telemetry: out of memory\n");
+		return 1;
+	}
+	if (asjson) {
+		out = json_dumps(s, JSON_COMPACT | JSON_SORT_KEYS);
+		if (out != NULL)
+			printf("%s\n", out);
+		free(out);
+	} else
+		cli_status_text(s);
+	json_decref(s);
+	return 0;
+}

@@ -1,0 +1,1137 @@
+/*
+ * shim.c — the public API of libatomcode-telemetry (include/atomcode/
+ * telemetry.h): opt-out, the envelope, the agent connection with its
+ * unconfirmed-event ring, auto-spawn and the fallback segment writer.
+ *
+ * It must never block the caller outside atc_flush()/atc_close() (and those
+ * only up to their bound), print, exit, abort, start threads, install
+ * signal handlers or raise SIGPIPE (every send uses MSG_NOSIGNAL). A
+ * disabled handle touches no file and no socket; under sudo no file is
+ * created in the user's directory.
+ *
+ * Delivery. Every event stays in an in-process ring until the agent
+ * confirms it: the shim sends {"op":"flush"} every ATC_ACK_EVERY events (or
+ * when the oldest unconfirmed one is ATC_ACK_MS old), and the cumulative
+ * {"op":"ack","seq":N} releases everything up to N. When the agent is gone,
+ * stalls, or does not confirm within the flush/close bound, every event
+ * still in the ring is validated (rec_validate) and appended to a fallback
+ * segment, which is rolled to a ready .ndjson. When the ring is full the
+ * new event goes straight to the fallback segment: it was never sent, so
+ * it cannot be stored twice.
+ *
+ * Duplicate window. An event that the agent received and wrote to disk, but
+ * whose ack did not reach us (the agent died or stalled after writing, or
+ * the close bound expired first), is also written to the fallback segment
+ * or resent after a reconnect, and is then stored twice. Delivery is
+ * at-least-once, as upstream's; a lost event is never traded for this.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "atomcode/telemetry.h"
+#include "buf.h"
+#include "config.h"
+#include "envelope.h"
+#include "frame.h"
+#include "identity.h"
+#include "paths.h"
+#include "queue.h"
+#include "record.h"
+#include "repo.h"
+#include "sock.h"
+#include "spawn.h"
+
+#ifndef ATC_VERSION
+#define ATC_VERSION "0.0.0"
+#endif
+
+#define ATC_RING_EVENTS		1024	/* events kept until the agent confirms */
+#define ATC_RING_BYTES		(1024 * 1024)	/* … and their frame bytes */
+#define ATC_ACK_EVERY		64	/* ask for an ack after this many sends */
+#define ATC_ACK_MS		1000	/* … or when one waited this long */
+#define ATC_STALL_MS		5000	/* unconfirmed this long with a full
+					   ring: the agent is stuck, spill */
+#define ATC_RECONNECT_MS	1000	/* at most one connect attempt per … */
+#define ATC_SPAWN_MS		10000	/* at most one spawn per … per handle */
+#define ATC_SPAWN_MAX		3	/* spawns per handle, ever */
+#define ATC_CLOSE_MS		100	/* default atc_close() bound */
+#define ATC_IOV_MAX		64	/* frames per sendmsg() */
+#define ATC_RECV_CHUNK		4096	/* bytes read per recv() */
+#define ATC_IN_MAX		(FRAME_HDR + FRAME_MAX)	/* reply bytes held */
+#define ATC_SLOT_KEEP		4096	/* bigger slot buffers are freed */
+#define ATC_QUEUE_RETRY_MS	1000	/* retry a failed fallback open after */
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0		/* macOS: SO_NOSIGPIPE is set per socket */
+#endif
+#define ATC_SEND_FLAGS	(MSG_NOSIGNAL | MSG_DONTWAIT)
+
+/* One event in the ring: its frame (4-byte header + record). */
+struct atc_ev {
+	struct buf	frame;
+	uint64_t	seq;	/* connection sequence number once sent */
+	uint64_t	t_ms;	/* monotonic time it entered the ring */
+};
+
+struct atc {
+	pthread_mutex_t	 mtx;
+	int		 enabled;
+	const char	*reason;	/* static */
+	unsigned	 flags;
+	unsigned	 close_ms;
+	int		 sudo;		/* create no file */
+	pid_t		 pid;		/* the process that owns fd and q */
+	struct paths	 paths;
+	char		 cwd[PATHS_MAX];
+	struct scrub_ctx sc;		/* home/cwd scrubbing for fallback */
+	struct envelope	 env;
+	int		 need_render;
+
+	/* Agent connection. */
+	int		 fd;		/* -1: not connected */
+	int		 tried;		/* a connect was attempted */
+	int		 connect_failed;	/* the last attempt failed */
+	int		 connected_once;
+	uint64_t	 next_connect_ms;
+	uint64_t	 last_spawn_ms;
+	unsigned	 nspawn;
+	uint64_t	 conn_seq;	/* event frames fully written */
+	uint64_t	 flush_seq;	/* conn_seq covered by the last flush */
+	uint64_t	 ack_seq;	/* highest ack received */
+	uint64_t	 unflushed_ms;	/* first send after the last flush */
+	struct buf	 ctl;		/* control frames to write */
+	struct buf	 in;		/* reply bytes read */
+
+	/* Ring: [0, ninflight) sent and unconfirmed, [ninflight, count) not
+	 * yet (fully) written; woff bytes of the first of those are written. */
+	struct atc_ev	*ring;
+	unsigned	 head;
+	unsigned	 count;
+	unsigned	 ninflight;
+	size_t		 ring_bytes;
+	size_t		 woff;
+
+	struct buf	 members;	/* payload members of one emit */
+	struct buf	 rec;		/* one rendered record */
+	struct buf	 fb;		/* fallback batch (validated lines) */
+	unsigned	 fb_n;
+	struct queue	*q;		/* fallback segment store, lazily */
+	uint64_t	 q_retry_ms;
+
+	struct atc_stats st;
+};
+
+/* Monotonic milliseconds. */
+static uint64_t
+mono_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Wall-clock milliseconds since the epoch (the record's ts). */
+static int64_t
+wall_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct atc_ev *
+ring_at(struct atc *h, unsigned i)
+{
+	return &h->ring[(h->head + i) % ATC_RING_EVENTS];
+}
+
+static int
+ring_full(struct atc *h, size_t more)
+{
+	return h->count >= ATC_RING_EVENTS ||
+	    h->ring_bytes + more > ATC_RING_BYTES;
+}
+
+/* Release a slot's bytes (keeping small buffers for reuse). */
+static void
+slot_clear(struct atc *h, struct atc_ev *ev)
+{
+	h->ring_bytes -= ev->frame.len;
+	if (ev->frame.cap > ATC_SLOT_KEEP)
+		buf_free(&ev->frame);
+	ev->frame.len = 0;
+	ev->seq = 0;
+}
+
+/* Append a record to the ring as a frame. 0, or -1 (ENOMEM/EMSGSIZE). */
+static int
+ring_push(struct atc *h, const char *rec, size_t len, uint64_t now)
+{
+	struct atc_ev	*ev = ring_at(h, h->count);
+
+	ev->frame.len = 0;
+	if (frame_encode(&ev->frame, rec, len) == -1) {
+		if (errno != ENOMEM)
+			errno = EMSGSIZE;
+		return -1;
+	}
+	ev->seq = 0;
+	ev->t_ms = now;
+	h->ring_bytes += ev->frame.len;
+	h->count++;
+	return 0;
+}
+
+/* Drop the oldest event. */
+static void
+ring_pop(struct atc *h)
+{
+	slot_clear(h, ring_at(h, 0));
+	h->head = (h->head + 1) % ATC_RING_EVENTS;
+	h->count--;
+	if (h->ninflight > 0)
+		h->ninflight--;
+}
+
+/* Remove the sent event at index i < ninflight, keeping the order. */
+static void
+ring_remove(struct atc *h, unsigned i)
+{
+	struct atc_ev	tmp;
+
+	tmp = *ring_at(h, i);
+	for (; i > 0; i--)
+		*ring_at(h, i) = *ring_at(h, i - 1);
+	*ring_at(h, 0) = tmp;
+	ring_pop(h);
+}
+
+/* Open the fallback store if we may create files. 0 or -1. */
+static int
+fb_open(struct atc *h)
+{
+	char		cause[256];
+	uint64_t	now;
+
+	if (h->q != NULL)
+		return 0;
+	if (h->sudo) {
+		errno = EPERM;
+		return -1;
+	}
+	now = mono_ms();
+	if (h->q_retry_ms != 0 && now < h->q_retry_ms)
+		return -1;
+	/*
+	 * No recovery here: the agent recovers at start, and a client must
+	 * stay cheap and touch only its own segment.
+	 */
+	if (paths_check_dir(h->paths.dir, 1, cause, sizeof(cause)) == -1 ||
+	    paths_mkdirs(h->paths.queue) == -1 ||
+	    queue_open(h->paths.queue, QUEUE_O_CREATE | QUEUE_O_NORECOVER,
+	    &h->q, cause, sizeof(cause)) == -1) {
+		h->q = NULL;
+		h->q_retry_ms = now + ATC_QUEUE_RETRY_MS;
+		return -1;
+	}
+	return 0;
+}
+
+/* Validate one record into the fallback batch (never unscrubbed to disk). */
+static void
+fb_add(struct atc *h, const char *rec, size_t len)
+{
+	struct rec_result	res;
+
+	memset(&res, 0, sizeof(res));
+	if (rec_validate(rec, len, &h->sc, &h->fb, &res) == REC_OK)
+		h->fb_n++;
+	else
+		h->st.rejected++;
+}
+
+/* Append the batch to the fallback segment. 0, or -1 if it was lost. */
+static int
+fb_commit(struct atc *h)
+{
+	unsigned	n = h->fb_n;
+	int		r = 0;
+
+	if (n == 0)
+		return 0;
+	if (fb_open(h) == -1 ||
+	    queue_append(h->q, h->fb.data, h->fb.len, n) == -1) {
+		h->st.lost += n;
+		r = -1;
+	} else
+		h->st.fallback += n;
+	h->fb.len = 0;
+	h->fb_n = 0;
+	return r;
+}
+
+/* Forget the connection; unconfirmed events become unsent again. */
+static void
+conn_close(struct atc *h)
+{
+	unsigned	i;
+
+	if (h->fd != -1)
+		close(h->fd);
+	h->fd = -1;
+	for (i = 0; i < h->count; i++)
+		ring_at(h, i)->seq = 0;
+	h->ninflight = 0;
+	h->woff = 0;
+	h->ctl.len = 0;
+	h->in.len = 0;
+	h->conn_seq = h->flush_seq = h->ack_seq = 0;
+}
+
+/* Write every event in the ring to the fallback segment and empty it. */
+static void
+spill_all(struct atc *h)
+{
+	struct atc_ev	*ev;
+
+	if (h->fd != -1)
+		conn_close(h);	/* a half-written frame ends the stream */
+	while (h->count > 0) {
+		ev = ring_at(h, 0);
+		fb_add(h, ev->frame.data + FRAME_HDR,
+		    ev->frame.len - FRAME_HDR);
+		ring_pop(h);
+	}
+	fb_commit(h);
+}
+
+/* Make the fallback segment visible to the agent (fsync + rename). */
+static void
+fb_roll(struct atc *h)
+{
+	if (h->q != NULL && queue_active_events(h->q) > 0)
+		queue_roll(h->q);
+}
+
+/* Queue a control frame carrying the text in b. */
+static int
+ctl_frame(struct atc *h, const struct buf *b)
+{
+	return frame_encode(&h->ctl, b->data, b->len);
+}
+
+/* Queue {"op":"flush"}; the ack will cover everything written before it. */
+static void
+request_ack(struct atc *h)
+{
+	static const char	flush[] = "{\"op\":\"flush\"}";
+
+	if (frame_encode(&h->ctl, flush, sizeof(flush) - 1) == -1)
+		return;
+	h->flush_seq = h->conn_seq + (h->woff > 0 ? 1 : 0);
+}
+
+/* The hello frame of PROTOCOL.md §4. */
+static int
+send_hello(struct atc *h)
+{
+	struct buf	b = { NULL, 0, 0 };
+	int		r;
+
+	r = buf_printf(&b, "{\"op\":\"hello\",\"proto\":%d,\"client\":"
+	    "\"atomcode-telemetry/%s\",\"pid\":%ld", PROTO_VERSION, ATC_VERSION,
+	    (long)getpid());
+	if (r == 0 && h->cwd[0] != '\0' && utf8_valid((const unsigned char *)
+	    h->cwd, strlen(h->cwd)))
+		r = buf_puts(&b, ",\"cwd\":") == -1 ||
+		    buf_json_str(&b, h->cwd, strlen(h->cwd)) == -1 ? -1 : 0;
+	if (r == 0 && h->paths.home[0] != '\0' && utf8_valid(
+	    (const unsigned char *)h->paths.home, strlen(h->paths.home)))
+		r = buf_puts(&b, ",\"home\":") == -1 ||
+		    buf_json_str(&b, h->paths.home, strlen(h->paths.home)) ==
+		    -1 ? -1 : 0;
+	if (r == 0)
+		r = buf_putc(&b, '}');
+	if (r == 0)
+		r = ctl_frame(h, &b);
+	buf_free(&b);
+	return r;
+}
+
+/* Whether the peer is our agent: same uid (or, under sudo, the user's). */
+static int
+peer_ok(struct atc *h, int fd)
+{
+	struct stat	sb;
+	uid_t		uid;
+
+	if (sock_peer_uid(fd, &uid) == -1)
+		return 0;
+	if (uid == geteuid() || uid == getuid())
+		return 1;
+	return h->sudo && stat(h->paths.dir, &sb) == 0 && sb.st_uid == uid;
+}
+
+/* Connect (rate-limited), auto-spawning when allowed. 0 or -1. */
+static int
+conn_open(struct atc *h, uint64_t now)
+{
+	enum spawn_result	r;
+	int			fd, e, one = 1;
+
+	if (h->fd != -1)
+		return 0;
+	if (h->flags & ATC_F_NO_AGENT)
+		return -1;
+	if (h->tried && now < h->next_connect_ms)
+		return -1;
+	h->tried = 1;
+	h->next_connect_ms = now + ATC_RECONNECT_MS;
+	h->connect_failed = 1;
+
+	fd = sock_connect(h->paths.sock);
+	e = errno;
+	if (fd == -1 && (e == ENOENT || e == ECONNREFUSED || e == EAGAIN) &&
+	    !(h->flags & ATC_F_NO_SPAWN) && !h->sudo &&
+	    h->nspawn < ATC_SPAWN_MAX && (h->last_spawn_ms == 0 ||
+	    now >= h->last_spawn_ms + ATC_SPAWN_MS) &&
+	    paths_check_dir(h->paths.dir, 1, NULL, 0) == 0) {
+		r = spawn_agent(h->paths.lock, h->paths.sock, &fd);
+		if (r == SPAWN_STARTED) {
+			h->nspawn++;
+			h->last_spawn_ms = now;
+			h->st.spawns++;
+		}
+	}
+	if (fd == -1)
+		return -1;
+	if (!peer_ok(h, fd)) {
+		close(fd);
+		return -1;
+	}
+#ifdef SO_NOSIGPIPE
+	setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
+#else
+	(void)one;
+#endif
+	conn_close(h);
+	h->fd = fd;
+	h->connect_failed = 0;
+	if (h->connected_once)
+		h->st.reconnects++;
+	h->connected_once = 1;
+	if (send_hello(h) == -1) {
+		conn_close(h);
+		return -1;
+	}
+	/* What we wrote while no agent answered can be uploaded now. */
+	fb_roll(h);
+	return 0;
+}
+
+/* n bytes of unsent frames were written: those complete are now in flight. */
+static void
+advance(struct atc *h, size_t n, uint64_t now)
+{
+	struct atc_ev	*ev;
+	size_t		 rem;
+
+	while (n > 0 && h->ninflight < h->count) {
+		ev = ring_at(h, h->ninflight);
+		rem = ev->frame.len - h->woff;
+		if (n < rem) {
+			h->woff += n;
+			return;
+		}
+		n -= rem;
+		h->woff = 0;
+		ev->seq = ++h->conn_seq;
+		if (h->conn_seq == h->flush_seq + 1)
+			h->unflushed_ms = now;
+		h->ninflight++;
+		h->st.sent++;
+	}
+}
+
+/* Write control frames and unsent events. 0 (done or would block), -1 lost. */
+static int
+pump_out(struct atc *h, uint64_t now)
+{
+	struct iovec	 iov[ATC_IOV_MAX];
+	struct msghdr	 msg;
+	struct atc_ev	*ev;
+	ssize_t		 n;
+	size_t		 rem;
+	unsigned	 i, k;
+
+	while (h->fd != -1) {
+		if (h->ctl.len > 0 && h->woff == 0) {
+			n = send(h->fd, h->ctl.data, h->ctl.len,
+			    ATC_SEND_FLAGS);
+			if (n >= 0) {
+				buf_consume(&h->ctl, (size_t)n);
+				continue;
+			}
+		} else if (h->ninflight < h->count) {
+			for (i = h->ninflight, k = 0; i < h->count &&
+			    k < ATC_IOV_MAX; i++, k++) {
+				ev = ring_at(h, i);
+				rem = k == 0 ? h->woff : 0;
+				iov[k].iov_base = ev->frame.data + rem;
+				iov[k].iov_len = ev->frame.len - rem;
+			}
+			memset(&msg, 0, sizeof(msg));
+			msg.msg_iov = iov;
+			msg.msg_iovlen = k;
+			n = sendmsg(h->fd, &msg, ATC_SEND_FLAGS);
+			if (n >= 0) {
+				advance(h, (size_t)n, now);
+				continue;
+			}
+		} else
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+			return 0;
+		conn_close(h);	/* EPIPE, ECONNRESET, … */
+		return -1;
+	}
+	return -1;
+}
+
+/* React to one reply frame from the agent. */
+static void
+handle_reply(struct atc *h, const unsigned char *p, size_t n)
+{
+	json_t		*o;
+	const char	*op, *code;
+	json_int_t	 seq;
+	struct atc_ev	*ev;
+	unsigned	 i;
+
+	if ((o = json_loadb((const char *)p, n, 0, NULL)) == NULL)
+		return;
+	op = json_string_value(json_object_get(o, "op"));
+	seq = json_integer_value(json_object_get(o, "seq"));
+	if (op != NULL && strcmp(op, "ack") == 0 && seq > 0) {
+		if ((uint64_t)seq > h->ack_seq)
+			h->ack_seq = (uint64_t)seq;
+		while (h->ninflight > 0 && ring_at(h, 0)->seq <= h->ack_seq) {
+			ring_pop(h);
+			h->st.acked++;
+		}
+	} else if (op != NULL && strcmp(op, "error") == 0 && seq > 0) {
+		code = json_string_value(json_object_get(o, "code"));
+		for (i = 0; i < h->ninflight; i++) {
+			ev = ring_at(h, i);
+			if (ev->seq != (uint64_t)seq)
+				continue;
+			if (code != NULL && (strcmp(code, "busy") == 0 ||
+			    strcmp(code, "storage") == 0)) {
+				/* Not stored by the agent: keep it ourselves. */
+				fb_add(h, ev->frame.data + FRAME_HDR,
+				    ev->frame.len - FRAME_HDR);
+				fb_commit(h);
+			} else
+				h->st.rejected++;
+			ring_remove(h, i);
+			break;
+		}
+	}
+	json_decref(o);
+}
+
+/* Read and handle replies. 0 (would block), -1 connection lost. */
+static int
+pump_in(struct atc *h)
+{
+	const unsigned char	*payload;
+	size_t			 plen, used, off;
+	ssize_t			 n;
+
+	while (h->fd != -1) {
+		if (buf_reserve(&h->in, ATC_RECV_CHUNK) == -1)
+			return 0;
+		n = recv(h->fd, h->in.data + h->in.len, ATC_RECV_CHUNK,
+		    MSG_DONTWAIT);
+		if (n == 0) {
+			conn_close(h);
+			return -1;
+		}
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			conn_close(h);
+			return -1;
+		}
+		h->in.len += (size_t)n;
+		off = 0;
+		for (;;) {
+			switch (frame_decode((unsigned char *)h->in.data + off,
+			    h->in.len - off, &payload, &plen, &used)) {
+			case FRAME_OK:
+				handle_reply(h, payload, plen);
+				off += used;
+				continue;
+			case FRAME_NEED_MORE:
+				break;
+			default:
+				conn_close(h);
+				return -1;
+			}
+			break;
+		}
+		if (h->fd == -1)
+			return -1;
+		buf_consume(&h->in, off);
+		if (h->in.len > ATC_IN_MAX) {
+			conn_close(h);
+			return -1;
+		}
+	}
+	return -1;
+}
+
+/* Ask for an ack when enough (or old enough) events are unconfirmed. */
+static void
+maybe_request_ack(struct atc *h, uint64_t now)
+{
+	uint64_t	unflushed = h->conn_seq - h->flush_seq;
+
+	if (h->conn_seq <= h->flush_seq)
+		return;
+	if (unflushed >= ATC_ACK_EVERY || h->count >= ATC_RING_EVENTS / 2 ||
+	    (h->flush_seq <= h->ack_seq && now >= h->unflushed_ms + ATC_ACK_MS))
+		request_ack(h);
+}
+
+/* The process forked: the connection and the segment are the parent's. */
+static void
+fork_check(struct atc *h)
+{
+	pid_t	pid = getpid();
+
+	if (pid == h->pid)
+		return;
+	h->pid = pid;
+	conn_close(h);
+	/* Closing or rolling it would rename the parent's live segment. */
+	h->q = NULL;
+	while (h->count > 0)
+		ring_pop(h);
+	h->tried = h->connected_once = 0;
+}
+
+/* Store one rendered record: agent, ring, or fallback. */
+static enum atc_err
+submit(struct atc *h, const char *rec, size_t len)
+{
+	uint64_t	now = mono_ms();
+	uint64_t	lost = h->st.lost, rejected = h->st.rejected;
+
+	fork_check(h);
+	h->st.emitted++;
+	if (h->fd == -1 && conn_open(h, now) == -1 && (h->connect_failed ||
+	    (h->flags & ATC_F_NO_AGENT))) {
+		/* No agent: everything goes to the fallback segment now. */
+		if (h->count > 0)
+			spill_all(h);
+		goto fallback;
+	}
+	if (ring_full(h, len + FRAME_HDR)) {
+		if (h->fd != -1)
+			pump_in(h);
+		if (ring_full(h, len + FRAME_HDR) && h->count > 0 &&
+		    now >= ring_at(h, 0)->t_ms + ATC_STALL_MS)
+			spill_all(h);	/* stuck agent: give up on it */
+		if (ring_full(h, len + FRAME_HDR))
+			goto fallback;
+	}
+	if (ring_push(h, rec, len, now) == -1)
+		goto fallback;
+	if (h->fd != -1) {
+		pump_out(h, now);
+		if (h->flush_seq > h->ack_seq)
+			pump_in(h);
+		if (h->fd != -1) {
+			maybe_request_ack(h, now);
+			if (h->ctl.len > 0)
+				pump_out(h, now);
+		}
+	}
+	return ATC_OK;
+fallback:
+	fb_add(h, rec, len);
+	fb_commit(h);
+	if (h->st.lost > lost)
+		return ATC_E_IO;
+	if (h->st.rejected > rejected)
+		return ATC_E_SCHEMA;
+	return ATC_OK;
+}
+
+/* Flush under the lock: wait for acks up to timeout_ms, then fallback. */
+static enum atc_err
+do_flush(struct atc *h, unsigned timeout_ms)
+{
+	struct pollfd	pfd;
+	uint64_t	now, deadline, lost = h->st.lost;
+	int		r;
+
+	fork_check(h);
+	now = mono_ms();
+	deadline = now + timeout_ms;
+	if (h->count > 0 && h->fd == -1)
+		conn_open(h, now);
+	while (h->fd != -1 && h->count > 0) {
+		if (pump_out(h, now) == -1)
+			break;
+		if (h->ninflight == h->count && h->woff == 0 &&
+		    h->flush_seq < h->conn_seq) {
+			request_ack(h);
+			if (pump_out(h, now) == -1)
+				break;
+		}
+		now = mono_ms();
+		if (now >= deadline)
+			break;
+		pfd.fd = h->fd;
+		pfd.events = POLLIN;
+		if (h->ctl.len > 0 || h->ninflight < h->count)
+			pfd.events |= POLLOUT;
+		pfd.revents = 0;
+		r = poll(&pfd, 1, (int)(deadline - now));
+		if (r == -1 && errno != EINTR)
+			break;
+		if (pump_in(h) == -1)
+			break;
+		now = mono_ms();
+	}
+	if (h->count > 0) {
+		/* Not confirmed in time: the agent may be stuck; store it. */
+		spill_all(h);
+	}
+	fb_roll(h);
+	return h->st.lost > lost ? ATC_E_IO : ATC_OK;
+}
+
+/* Apply an envelope string setter and re-render. */
+static enum atc_err
+set_field(struct atc *h, char **field, const char *value)
+{
+	if (env_set(field, value) == -1)
+		return errno == ENOMEM ? ATC_E_NOMEM : ATC_E_INVAL;
+	h->need_render = 1;
+	if (env_render(&h->env) == -1)
+		return ATC_E_NOMEM;
+	h->need_render = 0;
+	return ATC_OK;
+}
+
+static enum atc_err
+set_mode(struct atc *h, const char *mode)
+{
+	if (mode != NULL && *mode != '\0' && !env_mode_valid(mode))
+		return ATC_E_INVAL;
+	return set_field(h, &h->env.mode, mode);
+}
+
+static enum atc_err
+set_provider(struct atc *h, const char *provider, const char *base_url,
+    const char *model)
+{
+	char		host[ENV_STR_MAX + 1];
+	enum atc_err	e;
+
+	if (!env_provider_host(provider, base_url, host, sizeof(host)))
+		host[0] = '\0';
+	if ((e = set_field(h, &h->env.provider, provider)) != ATC_OK ||
+	    (e = set_field(h, &h->env.provider_host, host)) != ATC_OK)
+		return e;
+	return set_field(h, &h->env.model, model);
+}
+
+static enum atc_err
+set_session(struct atc *h, const char *sid)
+{
+	size_t	i;
+
+	if (sid == NULL || *sid == '\0')
+		sid = h->env.launch_id;
+	else if (!identity_uuid_valid(sid, strlen(sid)))
+		return ATC_E_INVAL;
+	for (i = 0; i < UUID_STR_LEN - 1; i++)
+		h->env.session_id[i] = (char)(sid[i] >= 'A' && sid[i] <= 'F' ?
+		    sid[i] - 'A' + 'a' : sid[i]);
+	h->env.session_id[UUID_STR_LEN - 1] = '\0';
+	h->need_render = 1;
+	if (env_render(&h->env) == -1)
+		return ATC_E_NOMEM;
+	h->need_render = 0;
+	return ATC_OK;
+}
+
+/* Fill the enabled handle from the options; ATC_OK or an error. */
+static enum atc_err
+open_enabled(struct atc *h, const struct atc_options *opt)
+{
+	const char	*lc;
+	enum atc_err	 e;
+
+	h->fd = -1;
+	h->sc.home = h->paths.home[0] != '\0' ? h->paths.home : NULL;
+	h->sc.cwd = h->cwd[0] != '\0' ? h->cwd : NULL;
+	if ((h->ring = calloc(ATC_RING_EVENTS, sizeof(*h->ring))) == NULL)
+		return ATC_E_NOMEM;
+
+	/* Under sudo only read an existing device_id; never create one. */
+	identity_device_id(h->paths.device_id, !h->sudo, h->env.device_id);
+	identity_uuid(h->env.launch_id);
+	lc = getenv("LANG");
+	env_locale(lc, getenv("LC_ALL"), h->env.locale, sizeof(h->env.locale));
+	if (!(opt->flags & ATC_F_NO_REPO_ORIGIN) && h->cwd[0] != '\0') {
+		repo_detect(h->cwd, &h->env.repo);
+		h->env.repo_set = 1;
+	}
+	if ((e = set_field(h, &h->env.app_version, opt->app_version)) !=
+	    ATC_OK || (e = set_mode(h, opt->mode)) != ATC_OK ||
+	    (e = set_provider(h, opt->provider, opt->provider_base_url,
+	    opt->model)) != ATC_OK ||
+	    (e = set_field(h, &h->env.account_id, opt->account_id)) != ATC_OK ||
+	    (e = set_field(h, &h->env.surface, opt->surface)) != ATC_OK ||
+	    (e = set_session(h, opt->session_id)) != ATC_OK)
+		return e;
+	if (env_test_hooks.fixed)
+		env_test_fixed(&h->env);
+	if (env_render(&h->env) == -1)
+		return ATC_E_NOMEM;
+	return ATC_OK;
+}
+
+/* Free everything the handle owns (the handle itself too). */
+static void
+handle_free(struct atc *h)
+{
+	unsigned	i;
+
+	if (h->fd != -1)
+		close(h->fd);
+	if (h->q != NULL)
+		queue_close(h->q);
+	if (h->ring != NULL) {
+		for (i = 0; i < ATC_RING_EVENTS; i++)
+			buf_free(&h->ring[i].frame);
+		free(h->ring);
+	}
+	buf_free(&h->ctl);
+	buf_free(&h->in);
+	buf_free(&h->members);
+	buf_free(&h->rec);
+	buf_free(&h->fb);
+	env_free(&h->env);
+	pthread_mutex_destroy(&h->mtx);
+	free(h);
+}
+
+/* Open a handle: opt-out, identity, envelope. */
+enum atc_err
+atc_open(const struct atc_options *opt, struct atc **out)
+{
+	static const struct atc_options	 none;
+	struct atc			*h;
+	struct tconfig			 c;
+	struct optout			 o;
+	enum atc_err			 e;
+
+	if (out == NULL)
+		return ATC_E_INVAL;
+	*out = NULL;
+	if (opt == NULL)
+		opt = &none;
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return ATC_E_NOMEM;
+	if (pthread_mutex_init(&h->mtx, NULL) != 0) {
+		free(h);
+		return ATC_E_NOMEM;
+	}
+	h->fd = -1;
+	h->pid = getpid();
+	h->flags = opt->flags;
+	h->close_ms = opt->close_timeout_ms ? opt->close_timeout_ms :
+	    ATC_CLOSE_MS;
+	env_init(&h->env);
+
+	if (paths_init(&h->paths) == -1) {
+		/* Nowhere to keep state: an inert handle, as upstream does. */
+		h->reason = "error";
+		*out = h;
+		return ATC_OK;
+	}
+	memset(&c, 0, sizeof(c));
+	if (config_read(h->paths.config, &c) == -1) {
+		memset(&c, 0, sizeof(c));
+		c.enabled = -1;
+	}
+	memset(&o, 0, sizeof(o));
+	optout_resolve(&c, opt->no_telemetry, &o);
+	h->reason = o.reason;
+	if (!o.enabled) {
+		*out = h;
+		return ATC_OK;
+	}
+	h->enabled = 1;
+	h->sudo = h->paths.sudo || env_test_hooks.sudo;
+	if (opt->cwd != NULL && *opt->cwd != '\0') {
+		if (strlen(opt->cwd) >= sizeof(h->cwd)) {
+			handle_free(h);
+			return ATC_E_INVAL;
+		}
+		memcpy(h->cwd, opt->cwd, strlen(opt->cwd) + 1);
+	} else if (getcwd(h->cwd, sizeof(h->cwd)) == NULL)
+		h->cwd[0] = '\0';
+	if ((e = open_enabled(h, opt)) != ATC_OK) {
+		handle_free(h);
+		return e;
+	}
+	*out = h;
+	return ATC_OK;
+}
+
+/* Whether the handle sends anything, and why not. */
+int
+atc_enabled(struct atc *h, const char **reason)
+{
+	if (reason != NULL)
+		*reason = h != NULL && h->reason != NULL ? h->reason : "";
+	return h != NULL && h->enabled;
+}
+
+/* Common wrapper of the setters: lock, skip inert handles. */
+#define ATC_SETTER(h, call) do {					\
+	enum atc_err	e_;						\
+	if ((h) == NULL)						\
+		return ATC_E_INVAL;					\
+	pthread_mutex_lock(&(h)->mtx);					\
+	e_ = (h)->enabled ? (call) : ATC_OK;				\
+	pthread_mutex_unlock(&(h)->mtx);				\
+	return e_;							\
+} while (0)
+
+/* Set the session mode. */
+enum atc_err
+atc_set_mode(struct atc *h, const char *mode)
+{
+	ATC_SETTER(h, set_mode(h, mode));
+}
+
+/* Set provider vendor, base URL (→ provider_host) and model. */
+enum atc_err
+atc_set_provider(struct atc *h, const char *provider, const char *base_url,
+    const char *model)
+{
+	ATC_SETTER(h, set_provider(h, provider, base_url, model));
+}
+
+/* Set the logged-in account id. */
+enum atc_err
+atc_set_account(struct atc *h, const char *account_id)
+{
+	ATC_SETTER(h, set_field(h, &h->env.account_id, account_id));
+}
+
+/* Set the session id (NULL: the launch id). */
+enum atc_err
+atc_set_session(struct atc *h, const char *session_id)
+{
+	ATC_SETTER(h, set_session(h, session_id));
+}
+
+/* Set the surface. */
+enum atc_err
+atc_set_surface(struct atc *h, const char *surface)
+{
+	ATC_SETTER(h, set_field(h, &h->env.surface, surface));
+}
+
+static enum atc_err
+set_counters(struct atc *h, int64_t turn, int64_t round, int64_t request)
+{
+	if (round > (int64_t)UINT32_MAX)
+		return ATC_E_INVAL;
+	h->env.turn = turn < 0 ? -1 : turn;
+	h->env.round = round < 0 ? -1 : round;
+	h->env.request = request < 0 ? -1 : request;
+	h->need_render = 1;
+	if (env_render(&h->env) == -1)
+		return ATC_E_NOMEM;
+	h->need_render = 0;
+	return ATC_OK;
+}
+
+/* Set the turn counters (negative: absent). */
+enum atc_err
+atc_set_counters(struct atc *h, int64_t turn, int64_t round, int64_t request)
+{
+	ATC_SETTER(h, set_counters(h, turn, round, request));
+}
+
+/* Emit one event with the envelope added. */
+enum atc_err
+atc_emit(struct atc *h, const char *event_id, const char *payload)
+{
+	enum env_payload	p;
+	enum atc_err		e;
+
+	if (h == NULL || event_id == NULL || *event_id == '\0')
+		return ATC_E_INVAL;
+	pthread_mutex_lock(&h->mtx);
+	if (!h->enabled) {
+		e = ATC_E_DISABLED;
+		goto out;
+	}
+	if (!rec_known_event(event_id, strlen(event_id))) {
+		h->st.rejected++;
+		e = ATC_E_SCHEMA;
+		goto out;
+	}
+	h->members.len = 0;
+	if (payload != NULL &&
+	    (p = env_payload(payload, strlen(payload), &h->members)) !=
+	    ENV_P_OK) {
+		e = p == ENV_P_RESERVED ? ATC_E_SCHEMA : ATC_E_JSON;
+		goto out;
+	}
+	if (h->need_render && env_render(&h->env) == -1) {
+		e = ATC_E_NOMEM;
+		goto out;
+	}
+	h->need_render = 0;
+	h->rec.len = 0;
+	if (env_record(&h->env, &h->rec, env_test_hooks.fixed ? 0 : wall_ms(),
+	    event_id, h->members.data, h->members.len) == -1) {
+		e = ATC_E_NOMEM;
+		goto out;
+	}
+	if (h->rec.len > FRAME_MAX) {
+		e = ATC_E_INVAL;
+		goto out;
+	}
+	e = submit(h, h->rec.data, h->rec.len);
+out:
+	pthread_mutex_unlock(&h->mtx);
+	return e;
+}
+
+/* Emit a complete record unchanged. */
+enum atc_err
+atc_emit_raw(struct atc *h, const char *record, size_t len)
+{
+	enum atc_err	e;
+
+	if (h == NULL || record == NULL || len == 0 || len > FRAME_MAX)
+		return ATC_E_INVAL;
+	if (!env_json_object(record, len))
+		return h->enabled ? ATC_E_JSON : ATC_E_DISABLED;
+	pthread_mutex_lock(&h->mtx);
+	if (!h->enabled)
+		e = ATC_E_DISABLED;
+	else if (frame_is_control((const unsigned char *)record, len)) {
+		h->st.rejected++;
+		e = ATC_E_SCHEMA;	/* a record never has "op" */
+	} else
+		e = submit(h, record, len);
+	pthread_mutex_unlock(&h->mtx);
+	return e;
+}
+
+/* Wait for the agent to confirm everything; fallback for the rest. */
+enum atc_err
+atc_flush(struct atc *h, unsigned timeout_ms)
+{
+	enum atc_err	e = ATC_OK;
+
+	if (h == NULL)
+		return ATC_E_INVAL;
+	pthread_mutex_lock(&h->mtx);
+	if (h->enabled)
+		e = do_flush(h, timeout_ms);
+	pthread_mutex_unlock(&h->mtx);
+	return e;
+}
+
+/* Flush with the close bound and free the handle. */
+enum atc_err
+atc_close(struct atc *h)
+{
+	enum atc_err	e = ATC_OK;
+
+	if (h == NULL)
+		return ATC_OK;
+	pthread_mutex_lock(&h->mtx);
+	if (h->enabled)
+		e = do_flush(h, h->close_ms);
+	pthread_mutex_unlock(&h->mtx);
+	handle_free(h);
+	return e;
+}
+
+/* Copy the counters. */
+void
+atc_get_stats(struct atc *h, struct atc_stats *st)
+{
+	if (st == NULL)
+		return;
+	if (h == NULL) {
+		memset(st, 0, sizeof(*st));
+		return;
+	}
+	pthread_mutex_lock(&h->mtx);
+	*st = h->st;
+	st->buffered = h->count;
+	pthread_mutex_unlock(&h->mtx);
+}
+
+/* A static sentence for each error code. */
+const char *
+atc_strerror(enum atc_err e)
+{
+	switch (e) {
+	case ATC_OK:
+		return "success";
+	case ATC_E_INVAL:
+		return "invalid argument";
+	case ATC_E_NOMEM:
+		return "out of memory";
+	case ATC_E_DISABLED:
+		return "telemetry is disabled";
+	case ATC_E_JSON:
+		return "payload or record is not one JSON object";
+	case ATC_E_SCHEMA:
+		return "record rejected by the telemetry schema";
+	case ATC_E_IO:
+		return "event could not be stored (no agent and no fallback)";
+	case ATC_E_TIMEOUT:
+		return "the telemetry agent did not confirm in time";
+	case ATC_E_NOAGENT:
+		return "no telemetry agent reachable";
+	}
+	return "unknown error";
+}

@@ -1,0 +1,243 @@
+/*
+ * spawn.c — starts the agent when no one answers on the socket, at most one
+ * per lock holder (ecosystem §3.3–3.5). The decision is taken under
+ * telemetry.lock, and the locked descriptor is handed to the agent through
+ * exec (fd 3, ATOMCODE_LOCK_FD=3): the lock is never free between "nobody
+ * is running" and "the agent runs". It must never wait for the agent, unlock
+ * the lock (LOCK_UN would unlock the agent's copy too), unlink the lock
+ * file, or call anything but async-signal-safe functions after fork().
+ */
+#include <sys/types.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sock.h"
+#include "spawn.h"
+
+#define SPAWN_PATH_MAX		4096	/* longest program path we build */
+#define SPAWN_MAX_CLOSE		65536	/* close-loop bound without close_range */
+#define SPAWN_LOCK_ENV		"ATOMCODE_LOCK_FD=3"
+
+extern char **environ;
+
+/* Variables the agent must not inherit from us. */
+static const char *const spawn_drop_env[] = {
+	"ATOMCODE_LOCK_FD=", "LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=",
+};
+
+static int
+executable(const char *path)
+{
+	struct stat	sb;
+
+	return stat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    access(path, X_OK) == 0;
+}
+
+/* out = dir + "/" + name when it fits. */
+static int
+join(char *out, size_t outlen, const char *dir, size_t dlen, const char *name)
+{
+	size_t	nlen = strlen(name);
+
+	if (dlen + 1 + nlen >= outlen)
+		return -1;
+	memmove(out, dir, dlen);
+	out[dlen] = '/';
+	memcpy(out + dlen + 1, name, nlen + 1);
+	return 0;
+}
+
+/* Resolve the agent program to execute. */
+int
+spawn_program(char *out, size_t outlen)
+{
+	const char	*env, *p, *colon;
+	char		 self[SPAWN_PATH_MAX], *slash;
+	ssize_t		 n;
+	size_t		 len;
+
+	env = getenv("ATOMCODE_TELEMETRYD");
+	if (env != NULL && *env != '\0') {
+		len = strlen(env);
+		if (len >= outlen || !executable(env)) {
+			errno = ENOENT;
+			return -1;
+		}
+		memcpy(out, env, len + 1);
+		return 0;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		if ((slash = strrchr(self, '/')) != NULL &&
+		    join(out, outlen, self, (size_t)(slash - self),
+		    SPAWN_PROGRAM) == 0 && executable(out))
+			return 0;
+	}
+	env = getenv("PATH");
+	for (p = env; p != NULL && *p != '\0'; p = colon + 1) {
+		if ((colon = strchr(p, ':')) == NULL)
+			colon = p + strlen(p);
+		/* Empty and relative entries would make us depend on cwd. */
+		if (*p == '/' && join(out, outlen, p, (size_t)(colon - p),
+		    SPAWN_PROGRAM) == 0 && executable(out))
+			return 0;
+		if (*colon == '\0')
+			break;
+	}
+	errno = ENOENT;
+	return -1;
+}
+
+/* Our environment minus inherited activation variables, plus the lock fd. */
+static char **
+spawn_env(void)
+{
+	char	**envp, **e;
+	size_t	  n = 0, i, k, d;
+	int	  drop;
+
+	for (e = environ; e != NULL && *e != NULL; e++)
+		n++;
+	if ((envp = calloc(n + 2, sizeof(*envp))) == NULL)
+		return NULL;
+	for (i = 0, k = 0; i < n; i++) {
+		drop = 0;
+		for (d = 0; d < sizeof(spawn_drop_env) /
+		    sizeof(spawn_drop_env[0]); d++)
+			if (strncmp(environ[i], spawn_drop_env[d],
+			    strlen(spawn_drop_env[d])) == 0)
+				drop = 1;
+		if (!drop)
+			envp[k++] = environ[i];
+	}
+	envp[k++] = (char *)SPAWN_LOCK_ENV;
+	envp[k] = NULL;
+	return envp;
+}
+
+/* The grandchild: detach from everything we hold and exec the agent. */
+static void __attribute__((noreturn))
+spawn_exec(int lk, char *const argv[], char *const envp[], long maxfd)
+{
+	struct sigaction	sa;
+	sigset_t		none;
+	int			sig, nul, fd;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &sa, NULL);	/* EINVAL for some: fine */
+
+	/* The held lock becomes fd 3 without close-on-exec. */
+	if (lk != SPAWN_LOCK_FD) {
+		if (dup2(lk, SPAWN_LOCK_FD) == -1)
+			_exit(127);
+	} else if (fcntl(lk, F_SETFD, 0) == -1)
+		_exit(127);
+
+	nul = open("/dev/null", O_RDWR);
+	for (fd = 0; fd <= 2; fd++) {
+		if (nul == -1)
+			close(fd);
+		else if (nul != fd)
+			dup2(nul, fd);
+	}
+	if (chdir("/") == -1)
+		_exit(127);
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, SPAWN_LOCK_FD + 1, ~0U, 0) == -1)
+#endif
+		for (fd = SPAWN_LOCK_FD + 1; fd < maxfd; fd++)
+			close(fd);
+	execve(argv[0], argv, envp);
+	_exit(127);
+}
+
+/* Take the lock; retry the connect; else start the agent detached. */
+enum spawn_result
+spawn_agent(const char *lockpath, const char *sockpath, int *fdp)
+{
+	char		  prog[SPAWN_PATH_MAX];
+	char		 *argv[3];
+	char		**envp;
+	long		  maxfd;
+	pid_t		  pid, w;
+	int		  lk, fd, saved, status;
+
+	*fdp = -1;
+	lk = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (lk == -1)
+		return SPAWN_FAILED;
+	if (flock(lk, LOCK_EX | LOCK_NB) == -1) {
+		saved = errno;
+		close(lk);
+		errno = saved;
+		return saved == EWOULDBLOCK ? SPAWN_BUSY : SPAWN_FAILED;
+	}
+	/*
+	 * Another process may have started an agent and let it go between
+	 * our failed connect and our flock (tmux does the same retry).
+	 */
+	if ((fd = sock_connect(sockpath)) != -1) {
+		close(lk);
+		*fdp = fd;
+		return SPAWN_CONNECTED;
+	}
+	if (spawn_program(prog, sizeof(prog)) == -1 ||
+	    (envp = spawn_env()) == NULL) {
+		saved = errno;
+		close(lk);
+		errno = saved;
+		return SPAWN_FAILED;
+	}
+	argv[0] = prog;
+	argv[1] = (char *)"--detach-child";
+	argv[2] = NULL;
+	maxfd = sysconf(_SC_OPEN_MAX);
+	if (maxfd < 0 || maxfd > SPAWN_MAX_CLOSE)
+		maxfd = SPAWN_MAX_CLOSE;
+
+	pid = fork();
+	if (pid == -1) {
+		saved = errno;
+		free(envp);
+		close(lk);
+		errno = saved;
+		return SPAWN_FAILED;
+	}
+	if (pid == 0) {
+		/* Middle child: new session, then leave an orphan behind. */
+		setsid();
+		pid = fork();
+		if (pid != 0)
+			_exit(pid == -1 ? 1 : 0);
+		spawn_exec(lk, argv, envp, maxfd);
+	}
+	do {
+		w = waitpid(pid, &status, 0);
+	} while (w == -1 && errno == EINTR);
+	free(envp);
+	/* No LOCK_UN: the agent now holds the lock through its fd 3. */
+	close(lk);
+	if (w == pid && WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+		errno = EAGAIN;
+		return SPAWN_FAILED;
+	}
+	return SPAWN_STARTED;
+}

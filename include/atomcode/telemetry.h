@@ -1,0 +1,124 @@
+/*
+ * libatomcode-telemetry — the client shim linked by AtomCode processes.
+ *
+ * It sends usage events to atomcode-telemetryd over a Unix socket and, when
+ * no agent answers, writes them to the shared on-disk queue itself. It never
+ * blocks the caller for longer than the bounds documented below, never exits,
+ * aborts, prints or installs signal handlers, and starts no threads. Every
+ * function is safe to call from any thread (one mutex per handle).
+ *
+ * Ownership: strings passed in are copied; nothing returned must be freed
+ * except the handle itself, by atc_close().
+ */
+#ifndef ATOMCODE_TELEMETRY_H
+#define ATOMCODE_TELEMETRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ATC_API_VERSION 1
+
+/* Errors. Stable values; atc_strerror() gives a human sentence. */
+enum atc_err {
+	ATC_OK = 0,
+	ATC_E_INVAL = 1,	/* bad argument (NULL handle, empty event id) */
+	ATC_E_NOMEM = 2,	/* out of memory */
+	ATC_E_DISABLED = 3,	/* telemetry is disabled: nothing was done */
+	ATC_E_JSON = 4,		/* payload or record is not one JSON object */
+	ATC_E_SCHEMA = 5,	/* record rejected by the schema (unknown event…) */
+	ATC_E_IO = 6,		/* neither the agent nor the fallback took it */
+	ATC_E_TIMEOUT = 7,	/* the agent did not confirm in time (events kept) */
+	ATC_E_NOAGENT = 8,	/* no agent reachable (events kept in fallback) */
+};
+
+/* Flags for atc_options.flags. */
+#define ATC_F_NO_SPAWN		0x01	/* never auto-spawn the agent */
+#define ATC_F_NO_REPO_ORIGIN	0x02	/* do not look at .git for repo_origin */
+#define ATC_F_NO_AGENT		0x04	/* never use the socket: fallback only */
+
+/* Options for atc_open(). Zero-initialise, then set what you know. */
+struct atc_options {
+	const char *app_version;	/* e.g. "4.22.3"; NULL → "0.0.0" */
+	const char *mode;		/* headless|tui|ide|vscode|…; NULL = omit */
+	int no_telemetry;		/* this invocation had --no-telemetry */
+	const char *provider;		/* vendor type, e.g. "openai" */
+	const char *provider_base_url;	/* → provider_host (host only) */
+	const char *model;
+	const char *account_id;		/* only when logged in */
+	const char *session_id;		/* uuid; NULL → launch_id */
+	const char *surface;
+	const char *cwd;		/* NULL → getcwd(); used for repo_origin */
+	unsigned close_timeout_ms;	/* bound for atc_close(); 0 → 100 ms */
+	unsigned flags;			/* ATC_F_* */
+};
+
+struct atc;
+
+/* Counters of what happened to emitted events (per handle). */
+struct atc_stats {
+	uint64_t emitted;	/* accepted by atc_emit*() */
+	uint64_t sent;		/* written to the agent socket */
+	uint64_t buffered;	/* currently in the in-process buffer */
+	uint64_t acked;		/* confirmed on disk by the agent */
+	uint64_t fallback;	/* written to a fallback segment by this process */
+	uint64_t rejected;	/* refused by the schema or by the agent */
+	uint64_t lost;		/* could not be stored anywhere (disk error) */
+	uint64_t reconnects;	/* successful reconnects to the agent */
+	uint64_t spawns;	/* agents this handle started */
+};
+
+/*
+ * Open a handle. Resolves opt-out (env, config, opt->no_telemetry); when
+ * disabled the handle is inert: no file and no socket is touched and every
+ * emit returns ATC_E_DISABLED. *out is set in both cases; free with
+ * atc_close(). Returns ATC_OK or ATC_E_NOMEM/ATC_E_INVAL.
+ */
+enum atc_err atc_open(const struct atc_options *opt, struct atc **out);
+
+/* Whether the handle sends anything; *reason (borrowed) gets the DESIGN §8 reason. */
+int atc_enabled(struct atc *h, const char **reason);
+
+/* Envelope setters; NULL clears. Values are copied. */
+enum atc_err atc_set_mode(struct atc *h, const char *mode);
+enum atc_err atc_set_provider(struct atc *h, const char *provider,
+    const char *base_url, const char *model);
+enum atc_err atc_set_account(struct atc *h, const char *account_id);
+enum atc_err atc_set_session(struct atc *h, const char *session_id);
+enum atc_err atc_set_surface(struct atc *h, const char *surface);
+/* Turn counters; a negative value means "absent" (omitted from records). */
+enum atc_err atc_set_counters(struct atc *h, int64_t turn, int64_t round,
+    int64_t request);
+
+/*
+ * Emit one event: event_id plus the payload fields as a JSON object text
+ * (NULL or "{}" for none). The envelope is added by the library. Never blocks.
+ */
+enum atc_err atc_emit(struct atc *h, const char *event_id, const char *payload);
+
+/* Emit a complete record (one JSON object, envelope included) unchanged. */
+enum atc_err atc_emit_raw(struct atc *h, const char *record, size_t len);
+
+/*
+ * Ask the agent to confirm everything sent so far, waiting at most
+ * timeout_ms; whatever is unconfirmed then goes to a fallback segment.
+ * ATC_OK: all confirmed or safely in fallback.
+ */
+enum atc_err atc_flush(struct atc *h, unsigned timeout_ms);
+
+/* Flush with the close bound, then free the handle. NULL is a no-op. */
+enum atc_err atc_close(struct atc *h);
+
+/* Copy the handle's counters. */
+void atc_get_stats(struct atc *h, struct atc_stats *st);
+
+/* A static human description of an error code. */
+const char *atc_strerror(enum atc_err e);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ATOMCODE_TELEMETRY_H */

@@ -1,0 +1,1360 @@
+/*
+ * config.c — the user's AtomCode config.toml, as far as telemetry cares:
+ * top-level offline_mode, [telemetry] enabled and endpoint; opt-out
+ * resolution (DESIGN §8); the format-preserving `enabled` edit.
+ *
+ * The file is the user's whole AtomCode configuration. This file must
+ * never change a byte of it other than the one value it was asked to set,
+ * never rewrite a file it cannot parse, and never print or exit.
+ *
+ * How the text reaches inih (DESIGN §10): inih r55 splits lines of 200
+ * bytes or more, keeps `# comment` in values, cuts values at ` ;` even
+ * inside quotes and cannot read arrays, inline tables or multi-line
+ * strings. So inih never sees the user's text. A small TOML scanner walks
+ * the whole file (comments, strings with escapes, arrays, inline tables,
+ * multi-line strings, CRLF), checks its structure and records where our
+ * keys are; it then hands inih a generated INI text holding only our keys,
+ * one short line each, whose values are references ("@N") into a side
+ * table of already-unquoted values. Every line inih sees is therefore far
+ * below its 200-byte limit and free of `#`, `;` and quotes.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "buf.h"
+#include "config.h"
+#include "paths.h"
+
+#ifdef __APPLE__
+#define st_mtim	st_mtimespec
+#endif
+
+#define CONFIG_MAX_SIZE		(1024 * 1024)	/* larger config.toml: EFBIG */
+#define CONFIG_MAX_DEPTH	64	/* nesting of arrays / inline tables */
+#define KEY_PART_MAX		32	/* longer key parts never match ours */
+#define KEY_PARTS_MAX		8	/* deeper keys never match ours */
+#define EDIT_ATTEMPTS		3	/* tries if the file keeps changing */
+
+/* What a value turned out to be. */
+enum vkind {
+	V_OTHER,	/* number, date, array, inline table */
+	V_BOOL,
+	V_STRING
+};
+
+/* One of the three keys we read, wherever it was found. */
+struct found {
+	int		 present;
+	enum vkind	 kind;
+	int		 b;		/* V_BOOL */
+	char		 str[1024];	/* V_STRING, decoded */
+	int		 toolong;	/* V_STRING did not fit str */
+	int		 nul;		/* V_STRING contains U+0000 */
+	size_t		 vstart;	/* value token in the file */
+	size_t		 vend;
+};
+
+enum { F_OFFLINE, F_ENABLED, F_ENDPOINT, F_COUNT };
+
+static const struct {
+	const char	*section;	/* as inih sees it */
+	const char	*name;
+	const char	*dotted;	/* for messages */
+} fkeys[F_COUNT] = {
+	{ "", "offline_mode", "offline_mode" },
+	{ "telemetry", "enabled", "telemetry.enabled" },
+	{ "telemetry", "endpoint", "telemetry.endpoint" },
+};
+
+/* A dotted key, decoded part by part. */
+struct kpath {
+	int	n;
+	int	odd;		/* a part was too long or too deep */
+	char	part[KEY_PARTS_MAX][KEY_PART_MAX];
+};
+
+struct scan {
+	const char	*s;
+	size_t		 len;
+	size_t		 pos;
+	int		 line;		/* 1-based, of pos */
+	size_t		 linestart;	/* offset of the current line */
+	char		 err[200];	/* first syntax error */
+	int		 bad;
+
+	struct kpath	 table;		/* current [table] */
+	int		 table_aot;	/* it is an [[array table]] */
+	struct found	 f[F_COUNT];
+
+	int		 crlf;		/* the first newline is \r\n */
+	int		 tel_header;	/* [telemetry] seen */
+	size_t		 tel_header_end;/* offset after its line */
+	int		 tel_header_eol;/* that line ended in a newline */
+	int		 tel_dotted;	/* top-level telemetry.x = ... seen */
+	size_t		 tel_dotted_end;
+	int		 tel_dotted_eol;
+	int		 tel_inline;	/* top-level telemetry = <value> */
+	int		 tel_aot;	/* [[telemetry]] */
+	size_t		 stmt_end;	/* end of the last statement's line */
+	int		 stmt_eol;
+};
+
+static int	scan_value(struct scan *, const struct kpath *, int,
+		    struct found *);
+
+static void
+scan_error(struct scan *sc, const char *fmt, ...)
+{
+	char	msg[160];
+	va_list	ap;
+
+	if (sc->bad)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(sc->err, sizeof(sc->err),
+	    "TOML parse error at line %d, column %zu: %s", sc->line,
+	    sc->pos - sc->linestart + 1, msg);
+	sc->bad = 1;
+}
+
+static int
+peek(const struct scan *sc, size_t off)
+{
+	if (sc->pos + off >= sc->len)
+		return -1;
+	return (unsigned char)sc->s[sc->pos + off];
+}
+
+static int
+at_eol(const struct scan *sc)
+{
+	int	c;
+
+	c = peek(sc, 0);
+	return (c == -1 || c == '\n' || (c == '\r' && peek(sc, 1) == '\n'));
+}
+
+/* Consume one newline (LF or CRLF); keeps line accounting. */
+static void
+newline(struct scan *sc)
+{
+	if (peek(sc, 0) == '\r')
+		sc->pos++;
+	sc->pos++;
+	sc->line++;
+	sc->linestart = sc->pos;
+}
+
+static void
+skip_ws(struct scan *sc)
+{
+	int	c;
+
+	while ((c = peek(sc, 0)) == ' ' || c == '\t')
+		sc->pos++;
+}
+
+static void
+skip_comment(struct scan *sc)
+{
+	while (!at_eol(sc))
+		sc->pos++;
+}
+
+/* Whitespace, newlines and comments (inside arrays). */
+static void
+skip_ws_nl(struct scan *sc)
+{
+	for (;;) {
+		skip_ws(sc);
+		if (peek(sc, 0) == '#')
+			skip_comment(sc);
+		if (peek(sc, 0) == -1 || !at_eol(sc))
+			return;
+		newline(sc);
+	}
+}
+
+/* After a statement: spaces, an optional comment, then a newline or EOF. */
+static int
+expect_eol(struct scan *sc, const char *what)
+{
+	skip_ws(sc);
+	if (peek(sc, 0) == '#')
+		skip_comment(sc);
+	if (!at_eol(sc)) {
+		scan_error(sc, "expected a newline after %s", what);
+		return -1;
+	}
+	if (peek(sc, 0) == -1) {
+		sc->stmt_end = sc->pos;
+		sc->stmt_eol = 0;
+		return 0;
+	}
+	newline(sc);
+	sc->stmt_end = sc->pos;
+	sc->stmt_eol = 1;
+	return 0;
+}
+
+/* Append one decoded byte to a bounded output. */
+static void
+put(char *out, size_t outlen, size_t *n, int *toolong, int c)
+{
+	if (out == NULL)
+		return;
+	if (*n + 1 >= outlen) {
+		*toolong = 1;
+		return;
+	}
+	out[(*n)++] = (char)c;
+	out[*n] = '\0';
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static void
+put_utf8(char *out, size_t outlen, size_t *n, int *toolong, unsigned long u)
+{
+	if (u < 0x80)
+		put(out, outlen, n, toolong, (int)u);
+	else if (u < 0x800) {
+		put(out, outlen, n, toolong, (int)(0xc0 | (u >> 6)));
+		put(out, outlen, n, toolong, (int)(0x80 | (u & 0x3f)));
+	} else if (u < 0x10000) {
+		put(out, outlen, n, toolong, (int)(0xe0 | (u >> 12)));
+		put(out, outlen, n, toolong, (int)(0x80 | ((u >> 6) & 0x3f)));
+		put(out, outlen, n, toolong, (int)(0x80 | (u & 0x3f)));
+	} else {
+		put(out, outlen, n, toolong, (int)(0xf0 | (u >> 18)));
+		put(out, outlen, n, toolong, (int)(0x80 | ((u >> 12) & 0x3f)));
+		put(out, outlen, n, toolong, (int)(0x80 | ((u >> 6) & 0x3f)));
+		put(out, outlen, n, toolong, (int)(0x80 | (u & 0x3f)));
+	}
+}
+
+/* One escape after a backslash in a basic string. */
+static int
+scan_escape(struct scan *sc, char *out, size_t outlen, size_t *n,
+    int *toolong, int *nul)
+{
+	unsigned long	u;
+	int		c, i, digits, h;
+
+	c = peek(sc, 0);
+	sc->pos++;
+	switch (c) {
+	case 'b':	put(out, outlen, n, toolong, '\b'); return 0;
+	case 't':	put(out, outlen, n, toolong, '\t'); return 0;
+	case 'n':	put(out, outlen, n, toolong, '\n'); return 0;
+	case 'f':	put(out, outlen, n, toolong, '\f'); return 0;
+	case 'r':	put(out, outlen, n, toolong, '\r'); return 0;
+	case '"':	put(out, outlen, n, toolong, '"'); return 0;
+	case '\\':	put(out, outlen, n, toolong, '\\'); return 0;
+	case 'u':
+	case 'U':
+		digits = c == 'u' ? 4 : 8;
+		u = 0;
+		for (i = 0; i < digits; i++) {
+			if ((h = hexval(peek(sc, 0))) == -1) {
+				scan_error(sc, "invalid unicode escape");
+				return -1;
+			}
+			u = u * 16 + (unsigned long)h;
+			sc->pos++;
+		}
+		if (u > 0x10ffff || (u >= 0xd800 && u <= 0xdfff)) {
+			scan_error(sc, "invalid unicode scalar value");
+			return -1;
+		}
+		if (u == 0)
+			*nul = 1;
+		put_utf8(out, outlen, n, toolong, u);
+		return 0;
+	default:
+		sc->pos--;
+		scan_error(sc, "invalid escape sequence in string");
+		return -1;
+	}
+}
+
+static int
+is_ctl(int c, int multiline)
+{
+	if (c == '\t')
+		return 0;
+	if (multiline && (c == '\n' || c == '\r'))
+		return 0;
+	return (c >= 0 && c < 0x20) || c == 0x7f;
+}
+
+/*
+ * A string at pos (basic, literal, or their multi-line forms), decoded into
+ * out (may be NULL) with *toolong set when it did not fit.
+ */
+static int
+scan_string(struct scan *sc, char *out, size_t outlen, int *toolong, int *nul)
+{
+	size_t	n = 0;
+	int	q, c, multi, quotes, i;
+
+	if (out != NULL && outlen > 0)
+		out[0] = '\0';
+	q = peek(sc, 0);
+	multi = peek(sc, 1) == q && peek(sc, 2) == q;
+	sc->pos += multi ? 3 : 1;
+	if (multi && at_eol(sc) && peek(sc, 0) != -1)
+		newline(sc);	/* a newline right after """ is trimmed */
+	for (;;) {
+		c = peek(sc, 0);
+		if (c == -1 || (!multi && at_eol(sc))) {
+			scan_error(sc, "unterminated string");
+			return -1;
+		}
+		if (c == q) {
+			if (!multi) {
+				sc->pos++;
+				return 0;
+			}
+			quotes = 0;
+			while (peek(sc, (size_t)quotes) == q)
+				quotes++;
+			if (quotes >= 3) {
+				if (quotes > 5) {
+					scan_error(sc, "too many quotes in a "
+					    "multi-line string");
+					return -1;
+				}
+				for (i = 0; i < quotes - 3; i++)
+					put(out, outlen, &n, toolong, q);
+				sc->pos += (size_t)quotes;
+				return 0;
+			}
+			for (i = 0; i < quotes; i++)
+				put(out, outlen, &n, toolong, q);
+			sc->pos += (size_t)quotes;
+			continue;
+		}
+		if (multi && at_eol(sc)) {
+			if (peek(sc, 0) == '\r')
+				put(out, outlen, &n, toolong, '\r');
+			put(out, outlen, &n, toolong, '\n');
+			newline(sc);
+			continue;
+		}
+		if (is_ctl(c, multi)) {
+			scan_error(sc, "control character in string");
+			return -1;
+		}
+		if (c == '\\' && q == '"') {
+			sc->pos++;
+			if (multi) {
+				/* line-ending backslash: eat whitespace */
+				size_t	save = sc->pos;
+
+				skip_ws(sc);
+				if (at_eol(sc) && peek(sc, 0) != -1) {
+					while (peek(sc, 0) != -1) {
+						skip_ws(sc);
+						if (!at_eol(sc) ||
+						    peek(sc, 0) == -1)
+							break;
+						newline(sc);
+					}
+					continue;
+				}
+				sc->pos = save;
+			}
+			if (scan_escape(sc, out, outlen, &n, toolong,
+			    nul) == -1)
+				return -1;
+			continue;
+		}
+		put(out, outlen, &n, toolong, c);
+		sc->pos++;
+	}
+}
+
+static int
+bare_key_char(int c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+/* A (dotted) key at pos. */
+static int
+scan_key(struct scan *sc, struct kpath *kp)
+{
+	char	 part[KEY_PART_MAX];
+	size_t	 n;
+	int	 c, toolong, nul;
+
+	memset(kp, 0, sizeof(*kp));
+	for (;;) {
+		skip_ws(sc);
+		c = peek(sc, 0);
+		toolong = nul = 0;
+		part[0] = '\0';
+		if (c == '"' || c == '\'') {
+			if (peek(sc, 1) == c && peek(sc, 2) == c) {
+				scan_error(sc, "a key cannot be a multi-line "
+				    "string");
+				return -1;
+			}
+			if (scan_string(sc, part, sizeof(part), &toolong,
+			    &nul) == -1)
+				return -1;
+		} else if (c != -1 && bare_key_char(c)) {
+			n = 0;
+			while ((c = peek(sc, 0)) != -1 && bare_key_char(c)) {
+				put(part, sizeof(part), &n, &toolong, c);
+				sc->pos++;
+			}
+		} else {
+			scan_error(sc, "expected a key");
+			return -1;
+		}
+		if (kp->n < KEY_PARTS_MAX && !toolong)
+			memcpy(kp->part[kp->n], part, sizeof(part));
+		else
+			kp->odd = 1;
+		kp->n++;
+		skip_ws(sc);
+		if (peek(sc, 0) != '.')
+			return 0;
+		sc->pos++;
+	}
+}
+
+/* 1 if a + b (b may be NULL) spells exactly the names given. */
+static int
+kpath_is(const struct kpath *a, const struct kpath *b, const char *n0,
+    const char *n1)
+{
+	const char	*want[2] = { n0, n1 };
+	const char	*have;
+	int		 i, total, na, nb;
+
+	na = a->n;
+	nb = b != NULL ? b->n : 0;
+	if (a->odd || (b != NULL && b->odd))
+		return 0;
+	total = n1 != NULL ? 2 : 1;
+	if (na + nb != total)
+		return 0;
+	for (i = 0; i < total; i++) {
+		have = i < na ? a->part[i] : b->part[i - na];
+		if (strcmp(have, want[i]) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+static void
+kpath_join(struct kpath *out, const struct kpath *a, const struct kpath *b)
+{
+	int	i;
+
+	*out = *a;
+	for (i = 0; i < b->n; i++) {
+		if (out->n < KEY_PARTS_MAX && i < KEY_PARTS_MAX)
+			memcpy(out->part[out->n], b->part[i], KEY_PART_MAX);
+		else
+			out->odd = 1;
+		out->n++;
+	}
+	out->odd |= b->odd;
+}
+
+/* Record a key = value if it is one of ours (full = table + key). */
+static int
+note_key(struct scan *sc, const struct kpath *tbl, const struct kpath *key,
+    const struct found *v)
+{
+	int	which = -1;
+
+	if (kpath_is(tbl, key, "offline_mode", NULL))
+		which = F_OFFLINE;
+	else if (kpath_is(tbl, key, "telemetry", "enabled"))
+		which = F_ENABLED;
+	else if (kpath_is(tbl, key, "telemetry", "endpoint"))
+		which = F_ENDPOINT;
+	else if (kpath_is(tbl, key, "telemetry", NULL))
+		sc->tel_inline = 1;
+	if (which == -1)
+		return 0;
+	if (sc->f[which].present) {
+		scan_error(sc, "duplicate key %s", fkeys[which].dotted);
+		return -1;
+	}
+	sc->f[which] = *v;
+	sc->f[which].present = 1;
+	return 0;
+}
+
+static int
+scalar_char(int c)
+{
+	return c != -1 && (isalnum(c) || c == '_' || c == '+' || c == '-' ||
+	    c == '.' || c == ':');
+}
+
+/* A bare value: boolean, number or date-time. */
+static int
+scan_scalar(struct scan *sc, struct found *v)
+{
+	size_t	start = sc->pos, n;
+	int	c;
+
+	while (scalar_char(peek(sc, 0)))
+		sc->pos++;
+	n = sc->pos - start;
+	/* "1979-05-27 07:32:00": a date, one space, then a time. */
+	if (n == 10 && sc->s[start + 4] == '-' && sc->s[start + 7] == '-' &&
+	    peek(sc, 0) == ' ' && isdigit(peek(sc, 1))) {
+		sc->pos++;
+		while (scalar_char(peek(sc, 0)))
+			sc->pos++;
+		n = sc->pos - start;
+	}
+	if (n == 0) {
+		scan_error(sc, "expected a value");
+		return -1;
+	}
+	c = (unsigned char)sc->s[start];
+	v->kind = V_OTHER;
+	if (n == 4 && memcmp(sc->s + start, "true", 4) == 0) {
+		v->kind = V_BOOL;
+		v->b = 1;
+	} else if (n == 5 && memcmp(sc->s + start, "false", 5) == 0) {
+		v->kind = V_BOOL;
+		v->b = 0;
+	} else if (!isdigit(c) && c != '+' && c != '-' &&
+	    !(n == 3 && (memcmp(sc->s + start, "inf", 3) == 0 ||
+	    memcmp(sc->s + start, "nan", 3) == 0))) {
+		sc->pos = start;
+		scan_error(sc, "invalid value (strings need quotes)");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+scan_array(struct scan *sc, int depth)
+{
+	struct kpath	none;
+	struct found	v;
+
+	memset(&none, 0, sizeof(none));
+	none.odd = 1;		/* nothing inside an array is ours */
+	sc->pos++;
+	for (;;) {
+		skip_ws_nl(sc);
+		if (peek(sc, 0) == ']') {
+			sc->pos++;
+			return 0;
+		}
+		if (peek(sc, 0) == -1) {
+			scan_error(sc, "unterminated array");
+			return -1;
+		}
+		if (scan_value(sc, &none, depth + 1, &v) == -1)
+			return -1;
+		skip_ws_nl(sc);
+		if (peek(sc, 0) == ',') {
+			sc->pos++;
+			continue;
+		}
+		if (peek(sc, 0) == ']') {
+			sc->pos++;
+			return 0;
+		}
+		scan_error(sc, "expected ',' or ']' in array");
+		return -1;
+	}
+}
+
+/* An inline table; keys inside are prefix + key (TOML 1.1 newlines allowed). */
+static int
+scan_inline(struct scan *sc, const struct kpath *prefix, int depth)
+{
+	struct kpath	key, full;
+	struct found	v;
+
+	sc->pos++;
+	skip_ws_nl(sc);
+	if (peek(sc, 0) == '}') {
+		sc->pos++;
+		return 0;
+	}
+	for (;;) {
+		skip_ws_nl(sc);
+		if (scan_key(sc, &key) == -1)
+			return -1;
+		if (peek(sc, 0) != '=') {
+			scan_error(sc, "expected '=' after a key");
+			return -1;
+		}
+		sc->pos++;
+		skip_ws(sc);
+		kpath_join(&full, prefix, &key);
+		if (scan_value(sc, &full, depth + 1, &v) == -1)
+			return -1;
+		if (note_key(sc, &full, NULL, &v) == -1)
+			return -1;
+		skip_ws_nl(sc);
+		if (peek(sc, 0) == ',') {
+			sc->pos++;
+			continue;
+		}
+		if (peek(sc, 0) == '}') {
+			sc->pos++;
+			return 0;
+		}
+		scan_error(sc, "expected ',' or '}' in inline table");
+		return -1;
+	}
+}
+
+/*
+ * A value at pos. For inline tables, keys inside are taken relative to
+ * self (the full path of the key this value belongs to).
+ */
+static int
+scan_value(struct scan *sc, const struct kpath *self, int depth,
+    struct found *v)
+{
+	int	c;
+
+	memset(v, 0, sizeof(*v));
+	if (depth > CONFIG_MAX_DEPTH) {
+		scan_error(sc, "values nested too deeply");
+		return -1;
+	}
+	v->vstart = sc->pos;
+	c = peek(sc, 0);
+	if (c == '"' || c == '\'') {
+		v->kind = V_STRING;
+		if (scan_string(sc, v->str, sizeof(v->str), &v->toolong,
+		    &v->nul) == -1)
+			return -1;
+	} else if (c == '[') {
+		v->kind = V_OTHER;
+		if (scan_array(sc, depth) == -1)
+			return -1;
+	} else if (c == '{') {
+		v->kind = V_OTHER;
+		if (scan_inline(sc, self, depth) == -1)
+			return -1;
+	} else if (scan_scalar(sc, v) == -1)
+		return -1;
+	v->vend = sc->pos;
+	return 0;
+}
+
+/* [table] or [[array.table]] */
+static int
+scan_header(struct scan *sc)
+{
+	int	aot, tel;
+
+	aot = peek(sc, 1) == '[';
+	sc->pos += aot ? 2 : 1;
+	if (scan_key(sc, &sc->table) == -1)
+		return -1;
+	if (peek(sc, 0) != ']' || (aot && peek(sc, 1) != ']')) {
+		scan_error(sc, "unterminated table header (missing '%s')",
+		    aot ? "]]" : "]");
+		return -1;
+	}
+	sc->pos += aot ? 2 : 1;
+	sc->table_aot = aot;
+	tel = kpath_is(&sc->table, NULL, "telemetry", NULL);
+	if (tel && aot)
+		sc->tel_aot = 1;
+	else if (tel) {
+		if (sc->tel_header || sc->tel_dotted || sc->tel_inline) {
+			scan_error(sc, "table telemetry defined more than "
+			    "once");
+			return -1;
+		}
+		sc->tel_header = 1;
+	}
+	if (expect_eol(sc, "a table header") == -1)
+		return -1;
+	if (tel && !aot) {
+		sc->tel_header_end = sc->stmt_end;
+		sc->tel_header_eol = sc->stmt_eol;
+	}
+	return 0;
+}
+
+static int
+scan_keyval(struct scan *sc)
+{
+	struct kpath	key, full, tbl;
+	struct found	v;
+	const struct kpath *t;
+
+	if (scan_key(sc, &key) == -1)
+		return -1;
+	if (peek(sc, 0) != '=') {
+		scan_error(sc, "expected '=' after a key");
+		return -1;
+	}
+	sc->pos++;
+	skip_ws(sc);
+	t = &sc->table;
+	if (sc->table_aot) {
+		/* keys inside [[x]] are never ours */
+		memset(&tbl, 0, sizeof(tbl));
+		tbl.odd = 1;
+		t = &tbl;
+	}
+	kpath_join(&full, t, &key);
+	if (scan_value(sc, &full, 0, &v) == -1)
+		return -1;
+	if (note_key(sc, t, &key, &v) == -1)
+		return -1;
+	if (expect_eol(sc, "a value") == -1)
+		return -1;
+	/* Top-level dotted telemetry.x keys define the telemetry table. */
+	if (!sc->table_aot && t->n == 0 && !key.odd && key.n > 1 &&
+	    strcmp(key.part[0], "telemetry") == 0) {
+		sc->tel_dotted = 1;
+		sc->tel_dotted_end = sc->stmt_end;
+		sc->tel_dotted_eol = sc->stmt_eol;
+	}
+	return 0;
+}
+
+/* Walk the whole document; 0, or -1 with sc->err set. */
+static int
+scan_toml(struct scan *sc, const char *s, size_t len)
+{
+	const char	*nl;
+	int		 c;
+
+	memset(sc, 0, sizeof(*sc));
+	sc->s = s;
+	sc->len = len;
+	sc->line = 1;
+	if (len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
+		sc->pos = sc->linestart = 3;
+	nl = memchr(s, '\n', len);
+	sc->crlf = nl != NULL && nl > s && nl[-1] == '\r';
+
+	while (sc->pos < sc->len) {
+		skip_ws(sc);
+		c = peek(sc, 0);
+		if (c == -1)
+			break;
+		if (c == '#') {
+			skip_comment(sc);
+			continue;
+		}
+		if (at_eol(sc)) {
+			newline(sc);
+			continue;
+		}
+		if (c == '[') {
+			if (scan_header(sc) == -1)
+				return -1;
+		} else if (scan_keyval(sc) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* State shared with the inih callback. */
+struct inictx {
+	struct scan	*sc;
+	int		 seen[F_COUNT];
+	int		 unknown;	/* a line we did not generate: a bug */
+};
+
+static int
+ini_cb(void *user, const char *section, const char *name, const char *value)
+{
+	struct inictx	*x = user;
+	char		*end;
+	long		 idx;
+
+	if (value[0] != '@') {
+		x->unknown = 1;
+		return 1;
+	}
+	errno = 0;
+	idx = strtol(value + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || idx < 0 || idx >= F_COUNT ||
+	    strcmp(section, fkeys[idx].section) != 0 ||
+	    strcmp(name, fkeys[idx].name) != 0) {
+		x->unknown = 1;
+		return 1;
+	}
+	x->seen[idx] = 1;
+	return 1;
+}
+
+/* Build the INI text for our keys and let inih dispatch it. */
+static int
+via_inih(struct scan *sc, char *err, size_t errlen)
+{
+	struct buf	 ini = { NULL, 0, 0 };
+	struct inictx	 x;
+	int		 i, r;
+
+	memset(&x, 0, sizeof(x));
+	x.sc = sc;
+	for (i = 0; i < F_COUNT; i++) {
+		if (!sc->f[i].present)
+			continue;
+		if (buf_printf(&ini, "[%s]\n%s=@%d\n", fkeys[i].section,
+		    fkeys[i].name, i) == -1) {
+			buf_free(&ini);
+			return -1;
+		}
+	}
+	if (ini.data == NULL) {
+		buf_free(&ini);
+		return 0;
+	}
+	r = ini_parse_string(ini.data, ini_cb, &x);
+	buf_free(&ini);
+	if (r != 0 || x.unknown) {
+		snprintf(err, errlen, "internal error: inih rejected line %d",
+		    r);
+		return -1;
+	}
+	for (i = 0; i < F_COUNT; i++) {
+		if (sc->f[i].present && !x.seen[i]) {
+			snprintf(err, errlen, "internal error: inih lost %s",
+			    fkeys[i].dotted);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Apply the values inih dispatched, with TOML type checks. */
+static int
+apply(const struct scan *sc, struct tconfig *c)
+{
+	const struct found	*f;
+
+	f = &sc->f[F_OFFLINE];
+	if (f->present) {
+		if (f->kind != V_STRING) {
+			snprintf(c->error, sizeof(c->error),
+			    "offline_mode: expected a string");
+			return -1;
+		}
+		c->offline = strcmp(f->str, "on") == 0;
+	}
+	f = &sc->f[F_ENABLED];
+	if (f->present) {
+		if (f->kind != V_BOOL) {
+			snprintf(c->error, sizeof(c->error),
+			    "telemetry.enabled: expected true or false");
+			return -1;
+		}
+		c->enabled = f->b;
+	}
+	f = &sc->f[F_ENDPOINT];
+	if (f->present) {
+		if (f->kind != V_STRING || f->toolong || f->nul) {
+			snprintf(c->error, sizeof(c->error),
+			    "telemetry.endpoint: expected a string of at most "
+			    "%zu bytes", sizeof(c->endpoint) - 1);
+			return -1;
+		}
+		memcpy(c->endpoint, f->str, strlen(f->str) + 1);
+	}
+	return 0;
+}
+
+static void
+config_defaults(struct tconfig *c)
+{
+	c->enabled = -1;
+	c->offline = 0;
+	c->endpoint[0] = '\0';
+}
+
+/* Read a whole file (at most CONFIG_MAX_SIZE); caller frees *out. */
+static int
+slurp(const char *path, char **out, size_t *outlen, struct stat *sb)
+{
+	char	*p = NULL, *np;
+	size_t	 len = 0, cap = 0;
+	ssize_t	 r;
+	int	 fd, saved;
+
+	*out = NULL;
+	*outlen = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	if (fstat(fd, sb) == -1)
+		goto fail;
+	if (S_ISDIR(sb->st_mode)) {
+		errno = EISDIR;
+		goto fail;
+	}
+	for (;;) {
+		if (len + 1 >= cap) {
+			cap = cap ? cap * 2 : 4096;
+			if (cap > CONFIG_MAX_SIZE + 1)
+				cap = CONFIG_MAX_SIZE + 1;
+			if (len + 1 >= cap) {
+				errno = EFBIG;
+				goto fail;
+			}
+			if ((np = realloc(p, cap)) == NULL)
+				goto fail;
+			p = np;
+		}
+		r = read(fd, p + len, cap - len - 1);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	if (p == NULL && (p = malloc(1)) == NULL)
+		return -1;
+	p[len] = '\0';
+	*out = p;
+	*outlen = len;
+	return 0;
+fail:
+	saved = errno;
+	free(p);
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+/* Parse text into c (file already read). */
+static void
+config_parse(const char *s, size_t len, struct tconfig *c)
+{
+	struct scan	*sc;
+
+	c->parsed = 0;
+	config_defaults(c);
+	if ((sc = malloc(sizeof(*sc))) == NULL) {
+		snprintf(c->error, sizeof(c->error), "out of memory");
+		return;
+	}
+	if (scan_toml(sc, s, len) == -1) {
+		snprintf(c->error, sizeof(c->error), "%s", sc->err);
+		goto out;
+	}
+	if (via_inih(sc, c->error, sizeof(c->error)) == -1)
+		goto out;
+	if (apply(sc, c) == -1) {
+		config_defaults(c);
+		goto out;
+	}
+	c->parsed = 1;
+out:
+	free(sc);
+}
+
+/* Read path into c (missing file: defaults, 0). -1 only on a read error. */
+int
+config_read(const char *path, struct tconfig *c)
+{
+	struct stat	 sb;
+	char		*s;
+	size_t		 len;
+
+	memset(c, 0, sizeof(*c));
+	config_defaults(c);
+	c->parsed = 1;
+	if (slurp(path, &s, &len, &sb) == -1) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		c->parsed = 0;
+		snprintf(c->error, sizeof(c->error), "%s", strerror(errno));
+		return -1;
+	}
+	c->exists = 1;
+	config_parse(s, len, c);
+	free(s);
+	return 0;
+}
+
+/* 1/true/on, case-insensitive, surrounding whitespace ignored. */
+static int
+env_offline(int *offline)
+{
+	static const char *const on[] = { "1", "true", "on" };
+	static const char *const off[] = { "0", "false", "off", "auto" };
+	const char	*e;
+	size_t		 n, i;
+
+	if ((e = getenv("ATOMCODE_OFFLINE")) == NULL)
+		return 0;
+	while (isspace((unsigned char)*e))
+		e++;
+	n = strlen(e);
+	while (n > 0 && isspace((unsigned char)e[n - 1]))
+		n--;
+	for (i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
+		if (n == strlen(on[i]) && strncasecmp(e, on[i], n) == 0) {
+			*offline = 1;
+			return 1;
+		}
+	}
+	for (i = 0; i < sizeof(off) / sizeof(off[0]); i++) {
+		if (n == strlen(off[i]) && strncasecmp(e, off[i], n) == 0) {
+			*offline = 0;
+			return 1;
+		}
+	}
+	return 0;	/* unrecognised: the config decides */
+}
+
+static int
+env_is(const char *name, const char *want)
+{
+	const char	*e;
+
+	return (e = getenv(name)) != NULL && strcmp(e, want) == 0;
+}
+
+/*
+ * Resolve DESIGN §8 from the environment, c and the CLI flag.
+ * ATOMCODE_OFFLINE, when set to a recognised value (1/true/on or
+ * 0/false/off/auto), overrides config offline_mode; "auto" counts as
+ * online. Endpoint: ATOMCODE_TELEMETRY_ENDPOINT when set; set but empty
+ * means the default (not the config's); longer than the endpoint buffer is
+ * ignored rather than truncated.
+ */
+void
+optout_resolve(const struct tconfig *c, int cli_no_telemetry, struct optout *o)
+{
+	const char	*e;
+	int		 offline = 0;
+
+	memset(o, 0, sizeof(*o));
+	if (!env_offline(&offline))
+		offline = c != NULL && c->offline;
+	if (offline)
+		o->reason = "offline";
+	else if (env_is("ATOMCODE_TELEMETRY", "0"))
+		o->reason = "env:ATOMCODE_TELEMETRY=0";
+	else if (env_is("DO_NOT_TRACK", "1"))
+		o->reason = "env:DO_NOT_TRACK=1";
+	else if (cli_no_telemetry)
+		o->reason = "cli:--no-telemetry";
+	else if (c != NULL && c->enabled == 0)
+		o->reason = "config";
+	o->enabled = o->reason == NULL;
+
+	e = getenv("ATOMCODE_TELEMETRY_ENDPOINT");
+	if (e != NULL && strlen(e) >= sizeof(o->endpoint))
+		e = NULL;
+	if (e != NULL && *e == '\0')
+		e = CONFIG_DEFAULT_ENDPOINT;
+	if (e == NULL && c != NULL && c->endpoint[0] != '\0')
+		e = c->endpoint;
+	if (e == NULL)
+		e = CONFIG_DEFAULT_ENDPOINT;
+	snprintf(o->endpoint, sizeof(o->endpoint), "%s", e);
+}
+
+/* new = old[0..at) + ins + old[at+cut..) */
+static int
+text_splice(struct buf *out, const char *old, size_t len, size_t at, size_t cut,
+    const char *ins)
+{
+	if (buf_add(out, old, at) == -1 || buf_puts(out, ins) == -1 ||
+	    buf_add(out, old + at + cut, len - at - cut) == -1)
+		return -1;
+	return 0;
+}
+
+/* Compute the edited text; -1 with cause when we cannot edit safely. */
+static int
+edit_text(const struct scan *sc, const char *old, size_t len, int enabled,
+    struct buf *out, const char *path, char *cause, size_t causelen)
+{
+	const struct found	*f = &sc->f[F_ENABLED];
+	const char		*v = enabled ? "true" : "false";
+	const char		*eol = sc->crlf ? "\r\n" : "\n";
+	char			 line[64];
+
+	if (f->present)
+		return text_splice(out, old, len, f->vstart,
+		    f->vend - f->vstart, v);
+	if (sc->tel_header) {
+		snprintf(line, sizeof(line), "%senabled = %s%s",
+		    sc->tel_header_eol ? "" : eol, v, eol);
+		return text_splice(out, old, len, sc->tel_header_end, 0, line);
+	}
+	if (sc->tel_inline || sc->tel_aot) {
+		snprintf(cause, causelen, "%s defines telemetry as %s; add "
+		    "enabled = %s to it by hand", path, sc->tel_aot ?
+		    "an array of tables" : "an inline value", v);
+		errno = EINVAL;
+		return -1;
+	}
+	if (sc->tel_dotted) {
+		snprintf(line, sizeof(line), "%stelemetry.enabled = %s%s",
+		    sc->tel_dotted_eol ? "" : eol, v, eol);
+		return text_splice(out, old, len, sc->tel_dotted_end, 0, line);
+	}
+	if (len == 0)
+		snprintf(line, sizeof(line), "[telemetry]%senabled = %s%s",
+		    eol, v, eol);
+	else
+		snprintf(line, sizeof(line), "%s%s[telemetry]%senabled = %s%s",
+		    old[len - 1] == '\n' ? "" : eol, eol, eol, v, eol);
+	return text_splice(out, old, len, len, 0, line);
+}
+
+/* The directory part of path ("." when there is none). */
+static void
+dir_of(const char *path, char *dir, size_t dirlen)
+{
+	const char	*slash;
+	size_t		 n;
+
+	if ((slash = strrchr(path, '/')) == NULL) {
+		snprintf(dir, dirlen, ".");
+		return;
+	}
+	n = (size_t)(slash - path);
+	if (n == 0)
+		n = 1;		/* "/file" */
+	snprintf(dir, dirlen, "%.*s", (int)n, path);
+}
+
+static void
+fsync_dir(const char *dir)
+{
+	int	fd;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return;
+	(void)fsync(fd);	/* best effort: the rename already happened */
+	close(fd);
+}
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	ssize_t	r;
+
+	while (n > 0) {
+		r = write(fd, p, n);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* 1 if the file at path is no longer what we read (or its absence changed). */
+static int
+changed(const char *path, int existed, const struct stat *before)
+{
+	struct stat	sb;
+
+	if (stat(path, &sb) == -1)
+		return existed;
+	if (!existed)
+		return 1;
+	return sb.st_dev != before->st_dev || sb.st_ino != before->st_ino ||
+	    sb.st_size != before->st_size ||
+	    sb.st_mtim.tv_sec != before->st_mtim.tv_sec ||
+	    sb.st_mtim.tv_nsec != before->st_mtim.tv_nsec;
+}
+
+/*
+ * Write data to a temp file beside target and rename it over target,
+ * with the old file's mode and owner (0600 for a new file).
+ * Returns 0, 1 when target changed since it was read (nothing done), -1.
+ */
+static int
+replace(const char *target, const char *data, size_t len, int existed,
+    const struct stat *before)
+{
+	char	tmp[PATHS_MAX], dir[PATHS_MAX];
+	int	fd, saved, n;
+	mode_t	mode = 0600;
+
+	n = snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", target);
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
+		return -1;
+	if (existed) {
+		mode = before->st_mode & 07777;
+		if ((before->st_uid != geteuid() ||
+		    before->st_gid != getegid()) &&
+		    fchown(fd, before->st_uid, before->st_gid) == -1) {
+			/* not ours to give away: keep our ownership */
+		}
+	}
+	if (fchmod(fd, mode) == -1 || write_all(fd, data, len) == -1 ||
+	    fsync(fd) == -1)
+		goto fail;
+	if (close(fd) == -1) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (changed(target, existed, before)) {
+		unlink(tmp);
+		return 1;
+	}
+	if (rename(tmp, target) == -1)
+		goto fail;
+	dir_of(target, dir, sizeof(dir));
+	fsync_dir(dir);
+	return 0;
+fail:
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	unlink(tmp);
+	errno = saved;
+	return -1;
+}
+
+/*
+ * Set [telemetry] enabled = true|false in place: every other byte unchanged,
+ * atomic replace, mode preserved; file (and dir) created if missing. A
+ * symlinked config is edited through its target (the link stays).
+ */
+int
+config_set_enabled(const char *path, int enabled, char *cause,
+    size_t causelen)
+{
+	struct stat	 lsb, sb;
+	struct scan	*sc = NULL;
+	struct buf	 out = { NULL, 0, 0 };
+	char		 target[PATHS_MAX], dir[PATHS_MAX], *old = NULL;
+	size_t		 len;
+	int		 attempt, existed, r, saved;
+
+	if (cause != NULL && causelen > 0)
+		cause[0] = '\0';
+	if (cause == NULL)
+		causelen = 0;
+
+	if (lstat(path, &lsb) == 0 && S_ISLNK(lsb.st_mode)) {
+		if (realpath(path, target) == NULL) {
+			saved = errno;
+			snprintf(cause, causelen, "%s is a symbolic link to "
+			    "a file I cannot reach: %s", path,
+			    strerror(saved));
+			errno = saved;
+			return -1;
+		}
+	} else if (snprintf(target, sizeof(target), "%s", path) >=
+	    (int)sizeof(target)) {
+		snprintf(cause, causelen, "%s: path too long", path);
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((sc = malloc(sizeof(*sc))) == NULL)
+		goto syserr;
+
+	for (attempt = 0; attempt < EDIT_ATTEMPTS; attempt++) {
+		free(old);
+		old = NULL;
+		buf_free(&out);
+		memset(&sb, 0, sizeof(sb));
+		existed = 1;
+		if (slurp(target, &old, &len, &sb) == -1) {
+			if (errno != ENOENT)
+				goto syserr;
+			existed = 0;
+			len = 0;
+			dir_of(target, dir, sizeof(dir));
+			if (paths_mkdirs(dir) == -1)
+				goto syserr;
+		}
+		if (scan_toml(sc, existed ? old : "", len) == -1) {
+			snprintf(cause, causelen, "%s is not valid TOML, so I "
+			    "won't rewrite it and risk losing your other "
+			    "settings: %s\nFix the syntax error (or move the "
+			    "file aside) and re-run.", path, sc->err);
+			errno = EINVAL;
+			goto fail;
+		}
+		if (edit_text(sc, existed ? old : "", len, enabled, &out,
+		    path, cause, causelen) == -1)
+			goto fail;
+		if (existed && out.len == len && memcmp(out.data, old,
+		    len) == 0)
+			goto done;	/* already set */
+		r = replace(target, out.data, out.len, existed, &sb);
+		if (r == -1)
+			goto syserr;
+		if (r == 0)
+			goto done;
+	}
+	snprintf(cause, causelen, "%s keeps changing while I edit it; "
+	    "try again", path);
+	errno = EAGAIN;
+	goto fail;
+
+done:
+	free(sc);
+	free(old);
+	buf_free(&out);
+	return 0;
+syserr:
+	saved = errno;
+	snprintf(cause, causelen, "cannot update %s: %s", path,
+	    strerror(saved));
+	errno = saved;
+fail:
+	saved = errno;
+	free(sc);
+	free(old);
+	buf_free(&out);
+	errno = saved;
+	return -1;
+}

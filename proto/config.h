@@ -1,0 +1,41 @@
+/*
+ * config — the user's AtomCode config.toml (only what telemetry needs) and
+ * opt-out resolution (DESIGN §8). The file is the user's whole config: we
+ * read only our keys and edit in place without touching any other byte.
+ */
+#ifndef PROTO_CONFIG_H
+#define PROTO_CONFIG_H
+#include <stddef.h>
+
+#define CONFIG_DEFAULT_ENDPOINT "https://acs.atomgit.com/api/v1/events"
+
+struct tconfig {
+	int	exists;		/* the file was there */
+	int	parsed;		/* it parsed (a broken file reads as empty) */
+	int	enabled;	/* [telemetry] enabled: -1 absent, 0, 1 */
+	int	offline;	/* top-level offline_mode = "on" */
+	char	endpoint[1024];	/* [telemetry] endpoint, "" if absent */
+	char	error[256];	/* parse error, "" if none */
+};
+
+/* Read path into c (missing file: defaults, 0). -1 only on a read error. */
+int	config_read(const char *path, struct tconfig *c);
+
+struct optout {
+	int		 enabled;
+	const char	*reason;	/* static: "offline", "env:…", "config"… */
+	char		 endpoint[1024];
+};
+
+/* Resolve DESIGN §8 from the environment, c and the CLI flag. */
+void	optout_resolve(const struct tconfig *c, int cli_no_telemetry,
+	    struct optout *o);
+
+/*
+ * Set [telemetry] enabled = true|false in place: every other byte unchanged,
+ * atomic replace, mode preserved; file (and dir) created if missing.
+ * Refuses a file that does not parse: -1 and the upstream message in cause.
+ */
+int	config_set_enabled(const char *path, int enabled, char *cause,
+	    size_t causelen);
+#endif

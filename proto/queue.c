@@ -1,0 +1,1521 @@
+/*
+ * queue.c — the on-disk segment store shared with upstream AtomCode
+ * (DESIGN §3, research §3): writing, rolling, claiming, recovery, caps,
+ * the shared dropped counter, stats/clear/dump/check.
+ *
+ * Upstream processes use the same directory at the same time, so every
+ * state change is a rename or unlink of a whole file, a partial is only
+ * modified while its flock is held, and nothing here may ever touch a
+ * partial whose lock is held, follow a symlink, or remove a file whose name
+ * does not match one of our patterns. Library code: never prints or exits.
+ */
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <uuid/uuid.h>
+
+#include "queue.h"
+
+#define EXT_PARTIAL	".partial"
+#define EXT_MARKER	".partial.owner"
+#define EXT_READY	".ndjson"
+#define EXT_INVALID	".invalid"
+#define CLAIM_TAG	".sending-"
+#define DROPPED_FILE	"../queue-dropped"	/* beside the queue dir */
+#define STAMP_LEN	15		/* "YYYYMMDD-HHMMSS" */
+#define UUID_STR	37		/* 36 characters + NUL */
+#define RECOVER_MAX	(64 * 1024 * 1024) /* bigger partials: quarantined */
+#define READ_MAX	(256 * 1024 * 1024) /* largest file read into memory */
+#define DROPPED_MAX	32		/* bytes of the dropped counter file */
+#define CAUSE_PATH	160		/* path bytes quoted in a cause */
+#define STEM_MAX	64		/* a stem we create: 15 + 1 + 36 + NUL */
+
+enum kind {
+	K_OTHER = 0,	/* not ours: never touched */
+	K_PARTIAL,	/* X.partial */
+	K_MARKER,	/* X.partial.owner */
+	K_READY,	/* X.ndjson */
+	K_INVALID,	/* X.invalid */
+	K_CLAIM,	/* X.ndjson.sending-<pid>-<uuid> */
+};
+
+/* A regular file found in the directory. */
+struct ent {
+	char		*name;
+	enum kind	 kind;
+	uint64_t	 size;
+	time_t		 mtime;
+};
+
+struct queue {
+	char			*dir;
+	int			 dfd;		/* the directory, O_DIRECTORY */
+	enum queue_fsync	 fsync;
+	int			 afd;		/* active segment or -1 */
+	char			 aname[QUEUE_NAME_MAX];	/* X.partial */
+	unsigned		 aevents;
+	uint64_t		 abytes;
+	uint64_t		 dropped_mem;	/* fallback if the file fails */
+	struct queue_recovery	 last;
+};
+
+/* What recovery decided for a partial's content. */
+enum verdict {
+	V_PROMOTE,	/* rename to .ndjson (after cutting/repairing) */
+	V_QUARANTINE,	/* rename to .invalid */
+	V_DELETE,	/* no record in it */
+};
+
+struct analysis {
+	enum verdict	 v;
+	size_t		 keep;		/* bytes kept */
+	int		 torn;		/* last line cut off */
+	int		 add_nl;	/* last line valid but unterminated */
+	unsigned	 valid;		/* valid lines kept */
+};
+
+static int
+has_suffix(const char *s, const char *suf)
+{
+	size_t	ls = strlen(s), lf = strlen(suf);
+
+	return ls > lf && memcmp(s + ls - lf, suf, lf) == 0;
+}
+
+static enum kind
+classify(const char *name)
+{
+	const char	*p;
+	size_t		 l;
+
+	if ((p = strstr(name, CLAIM_TAG)) != NULL) {
+		l = (size_t)(p - name);
+		if (l > strlen(EXT_READY) && memcmp(p - strlen(EXT_READY),
+		    EXT_READY, strlen(EXT_READY)) == 0)
+			return K_CLAIM;
+		return K_OTHER;
+	}
+	if (has_suffix(name, EXT_MARKER))
+		return K_MARKER;
+	if (has_suffix(name, EXT_PARTIAL))
+		return K_PARTIAL;
+	if (has_suffix(name, EXT_READY))
+		return K_READY;
+	if (has_suffix(name, EXT_INVALID))
+		return K_INVALID;
+	return K_OTHER;
+}
+
+/* Copy name without its suffix of length sl plus add into out. */
+static int
+rename_ext(char *out, size_t outlen, const char *name, size_t sl,
+    const char *add)
+{
+	size_t	l = strlen(name);
+	int	n;
+
+	if (sl > l)
+		sl = l;
+	n = snprintf(out, outlen, "%.*s%s", (int)(l - sl), name, add);
+	if (n < 0 || (size_t)n >= outlen) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* The UTC time in the first 15 characters of a segment name. */
+static int
+name_time(const char *name, time_t *t)
+{
+	struct tm	tm;
+	int		i, v[6], w[6] = { 4, 2, 2, 2, 2, 2 };
+	const char	*p = name;
+
+	if (strlen(name) < STAMP_LEN || name[8] != '-')
+		return -1;
+	for (i = 0; i < 6; i++) {
+		int k;
+
+		if (i == 3)
+			p++;	/* the '-' */
+		v[i] = 0;
+		for (k = 0; k < w[i]; k++, p++) {
+			if (!isdigit((unsigned char)*p))
+				return -1;
+			v[i] = v[i] * 10 + (*p - '0');
+		}
+	}
+	if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 ||
+	    v[4] > 59 || v[5] > 60)
+		return -1;
+	memset(&tm, 0, sizeof tm);
+	tm.tm_year = v[0] - 1900;
+	tm.tm_mon = v[1] - 1;
+	tm.tm_mday = v[2];
+	tm.tm_hour = v[3];
+	tm.tm_min = v[4];
+	tm.tm_sec = v[5];
+	*t = timegm(&tm);
+	return 0;
+}
+
+static int
+is_blank(const char *p, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		if (!isspace((unsigned char)p[i]))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * The recovery check of one stored line (DESIGN §3): a JSON object with a
+ * string event_id and an integer ts that fits int64. NULL if it passes,
+ * else why not. Kept here rather than in record.c on purpose (the queue
+ * must not depend on the schema).
+ */
+static const char *
+line_check(const char *p, size_t n)
+{
+	json_t		*j, *v;
+	json_error_t	 err;
+	const char	*why = NULL;
+
+	if ((j = json_loadb(p, n, JSON_ALLOW_NUL, &err)) == NULL)
+		return "not valid JSON";
+	if (!json_is_object(j))
+		why = "not a JSON object";
+	else if ((v = json_object_get(j, "event_id")) == NULL ||
+	    !json_is_string(v))
+		why = "no string event_id";
+	else if ((v = json_object_get(j, "ts")) == NULL || !json_is_integer(v))
+		why = "no integer ts";
+	json_decref(j);
+	return why;
+}
+
+/* Count non-blank lines. */
+static uint64_t
+count_events(const char *p, size_t n)
+{
+	const char	*e = p + n, *nl;
+	uint64_t	 c = 0;
+
+	while (p < e) {
+		if ((nl = memchr(p, '\n', (size_t)(e - p))) == NULL)
+			nl = e;
+		if (!is_blank(p, (size_t)(nl - p)))
+			c++;
+		p = nl + 1;
+	}
+	return c;
+}
+
+/*
+ * Decide what recovery does with a partial's content (research §3.4, with
+ * torn tails cut rather than quarantined).
+ */
+static void
+analyze(const char *p, size_t n, struct analysis *a)
+{
+	const char	*e = p + n, *s, *nl, *ls = NULL;
+	size_t		 ll = 0;
+	int		 lnl = 0;
+
+	memset(a, 0, sizeof *a);
+	/* Find the last non-blank line. */
+	for (s = p; s < e; s = nl + 1) {
+		if ((nl = memchr(s, '\n', (size_t)(e - s))) == NULL)
+			nl = e;
+		if (!is_blank(s, (size_t)(nl - s))) {
+			ls = s;
+			ll = (size_t)(nl - s);
+			lnl = nl < e;
+		}
+	}
+	if (ls == NULL) {
+		a->v = V_DELETE;
+		return;
+	}
+	a->keep = n;
+	if (line_check(ls, ll) == NULL) {
+		a->valid++;
+		a->add_nl = !lnl;
+	} else {
+		a->torn = 1;
+		a->keep = (size_t)(ls - p);
+	}
+	/* Every other non-blank line must pass. */
+	for (s = p; s < ls; s = nl + 1) {
+		nl = memchr(s, '\n', (size_t)(ls - s));	/* always found */
+		if (is_blank(s, (size_t)(nl - s)))
+			continue;
+		if (line_check(s, (size_t)(nl - s)) != NULL) {
+			a->v = V_QUARANTINE;
+			return;
+		}
+		a->valid++;
+	}
+	if (a->valid > 0)
+		a->v = V_PROMOTE;
+	else if (lnl)
+		a->v = V_QUARANTINE;	/* one complete bad line: upstream */
+	else
+		a->v = V_DELETE;	/* only a torn fragment */
+}
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	ssize_t	w;
+
+	while (n > 0) {
+		if ((w = write(fd, p, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (w == 0) {
+			errno = EIO;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Read a whole regular file (already open) into out. */
+static int
+read_fd(int fd, struct buf *out)
+{
+	struct stat	st;
+	ssize_t		r;
+	size_t		start = out->len;
+
+	if (fstat(fd, &st) == -1)
+		return -1;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (st.st_size > READ_MAX) {
+		errno = EFBIG;
+		return -1;
+	}
+	if (buf_reserve(out, (size_t)st.st_size + 1) == -1)
+		return -1;
+	for (;;) {
+		if (out->len - start > READ_MAX) {
+			errno = EFBIG;
+			goto fail;
+		}
+		if (buf_reserve(out, 4096) == -1)
+			goto fail;
+		r = read(fd, out->data + out->len, out->cap - out->len - 1);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		if (r == 0)
+			break;
+		out->len += (size_t)r;
+	}
+	out->data[out->len] = '\0';
+	return 0;
+fail:
+	out->len = start;
+	return -1;
+}
+
+/* Read a regular file of the directory (never following symlinks). */
+static int
+read_at(int dfd, const char *name, struct buf *out)
+{
+	int	fd, r, e;
+
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd == -1)
+		return -1;
+	r = read_fd(fd, out);
+	e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
+static int
+exists_at(int dfd, const char *name)
+{
+	struct stat	st;
+
+	return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* 1 if fd is a regular file still reachable as name. */
+static int
+same_file(int dfd, int fd, const char *name, struct stat *st)
+{
+	struct stat	nst;
+
+	if (fstat(fd, st) == -1 || !S_ISREG(st->st_mode))
+		return 0;
+	if (fstatat(dfd, name, &nst, AT_SYMLINK_NOFOLLOW) == -1)
+		return 0;
+	return nst.st_dev == st->st_dev && nst.st_ino == st->st_ino;
+}
+
+static int
+ent_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct ent *)a)->name,
+	    ((const struct ent *)b)->name);
+}
+
+static void
+ents_free(struct ent *v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
+/*
+ * List the regular files of the directory in name order. Symlinks and
+ * other non-regular entries are left out (never followed, never touched).
+ */
+static int
+scan_dir(int dfd, struct ent **out, size_t *nout)
+{
+	DIR		*d;
+	struct dirent	*de;
+	struct stat	 st;
+	struct ent	*v = NULL, *nv;
+	size_t		 n = 0, cap = 0;
+	int		 fd, e;
+
+	if ((fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL)
+			break;
+		if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
+		    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+			continue;
+		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((nv = reallocarray(v, cap, sizeof *v)) == NULL)
+				goto fail;
+			v = nv;
+		}
+		if ((v[n].name = strdup(de->d_name)) == NULL)
+			goto fail;
+		v[n].kind = classify(de->d_name);
+		v[n].size = (uint64_t)st.st_size;
+		v[n].mtime = st.st_mtime;
+		n++;
+	}
+	if (errno != 0)
+		goto fail;
+	closedir(d);
+	if (n > 0)
+		qsort(v, n, sizeof *v, ent_cmp);
+	*out = v;
+	*nout = n;
+	return 0;
+fail:
+	e = errno;
+	closedir(d);
+	ents_free(v, n);
+	errno = e;
+	return -1;
+}
+
+static time_t
+now_s(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec;
+}
+
+/* Make a new unique segment stem "<UTC YYYYMMDD-HHMMSS>-<uuid>". */
+static void
+new_stem(char *out, size_t outlen)
+{
+	struct tm	tm;
+	time_t		t = now_s();
+	char		stamp[32], u[UUID_STR];
+	uuid_t		id;
+
+	gmtime_r(&t, &tm);
+	if (strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm) == 0)
+		memcpy(stamp, "19700101-000000", STAMP_LEN + 1);
+	uuid_generate_random(id);
+	uuid_unparse_lower(id, u);
+	snprintf(out, outlen, "%.15s-%.36s", stamp, u);
+}
+
+/*
+ * Create a new partial with its lock and marker: O_EXCL|O_NOFOLLOW 0600,
+ * flock(LOCK_EX) taken before the marker appears (so recovery never sees
+ * a managed partial without a lock). Returns the fd, name in name.
+ */
+static int
+partial_create(int dfd, char *name, size_t namelen)
+{
+	char	stem[STEM_MAX], marker[QUEUE_NAME_MAX];
+	int	fd, mfd, e;
+
+	new_stem(stem, sizeof stem);
+	snprintf(name, namelen, "%s%s", stem, EXT_PARTIAL);
+	snprintf(marker, sizeof marker, "%s%s", stem, EXT_MARKER);
+	fd = openat(dfd, name, O_WRONLY | O_APPEND | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1)
+		goto fail;
+	mfd = openat(dfd, marker, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (mfd == -1)
+		goto fail;
+	close(mfd);
+	return fd;
+fail:
+	e = errno;
+	unlinkat(dfd, name, 0);
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+/* Remove the marker of partial name (ENOENT is fine). */
+static void
+marker_remove(int dfd, const char *partial)
+{
+	char	marker[QUEUE_NAME_MAX + 16];
+
+	if (snprintf(marker, sizeof marker, "%s.owner", partial) <
+	    (int)sizeof marker)
+		unlinkat(dfd, marker, 0);
+}
+
+/*
+ * Finish a partial we hold locked: rename to .ndjson, remove the marker.
+ * The caller closes fd afterwards (the rename happens under the lock).
+ */
+static int
+partial_finish(int dfd, const char *name)
+{
+	char	ready[QUEUE_NAME_MAX];
+
+	if (rename_ext(ready, sizeof ready, name, strlen(EXT_PARTIAL),
+	    EXT_READY) == -1)
+		return -1;
+	if (renameat(dfd, name, dfd, ready) == -1)
+		return -1;
+	marker_remove(dfd, name);
+	return 0;
+}
+
+static void
+partial_discard(int dfd, const char *name)
+{
+	unlinkat(dfd, name, 0);
+	marker_remove(dfd, name);
+}
+
+/* Add n to the shared dropped counter (file beside the queue dir). */
+static void
+dropped_add(struct queue *q, uint64_t n)
+{
+	char		 b[DROPPED_MAX];
+	ssize_t		 r;
+	uint64_t	 v = 0;
+	int		 fd, l;
+	char		*end;
+
+	q->dropped_mem += n;
+	fd = openat(q->dfd, DROPPED_FILE, O_RDWR | O_CREAT | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (fd == -1)
+		return;
+	if (flock(fd, LOCK_EX) == -1)
+		goto out;
+	if ((r = pread(fd, b, sizeof b - 1, 0)) > 0) {
+		b[r] = '\0';
+		errno = 0;
+		v = strtoull(b, &end, 10);
+		if (errno != 0 || end == b)
+			v = 0;
+	}
+	v += n;
+	l = snprintf(b, sizeof b, "%" PRIu64 "\n", v);
+	if (pwrite(fd, b, (size_t)l, 0) == l)
+		(void)ftruncate(fd, l);
+out:
+	close(fd);	/* releases the lock */
+}
+
+/* Read the total of events evicted as non-blank lines of a ready file. */
+static uint64_t
+file_events(int dfd, const char *name)
+{
+	struct buf	b = { NULL, 0, 0 };
+	uint64_t	c = 0;
+
+	if (read_at(dfd, name, &b) == 0)
+		c = count_events(b.data, b.len);
+	buf_free(&b);
+	return c;
+}
+
+/*
+ * Caps: while ready+invalid files > QUEUE_CAP_FILES or their bytes >
+ * QUEUE_CAP_BYTES, delete the oldest .invalid, then the oldest ready file
+ * (its events are counted as dropped). Returns files evicted, -1 on error.
+ */
+static int
+enforce_caps(struct queue *q)
+{
+	struct ent	*v;
+	size_t		 n, i, ii = 0, ir = 0;
+	uint64_t	 count = 0, bytes = 0, dropped = 0, ev;
+	int		 evicted = 0;
+	struct ent	*e;
+
+	if (scan_dir(q->dfd, &v, &n) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (v[i].kind == K_READY || v[i].kind == K_INVALID) {
+			count++;
+			bytes += v[i].size;
+		}
+	}
+	while (count > QUEUE_CAP_FILES || bytes > QUEUE_CAP_BYTES) {
+		while (ii < n && v[ii].kind != K_INVALID)
+			ii++;
+		while (ir < n && v[ir].kind != K_READY)
+			ir++;
+		if (ii < n)
+			e = &v[ii++];
+		else if (ir < n)
+			e = &v[ir++];
+		else
+			break;
+		ev = e->kind == K_READY ? file_events(q->dfd, e->name) : 0;
+		if (unlinkat(q->dfd, e->name, 0) == 0) {
+			evicted++;
+			dropped += ev;
+		}
+		/* Gone either way (evicted, claimed or evicted by another). */
+		count--;
+		bytes -= e->size;
+	}
+	ents_free(v, n);
+	if (dropped > 0)
+		dropped_add(q, dropped);
+	return evicted;
+}
+
+static void
+caps_after_write(struct queue *q)
+{
+	int	n;
+
+	if ((n = enforce_caps(q)) > 0)
+		q->last.evicted += (unsigned)n;
+}
+
+static int
+fsync_dir(struct queue *q)
+{
+	if (q->fsync == QUEUE_FSYNC_NEVER)
+		return 0;
+	return fsync(q->dfd);
+}
+
+/* Recover one partial (research §3.4 step 2, torn tails cut). */
+static void
+recover_partial(struct queue *q, const struct ent *e, int legacy, time_t now,
+    struct queue_recovery *r)
+{
+	char		 marker[QUEUE_NAME_MAX + 16], stem[QUEUE_NAME_MAX];
+	char		 to[QUEUE_NAME_MAX + 16];
+	struct stat	 st;
+	struct buf	 b = { NULL, 0, 0 };
+	struct analysis	 a;
+	time_t		 t;
+	int		 fd, managed, named;
+
+	memset(&a, 0, sizeof a);
+	if (snprintf(marker, sizeof marker, "%s.owner", e->name) >=
+	    (int)sizeof marker)
+		return;
+	if (rename_ext(stem, sizeof stem, e->name, strlen(EXT_PARTIAL),
+	    "") == -1)
+		return;
+	managed = exists_at(q->dfd, marker);
+	named = name_time(e->name, &t) == 0;
+	if (!managed) {
+		/* Legacy: only on request, and only after a day of quiet. */
+		if (!legacy || now - e->mtime < QUEUE_LEGACY_QUIET_S ||
+		    !named || now - t < QUEUE_LEGACY_QUIET_S)
+			return;
+	}
+	fd = openat(q->dfd, e->name, O_RDWR | O_NOFOLLOW | O_CLOEXEC |
+	    O_NONBLOCK);
+	if (fd == -1)
+		return;
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1)
+		goto out;	/* a live writer */
+	if (!same_file(q->dfd, fd, e->name, &st))
+		goto out;	/* finished/recovered meanwhile */
+	if (st.st_size == 0) {
+		partial_discard(q->dfd, e->name);
+		r->deleted_empty++;
+		goto out;
+	}
+	if (named && now - t > QUEUE_MAX_AGE_S) {
+		partial_discard(q->dfd, e->name);
+		r->deleted_old++;
+		goto out;
+	}
+	if (st.st_size > RECOVER_MAX)
+		a.v = V_QUARANTINE;
+	else if (read_fd(fd, &b) == -1)
+		goto out;
+	else
+		analyze(b.data, b.len, &a);
+	switch (a.v) {
+	case V_DELETE:
+		partial_discard(q->dfd, e->name);
+		r->deleted_empty++;
+		break;
+	case V_QUARANTINE:
+		(void)snprintf(to, sizeof to, "%s%s", stem, EXT_INVALID);
+		if (renameat(q->dfd, e->name, q->dfd, to) == 0) {
+			marker_remove(q->dfd, e->name);
+			r->quarantined++;
+		}
+		break;
+	case V_PROMOTE:
+		if (a.torn && ftruncate(fd, (off_t)a.keep) == -1)
+			break;
+		if (a.add_nl && pwrite(fd, "\n", 1, (off_t)a.keep) != 1)
+			break;
+		if ((a.torn || a.add_nl) && fdatasync(fd) == -1)
+			break;
+		if (partial_finish(q->dfd, e->name) == 0) {
+			r->promoted++;
+			if (!managed)
+				r->legacy_promoted++;
+			if (a.torn)
+				r->torn_tails++;
+		}
+		break;
+	}
+out:
+	buf_free(&b);
+	close(fd);
+}
+
+/* The recovery pass of DESIGN §3 / research §3.4. */
+static int
+recover(struct queue *q, int legacy, struct queue_recovery *r)
+{
+	struct ent	*v;
+	size_t		 n, i, l;
+	time_t		 now = now_s(), t;
+	char		 to[QUEUE_NAME_MAX], partial[QUEUE_NAME_MAX];
+	const char	*p;
+	int		 ev;
+
+	memset(r, 0, sizeof *r);
+	if (scan_dir(q->dfd, &v, &n) == -1)
+		return -1;
+	/* 1. Stale claims back to .ndjson. */
+	for (i = 0; i < n; i++) {
+		if (v[i].kind != K_CLAIM || now - v[i].mtime <
+		    QUEUE_CLAIM_STALE_S)
+			continue;
+		p = strstr(v[i].name, CLAIM_TAG);
+		l = (size_t)(p - v[i].name);
+		if (l >= sizeof to)
+			continue;
+		memcpy(to, v[i].name, l);
+		to[l] = '\0';
+		if (renameat(q->dfd, v[i].name, q->dfd, to) == 0)
+			r->claims_restored++;
+	}
+	/* 2. Partials whose lock is free. */
+	for (i = 0; i < n; i++) {
+		if (v[i].kind == K_PARTIAL)
+			recover_partial(q, &v[i], legacy, now, r);
+	}
+	/* 3. Old quarantined files (by name). */
+	for (i = 0; i < n; i++) {
+		if (v[i].kind != K_INVALID || name_time(v[i].name, &t) == -1 ||
+		    now - t <= QUEUE_MAX_AGE_S)
+			continue;
+		if (unlinkat(q->dfd, v[i].name, 0) == 0)
+			r->deleted_old++;
+	}
+	/* 4. Caps (invalid first). */
+	if ((ev = enforce_caps(q)) > 0)
+		r->evicted += (unsigned)ev;
+	/* 5. Orphan markers. */
+	for (i = 0; i < n; i++) {
+		if (v[i].kind != K_MARKER)
+			continue;
+		l = strlen(v[i].name) - strlen(".owner");
+		if (l >= sizeof partial)
+			continue;
+		memcpy(partial, v[i].name, l);
+		partial[l] = '\0';
+		if (exists_at(q->dfd, partial))
+			continue;
+		if (unlinkat(q->dfd, v[i].name, 0) == 0)
+			r->deleted_orphans++;
+	}
+	ents_free(v, n);
+	return 0;
+}
+
+static void __attribute__((format(printf, 3, 4)))
+set_cause(char *cause, size_t causelen, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (cause == NULL || causelen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(cause, causelen, fmt, ap);
+	va_end(ap);
+}
+
+/* mkdir -p with mode 0700 for every missing component. */
+static int
+mkdirs(const char *dir)
+{
+	char	*p, *s;
+	int	 e;
+
+	if ((p = strdup(dir)) == NULL)
+		return -1;
+	for (s = p + 1; *s != '\0'; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0700) == -1 && errno != EEXIST)
+			goto fail;
+		*s = '/';
+	}
+	if (mkdir(p, 0700) == -1 && errno != EEXIST)
+		goto fail;
+	free(p);
+	return 0;
+fail:
+	e = errno;
+	free(p);
+	errno = e;
+	return -1;
+}
+
+/* Open the queue directory (see queue.h). */
+int
+queue_open(const char *dir, int flags, struct queue **out, char *cause,
+    size_t causelen)
+{
+	struct stat	 st, fst;
+	struct queue	*q;
+	int		 fd, e;
+
+	if (cause != NULL && causelen > 0)
+		cause[0] = '\0';
+	if (dir == NULL || *dir == '\0') {
+		set_cause(cause, causelen, "no queue directory given");
+		errno = EINVAL;
+		return -1;
+	}
+	if ((flags & QUEUE_O_CREATE) && mkdirs(dir) == -1) {
+		e = errno;
+		set_cause(cause, causelen, "cannot create queue directory "
+		    "%.*s: %s", CAUSE_PATH, dir, strerror(e));
+		errno = e;
+		return -1;
+	}
+	if (lstat(dir, &st) == -1) {
+		e = errno;
+		set_cause(cause, causelen, "cannot use queue directory %.*s: "
+		    "%s", CAUSE_PATH, dir, strerror(e));
+		errno = e;
+		return -1;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		set_cause(cause, causelen, "queue directory %.*s is a symbolic "
+		    "link; refusing to follow it", CAUSE_PATH, dir);
+		errno = ELOOP;
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		set_cause(cause, causelen, "queue directory %.*s is not a "
+		    "directory", CAUSE_PATH, dir);
+		errno = ENOTDIR;
+		return -1;
+	}
+	if (st.st_uid != geteuid()) {
+		set_cause(cause, causelen, "queue directory %.*s is owned by "
+		    "uid %lu, not by us (uid %lu); refusing to use it",
+		    CAUSE_PATH, dir, (unsigned long)st.st_uid,
+		    (unsigned long)geteuid());
+		errno = EPERM;
+		return -1;
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1) {
+		e = errno;
+		set_cause(cause, causelen, "cannot open queue directory %.*s: "
+		    "%s", CAUSE_PATH, dir, strerror(e));
+		errno = e;
+		return -1;
+	}
+	if (fstat(fd, &fst) == -1 || fst.st_dev != st.st_dev ||
+	    fst.st_ino != st.st_ino || fst.st_uid != geteuid()) {
+		close(fd);
+		set_cause(cause, causelen, "queue directory %.*s changed while "
+		    "it was being opened", CAUSE_PATH, dir);
+		errno = EAGAIN;
+		return -1;
+	}
+	if ((q = calloc(1, sizeof *q)) == NULL ||
+	    (q->dir = strdup(dir)) == NULL) {
+		free(q);
+		close(fd);
+		set_cause(cause, causelen, "out of memory");
+		errno = ENOMEM;
+		return -1;
+	}
+	q->dfd = fd;
+	q->afd = -1;
+	q->fsync = QUEUE_FSYNC_ROLL;
+	if (!(flags & QUEUE_O_NORECOVER) &&
+	    recover(q, (flags & QUEUE_O_LEGACY) != 0, &q->last) == -1) {
+		e = errno;
+		set_cause(cause, causelen, "cannot read queue directory %.*s: "
+		    "%s", CAUSE_PATH, dir, strerror(e));
+		queue_close(q);
+		errno = e;
+		return -1;
+	}
+	*out = q;
+	return 0;
+}
+
+/* Drop the active segment without finishing it (left for recovery). */
+static void
+active_abandon(struct queue *q)
+{
+	if (q->afd != -1)
+		close(q->afd);
+	q->afd = -1;
+	q->aname[0] = '\0';
+	q->aevents = 0;
+	q->abytes = 0;
+}
+
+/* Roll the active segment, then free the handle. */
+void
+queue_close(struct queue *q)
+{
+	if (q == NULL)
+		return;
+	if (q->afd != -1 && queue_roll(q) == -1)
+		active_abandon(q);
+	close(q->dfd);
+	free(q->dir);
+	free(q);
+}
+
+/* Set the fsync policy. */
+void
+queue_set_fsync(struct queue *q, enum queue_fsync f)
+{
+	q->fsync = f;
+}
+
+/* The directory path (borrowed). */
+const char *
+queue_dir(struct queue *q)
+{
+	return q->dir;
+}
+
+/* Run recovery again. */
+int
+queue_recover(struct queue *q, int legacy, struct queue_recovery *r)
+{
+	int	rv;
+
+	rv = recover(q, legacy, &q->last);
+	if (r != NULL)
+		*r = q->last;
+	return rv;
+}
+
+/* What the last recovery did (borrowed). */
+const struct queue_recovery *
+queue_last_recovery(struct queue *q)
+{
+	return &q->last;
+}
+
+/* Count '\n'-terminated lines; -1 unless the text ends with '\n'. */
+static long long
+count_lines(const char *p, size_t n)
+{
+	const char	*e = p + n, *nl;
+	long long	 c = 0;
+
+	if (n == 0)
+		return 0;
+	if (p[n - 1] != '\n')
+		return -1;
+	while (p < e && (nl = memchr(p, '\n', (size_t)(e - p))) != NULL) {
+		c++;
+		p = nl + 1;
+	}
+	return c;
+}
+
+/* Append records to the active segment (see queue.h). */
+int
+queue_append(struct queue *q, const char *lines, size_t len,
+    unsigned nevents)
+{
+	const char	*p = lines, *e = lines + len, *nl, *c;
+	unsigned	 n;
+	uint64_t	 b;
+	int		 err;
+
+	if (len > 0 && lines == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (count_lines(lines, len) != (long long)nevents) {
+		errno = EINVAL;
+		return -1;
+	}
+	while (p < e) {
+		if (q->afd == -1) {
+			q->afd = partial_create(q->dfd, q->aname,
+			    sizeof q->aname);
+			if (q->afd == -1)
+				return -1;
+			q->aevents = 0;
+			q->abytes = 0;
+		}
+		/* Take lines up to the roll point. */
+		n = 0;
+		b = q->abytes;
+		for (c = p; c < e; c = nl + 1) {
+			nl = memchr(c, '\n', (size_t)(e - c));
+			n++;
+			b += (uint64_t)(nl + 1 - c);
+			if (q->aevents + n >= QUEUE_ROLL_EVENTS ||
+			    b >= QUEUE_ROLL_BYTES) {
+				c = nl + 1;
+				break;
+			}
+		}
+		if (write_all(q->afd, p, (size_t)(c - p)) == -1)
+			goto fail;
+		if (c == e && q->fsync == QUEUE_FSYNC_ALWAYS &&
+		    fdatasync(q->afd) == -1)
+			goto fail;
+		q->aevents += n;
+		q->abytes = b;
+		p = c;
+		if (q->aevents >= QUEUE_ROLL_EVENTS ||
+		    q->abytes >= QUEUE_ROLL_BYTES) {
+			/* The data is stored; a failed roll leaves the
+			 * segment to recovery rather than growing it. */
+			if (queue_roll(q) == -1)
+				active_abandon(q);
+		}
+	}
+	return 0;
+fail:
+	err = errno;
+	/* Cut back to the last line before this batch chunk. */
+	if (ftruncate(q->afd, (off_t)q->abytes) == -1)
+		active_abandon(q);
+	errno = err;
+	return -1;
+}
+
+/* Flush the active segment to stable storage. */
+int
+queue_sync(struct queue *q)
+{
+	if (q->afd == -1)
+		return 0;
+	return fdatasync(q->afd);
+}
+
+/* Finish the active segment (see queue.h). */
+int
+queue_roll(struct queue *q)
+{
+	if (q->afd == -1)
+		return 0;
+	if (q->aevents == 0) {
+		partial_discard(q->dfd, q->aname);
+		active_abandon(q);
+		return 0;
+	}
+	if (q->fsync != QUEUE_FSYNC_NEVER && fsync(q->afd) == -1)
+		return -1;
+	if (partial_finish(q->dfd, q->aname) == -1)
+		return -1;
+	active_abandon(q);	/* closes: releases the lock */
+	(void)fsync_dir(q);
+	caps_after_write(q);
+	return 1;
+}
+
+/* Events in the active segment. */
+unsigned
+queue_active_events(struct queue *q)
+{
+	return q->afd == -1 ? 0 : q->aevents;
+}
+
+/* Bytes in the active segment. */
+uint64_t
+queue_active_bytes(struct queue *q)
+{
+	return q->afd == -1 ? 0 : q->abytes;
+}
+
+/* Write a complete ready segment from memory. */
+int
+queue_write_ready(struct queue *q, const char *lines, size_t len)
+{
+	char	name[QUEUE_NAME_MAX];
+	int	fd, e;
+
+	if (len == 0 || lines == NULL || count_lines(lines, len) <= 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((fd = partial_create(q->dfd, name, sizeof name)) == -1)
+		return -1;
+	if (write_all(fd, lines, len) == -1 ||
+	    (q->fsync != QUEUE_FSYNC_NEVER && fsync(fd) == -1) ||
+	    partial_finish(q->dfd, name) == -1) {
+		e = errno;
+		partial_discard(q->dfd, name);
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	(void)fsync_dir(q);
+	caps_after_write(q);
+	return 0;
+}
+
+/* Claim the oldest ready segment. */
+int
+queue_claim(struct queue *q, struct queue_claim *c)
+{
+	struct ent	*v;
+	size_t		 n, i;
+	struct stat	 st;
+	char		 u[UUID_STR];
+	uuid_t		 id;
+	int		 rv = 0, e;
+
+	if (scan_dir(q->dfd, &v, &n) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (v[i].kind != K_READY || strlen(v[i].name) >= sizeof c->ready)
+			continue;
+		uuid_generate_random(id);
+		uuid_unparse_lower(id, u);
+		snprintf(c->name, sizeof c->name, "%s%s%ld-%s", v[i].name,
+		    CLAIM_TAG, (long)getpid(), u);
+		if (renameat(q->dfd, v[i].name, q->dfd, c->name) == -1) {
+			if (errno == ENOENT)
+				continue;	/* another claimant won */
+			rv = -1;
+			break;
+		}
+		if (utimensat(q->dfd, c->name, NULL, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    fstatat(q->dfd, c->name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+			e = errno;
+			renameat(q->dfd, c->name, q->dfd, v[i].name);
+			errno = e;
+			rv = -1;
+			break;
+		}
+		snprintf(c->ready, sizeof c->ready, "%s", v[i].name);
+		rename_ext(c->stem, sizeof c->stem, v[i].name,
+		    strlen(EXT_READY), "");
+		c->bytes = (uint64_t)st.st_size;
+		rv = 1;
+		break;
+	}
+	e = errno;
+	ents_free(v, n);
+	errno = e;
+	return rv;
+}
+
+/* Read a claimed segment's bytes into out. */
+int
+queue_claim_read(struct queue *q, const struct queue_claim *c,
+    struct buf *out)
+{
+	return read_at(q->dfd, c->name, out);
+}
+
+/* Delivered: delete the claimed file. */
+int
+queue_complete(struct queue *q, const struct queue_claim *c)
+{
+	return unlinkat(q->dfd, c->name, 0);
+}
+
+/* Rename a claim back to the name before its last ".sending-". */
+static int
+unclaim_name(struct queue *q, const char *name)
+{
+	char		 to[QUEUE_NAME_MAX + 64];
+	const char	*p, *last = NULL;
+	size_t		 l;
+
+	for (p = name; (p = strstr(p, CLAIM_TAG)) != NULL; p++)
+		last = p;
+	if (last == NULL || (l = (size_t)(last - name)) >= sizeof to) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(to, name, l);
+	to[l] = '\0';
+	return renameat(q->dfd, name, q->dfd, to);
+}
+
+/* Transient failure: rename the claim back to .ndjson. */
+int
+queue_unclaim(struct queue *q, const struct queue_claim *c)
+{
+	return unclaim_name(q, c->name);
+}
+
+/* Permanent rejection: rename the claim to <stem>.invalid. */
+int
+queue_quarantine(struct queue *q, const struct queue_claim *c)
+{
+	char	to[QUEUE_NAME_MAX + 16];
+
+	if (snprintf(to, sizeof to, "%s%s", c->stem, EXT_INVALID) >=
+	    (int)sizeof to) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (renameat(q->dfd, c->name, q->dfd, to) == -1)
+		return -1;
+	caps_after_write(q);
+	return 0;
+}
+
+/* Restore every claim of this pid. */
+int
+queue_unclaim_own(struct queue *q)
+{
+	struct ent	*v;
+	size_t		 n, i;
+	char		 tag[64];
+	int		 c = 0;
+
+	snprintf(tag, sizeof tag, "%s%ld-", CLAIM_TAG, (long)getpid());
+	if (scan_dir(q->dfd, &v, &n) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (v[i].kind == K_CLAIM && strstr(v[i].name, tag) != NULL &&
+		    unclaim_name(q, v[i].name) == 0)
+			c++;
+	}
+	ents_free(v, n);
+	return c;
+}
+
+/* Events evicted by the caps, cumulative across processes and restarts. */
+uint64_t
+queue_dropped(struct queue *q)
+{
+	char		 b[DROPPED_MAX], *end;
+	ssize_t		 r;
+	uint64_t	 v;
+	int		 fd;
+
+	fd = openat(q->dfd, DROPPED_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return q->dropped_mem;
+	if (flock(fd, LOCK_SH) == -1 ||
+	    (r = pread(fd, b, sizeof b - 1, 0)) <= 0) {
+		close(fd);
+		return q->dropped_mem;
+	}
+	close(fd);
+	b[r] = '\0';
+	errno = 0;
+	v = strtoull(b, &end, 10);
+	if (errno != 0 || end == b)
+		return q->dropped_mem;
+	return v;
+}
+
+/* Scan the directory. */
+int
+queue_stats(struct queue *q, struct queue_stats *st)
+{
+	struct ent	*v;
+	struct buf	 b = { NULL, 0, 0 };
+	size_t		 n, i;
+
+	memset(st, 0, sizeof *st);
+	if (scan_dir(q->dfd, &v, &n) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		switch (v[i].kind) {
+		case K_READY:
+			b.len = 0;
+			if (read_at(q->dfd, v[i].name, &b) == -1)
+				break;	/* claimed meanwhile */
+			st->ready_segments++;
+			st->ready_bytes += b.len;
+			st->ready_events += count_events(b.data, b.len);
+			if (st->oldest[0] == '\0' &&
+			    strlen(v[i].name) < sizeof st->oldest)
+				snprintf(st->oldest, sizeof st->oldest, "%s",
+				    v[i].name);
+			break;
+		case K_PARTIAL:
+			st->partial_segments++;
+			st->partial_bytes += v[i].size;
+			break;
+		case K_INVALID:
+			st->invalid_segments++;
+			st->invalid_bytes += v[i].size;
+			st->partial_segments++;
+			st->partial_bytes += v[i].size;
+			break;
+		case K_CLAIM:
+			st->claimed_segments++;
+			break;
+		default:
+			break;
+		}
+	}
+	buf_free(&b);
+	ents_free(v, n);
+	return 0;
+}
+
+/* Delete ready/invalid files and free partials; skip live ones and claims. */
+int
+queue_clear(struct queue *q, unsigned *removed, unsigned *skipped)
+{
+	struct ent	*v;
+	struct stat	 st;
+	size_t		 n, i;
+	unsigned	 rm = 0, sk = 0;
+	int		 fd;
+
+	if (scan_dir(q->dfd, &v, &n) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		switch (v[i].kind) {
+		case K_READY:
+		case K_INVALID:
+			if (unlinkat(q->dfd, v[i].name, 0) == 0)
+				rm++;
+			break;
+		case K_PARTIAL:
+			fd = openat(q->dfd, v[i].name, O_RDWR | O_NOFOLLOW |
+			    O_CLOEXEC | O_NONBLOCK);
+			if (fd == -1) {
+				sk++;
+				break;
+			}
+			if (flock(fd, LOCK_EX | LOCK_NB) == -1 ||
+			    !same_file(q->dfd, fd, v[i].name, &st)) {
+				sk++;
+			} else {
+				partial_discard(q->dfd, v[i].name);
+				rm++;
+			}
+			close(fd);
+			break;
+		case K_CLAIM:
+			sk++;
+			break;
+		default:
+			break;
+		}
+	}
+	ents_free(v, n);
+	if (removed != NULL)
+		*removed = rm;
+	if (skipped != NULL)
+		*skipped = sk;
+	return 0;
+}
+
+/* Call fn for the last `last` records of the ready segments. */
+int
+queue_dump(struct queue *q, unsigned last,
+    int (*fn)(const char *line, size_t len, void *arg), void *arg)
+{
+	struct ent	*v;
+	struct buf	*bufs = NULL;
+	size_t		 n, i, first;
+	uint64_t	 have = 0, skip;
+	const char	*p, *e, *nl;
+	int		 stop = 0;
+
+	if (last == 0)
+		return 0;
+	if (scan_dir(q->dfd, &v, &n) == -1)
+		return -1;
+	if (n > 0 && (bufs = calloc(n, sizeof *bufs)) == NULL) {
+		ents_free(v, n);
+		return -1;
+	}
+	/* Newest first until enough lines are held. */
+	first = n;
+	for (i = n; i > 0 && have < last; i--) {
+		if (v[i - 1].kind != K_READY)
+			continue;
+		if (read_at(q->dfd, v[i - 1].name, &bufs[i - 1]) == -1)
+			continue;	/* claimed meanwhile */
+		have += count_events(bufs[i - 1].data, bufs[i - 1].len);
+		first = i - 1;
+	}
+	skip = have > last ? have - last : 0;
+	for (i = first; i < n && !stop; i++) {
+		if (bufs[i].data == NULL)
+			continue;
+		p = bufs[i].data;
+		e = p + bufs[i].len;
+		for (; p < e && !stop; p = nl + 1) {
+			if ((nl = memchr(p, '\n', (size_t)(e - p))) == NULL)
+				nl = e;
+			if (is_blank(p, (size_t)(nl - p)))
+				continue;
+			if (skip > 0) {
+				skip--;
+				continue;
+			}
+			if (fn(p, (size_t)(nl - p), arg) != 0)
+				stop = 1;
+		}
+	}
+	for (i = 0; bufs != NULL && i < n; i++)
+		buf_free(&bufs[i]);
+	free(bufs);
+	ents_free(v, n);
+	return 0;
+}
+
+/* Verify every segment file offline. */
+int
+queue_check(const char *dir,
+    void (*bad)(const char *file, unsigned line, const char *why, void *),
+    void *arg, unsigned *nfiles, unsigned *nbad)
+{
+	struct ent	*v;
+	struct buf	 b = { NULL, 0, 0 };
+	size_t		 n, i;
+	const char	*p, *e, *nl, *why;
+	unsigned	 files = 0, nb = 0, line;
+	int		 dfd, ee;
+
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	if (scan_dir(dfd, &v, &n) == -1) {
+		ee = errno;
+		close(dfd);
+		errno = ee;
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (v[i].kind != K_READY && v[i].kind != K_PARTIAL &&
+		    v[i].kind != K_INVALID)
+			continue;
+		b.len = 0;
+		if (read_at(dfd, v[i].name, &b) == -1)
+			continue;	/* gone meanwhile */
+		files++;
+		p = b.data;
+		e = p + b.len;
+		for (line = 1; p < e; p = nl + 1, line++) {
+			if ((nl = memchr(p, '\n', (size_t)(e - p))) == NULL)
+				nl = e;
+			if (is_blank(p, (size_t)(nl - p)))
+				continue;
+			why = line_check(p, (size_t)(nl - p));
+			if (nl == e && v[i].kind == K_PARTIAL)
+				why = "torn last line (no newline)";
+			if (why == NULL)
+				continue;
+			nb++;
+			if (bad != NULL)
+				bad(v[i].name, line, why, arg);
+		}
+	}
+	buf_free(&b);
+	ents_free(v, n);
+	close(dfd);
+	if (nfiles != NULL)
+		*nfiles = files;
+	if (nbad != NULL)
+		*nbad = nb;
+	return 0;
+}

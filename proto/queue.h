@@ -1,0 +1,149 @@
+/*
+ * queue — the on-disk segment store shared with upstream AtomCode
+ * (DESIGN §3). One handle per process and directory; used by the agent's
+ * ingest and uploader, the shim's fallback writer and the CLI.
+ *
+ * Files in the directory:
+ *   <UTC YYYYMMDD-HHMMSS>-<uuid>.partial        active, flock(LOCK_EX) held
+ *   <same>.partial.owner                         empty marker beside it
+ *   <stem>.ndjson                                ready
+ *   <stem>.ndjson.sending-<pid>-<uuid>           claimed for upload
+ *   <stem>.invalid                               quarantined
+ * Every record is one compact JSON object followed by '\n'.
+ *
+ * Not thread-safe: one handle is used by one thread at a time.
+ */
+#ifndef PROTO_QUEUE_H
+#define PROTO_QUEUE_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define QUEUE_ROLL_EVENTS	500		/* roll a segment at this many events */
+#define QUEUE_ROLL_BYTES	(512 * 1024)	/* … or at this many bytes */
+#define QUEUE_CAP_FILES		50		/* ready+invalid files kept */
+#define QUEUE_CAP_BYTES		(5 * 1024 * 1024) /* ready+invalid bytes kept */
+#define QUEUE_CLAIM_STALE_S	60		/* claims older than this are restored */
+#define QUEUE_MAX_AGE_S		(90 * 86400)	/* partial/invalid older: deleted */
+#define QUEUE_LEGACY_QUIET_S	86400		/* legacy partial must be this quiet */
+#define QUEUE_NAME_MAX		200		/* longest file name we create */
+
+/* Durability of appends (README "Queue on disk"). */
+enum queue_fsync {
+	QUEUE_FSYNC_ROLL = 0,	/* fsync when a segment rolls (default) */
+	QUEUE_FSYNC_ALWAYS,	/* fdatasync after every append batch */
+	QUEUE_FSYNC_NEVER,	/* never fsync; rename only */
+};
+
+/* queue_open() flags */
+#define QUEUE_O_CREATE		0x01	/* create the directory (0700) if missing */
+#define QUEUE_O_LEGACY		0x02	/* recovery also takes quiet legacy partials */
+#define QUEUE_O_NORECOVER	0x04	/* skip recovery */
+
+/* What one recovery pass did. */
+struct queue_recovery {
+	unsigned	claims_restored;
+	unsigned	promoted;	/* partial → .ndjson */
+	unsigned	legacy_promoted;	/* of which unmarked (legacy) */
+	unsigned	quarantined;	/* partial → .invalid */
+	unsigned	torn_tails;	/* partials whose torn last line was cut */
+	unsigned	deleted_empty;
+	unsigned	deleted_old;	/* > 90 days */
+	unsigned	deleted_orphans;	/* .owner without partial */
+	unsigned	evicted;	/* files evicted by the caps */
+};
+
+/* A snapshot of the directory. */
+struct queue_stats {
+	uint64_t	ready_segments, ready_events, ready_bytes;
+	uint64_t	partial_segments, partial_bytes;	/* .partial + .invalid */
+	uint64_t	invalid_segments, invalid_bytes;
+	uint64_t	claimed_segments;
+	char		oldest[QUEUE_NAME_MAX];	/* oldest ready name, "" if none */
+};
+
+/* A claimed segment. */
+struct queue_claim {
+	char		name[QUEUE_NAME_MAX + 64];	/* current (claimed) name */
+	char		ready[QUEUE_NAME_MAX];	/* the .ndjson name it came from */
+	char		stem[QUEUE_NAME_MAX];	/* name without extension */
+	uint64_t	bytes;
+};
+
+struct queue;
+
+/*
+ * Open the queue directory dir. Refuses (errno ELOOP/EPERM) a symlinked or
+ * foreign-owned directory, with a human sentence in cause. Runs recovery
+ * unless QUEUE_O_NORECOVER. Returns 0 and *out, or -1 with errno and cause.
+ */
+int	queue_open(const char *dir, int flags, struct queue **out, char *cause,
+	    size_t causelen);
+/* Roll the active segment (if any), then free the handle. */
+void	queue_close(struct queue *q);
+/* Set the fsync policy (default QUEUE_FSYNC_ROLL). */
+void	queue_set_fsync(struct queue *q, enum queue_fsync f);
+/* The directory path (borrowed). */
+const char *queue_dir(struct queue *q);
+/* Run recovery again (legacy: also unmarked partials quiet for a day). */
+int	queue_recover(struct queue *q, int legacy, struct queue_recovery *r);
+/* What the last recovery did (borrowed). */
+const struct queue_recovery *queue_last_recovery(struct queue *q);
+
+/*
+ * Append nevents complete '\n'-terminated records (lines[0..len)) to the
+ * active segment with write(2), creating it if needed and rolling exactly
+ * at QUEUE_ROLL_EVENTS / QUEUE_ROLL_BYTES (a batch is split at line
+ * boundaries). On failure (e.g. ENOSPC) the segment is cut back to its last
+ * complete line and -1 is returned with errno: the batch was not stored.
+ */
+int	queue_append(struct queue *q, const char *lines, size_t len,
+	    unsigned nevents);
+/* Flush the active segment to stable storage now (fdatasync). */
+int	queue_sync(struct queue *q);
+/* Finish the active segment: fsync, rename to .ndjson, enforce caps.
+ * An empty one is deleted. 1 if a ready segment resulted, 0 if none, -1 err. */
+int	queue_roll(struct queue *q);
+/* Events and bytes in the active segment (0 if none). */
+unsigned queue_active_events(struct queue *q);
+uint64_t queue_active_bytes(struct queue *q);
+/*
+ * Write a complete ready segment from memory (temp partial, fsync, rename):
+ * used to split a segment (HTTP 413) and for durable single writes.
+ */
+int	queue_write_ready(struct queue *q, const char *lines, size_t len);
+
+/* Claim the oldest ready segment: 1 claimed (c filled), 0 none, -1 error. */
+int	queue_claim(struct queue *q, struct queue_claim *c);
+/* Read a claimed segment's bytes into out (appended). */
+int	queue_claim_read(struct queue *q, const struct queue_claim *c,
+	    struct buf *out);
+/* Delivered: delete the claimed file. */
+int	queue_complete(struct queue *q, const struct queue_claim *c);
+/* Transient failure: rename the claim back to .ndjson. */
+int	queue_unclaim(struct queue *q, const struct queue_claim *c);
+/* Permanent rejection: rename the claim to <stem>.invalid. */
+int	queue_quarantine(struct queue *q, const struct queue_claim *c);
+/* Restore every claim of this pid (shutdown). Returns how many. */
+int	queue_unclaim_own(struct queue *q);
+
+/* Events evicted by the caps, cumulative across processes and restarts. */
+uint64_t queue_dropped(struct queue *q);
+/* Scan the directory. */
+int	queue_stats(struct queue *q, struct queue_stats *st);
+
+/* Delete ready/invalid files and free partials; skip live ones and claims. */
+int	queue_clear(struct queue *q, unsigned *removed, unsigned *skipped);
+/* Call fn for each of the last `last` records of the ready segments in name
+ * order (lines without '\n'). fn returning non-zero stops. */
+int	queue_dump(struct queue *q, unsigned last,
+	    int (*fn)(const char *line, size_t len, void *arg), void *arg);
+/*
+ * Verify every segment file offline: bad(file, lineno, why, arg) for each bad
+ * line. *nfiles and *nbad get totals. Returns 0, or -1 if dir cannot be read.
+ */
+int	queue_check(const char *dir,
+	    void (*bad)(const char *file, unsigned line, const char *why, void *),
+	    void *arg, unsigned *nfiles, unsigned *nbad);
+#endif

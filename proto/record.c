@@ -1,0 +1,1418 @@
+/*
+ * record.c — the record schema of DESIGN §4 (schema_version 1) and its
+ * single-pass validator: one scan over the JSON text collects the top-level
+ * fields, the field tables decide what each must be, free text goes through
+ * the scrubber, and the canonical compact record is appended to the output.
+ *
+ * Must never: build a JSON tree, read outside in[0..len), touch the output
+ * buffer on error, emit invalid UTF-8, print, or keep state between calls.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "buf.h"
+#include "frame.h"
+#include "record.h"
+#include "scrub.h"
+
+#define REC_MAX_DEPTH	128	/* deeper nesting (unknown fields) → bad_json */
+#define REC_STR_MAX	256	/* ids, names, versions: bytes, else too_long */
+#define REC_LOC_MAX	1024	/* panic location: bytes, truncated */
+#define REC_BT_MAX	5	/* backtrace_top_5 entries, more → too_long */
+#define REC_BT_LINE_MAX	1024	/* one backtrace line: bytes, truncated */
+#define REC_HEAD_CHARS	200	/* message_head: Unicode scalar values, truncated */
+#define REC_DATA_MAX	4096	/* error_data: bytes, truncated */
+#define REC_IDENT_MAX	64	/* error_kind identifiers ([a-z0-9_]) */
+#define REC_KEY_DECODE	384	/* escaped keys longer than this are unknown */
+
+/* JSON value types as the scanner sees them. */
+enum jtype {
+	JT_STR,
+	JT_INT,		/* a number without fraction or exponent */
+	JT_NUM,		/* any other number */
+	JT_TRUE,
+	JT_FALSE,
+	JT_NULL,
+	JT_OBJ,
+	JT_ARR
+};
+
+#define VF_ESC	0x01	/* string value contains backslash escapes */
+#define VF_WS	0x02	/* object/array value contains whitespace */
+#define VF_KESC	0x04	/* the key contains backslash escapes */
+
+/* Every field name the schema knows (envelope and all payloads). */
+enum fid {
+	F_DEVICE_ID, F_LAUNCH_ID, F_ACCOUNT_ID, F_SESSION_ID, F_TURN, F_ROUND,
+	F_REQUEST, F_TURN_ID, F_TS, F_SCHEMA_VERSION, F_APP_VERSION, F_OS,
+	F_ARCH, F_LOCALE, F_PROVIDER, F_PROVIDER_HOST, F_MODEL, F_REPO_ORIGIN,
+	F_MODE, F_SURFACE, F_EVENT_ID,
+	F_DSP, F_DURATION_MS, F_TOOL_CALLS_COUNT, F_INPUT_TOKENS,
+	F_OUTPUT_TOKENS, F_CACHED_TOKENS, F_HAD_ERROR, F_CONTEXT_WINDOW,
+	F_SYSTEM_TOKENS, F_TOOL_DEF_TOKENS, F_TOOL_RESULT_TOKENS,
+	F_MESSAGE_TOKENS, F_MESSAGES_COUNT, F_ERROR_KIND, F_ERROR_DATA, F_NAME,
+	F_SUCCESS, F_TYPE, F_SERVER_NAME, F_TRANSPORT, F_INVITE_CODE,
+	F_INSTALL_UUID, F_LOCATION, F_MESSAGE_HEAD, F_THREAD, F_BACKTRACE,
+	F_N
+};
+#define B(f)	(UINT64_C(1) << (f))
+
+/* What a field's value must be. */
+enum kind {
+	K_STR,		/* string, bounded by max */
+	K_UUID,		/* lowercase hyphenated UUID string */
+	K_U32,
+	K_U64,
+	K_I64,
+	K_SCHEMA,	/* the integer 1 */
+	K_BOOL,
+	K_ENUM,		/* string from enumv */
+	K_IDENT,	/* [a-z0-9_]{1,64} */
+	K_REPO,		/* {"host": enum, "has_git": bool} */
+	K_STRARR	/* array of at most REC_BT_MAX strings */
+};
+
+#define FD_SCRUB	0x01	/* free text: run the scrubber */
+#define FD_TRUNC	0x02	/* over max: truncate instead of too_long */
+#define FD_CHARS	0x04	/* max counts scalar values, not bytes */
+
+struct fdef {
+	const char		*name;
+	unsigned char		 len;
+	unsigned char		 kind;
+	unsigned char		 flags;
+	unsigned short		 max;
+	const char *const	*enumv;	/* NULL-terminated, K_ENUM only */
+};
+#define FD(n, k, f, m, e)	{ n, sizeof(n) - 1, k, f, m, e }
+
+static const char *const os_enum[] = { "macos", "linux", "windows", "other",
+    NULL };
+static const char *const arch_enum[] = { "x86_64", "aarch64", "other", NULL };
+static const char *const mode_enum[] = { "headless", "tui", "ide", "vscode",
+    "jetbrains", "webui", "atomcode_desktop", "channel", NULL };
+static const char *const host_enum[] = { "gitcode", "atomgit", "github",
+    "gitlab", "other", "none", NULL };
+static const char *const transport_enum[] = { "stdio", "sse",
+    "streamable_http", NULL };
+static const char *const llm_err_enum[] = { "network_error", "auth_error",
+    "rate_limited", "server_error", "stream_interrupted", "stream_timeout",
+    "context_overflow", "other", NULL };
+static const char *const result_enum[] = { "success", "fail", NULL };
+
+/* Default definitions; an event may override one (see evdef.ov). */
+static const struct fdef fdefs[F_N] = {
+	[F_DEVICE_ID] = FD("device_id", K_UUID, 0, 0, NULL),
+	[F_LAUNCH_ID] = FD("launch_id", K_UUID, 0, 0, NULL),
+	[F_ACCOUNT_ID] = FD("account_id", K_STR, 0, REC_STR_MAX, NULL),
+	[F_SESSION_ID] = FD("session_id", K_UUID, 0, 0, NULL),
+	[F_TURN] = FD("turn", K_U64, 0, 0, NULL),
+	[F_ROUND] = FD("round", K_U32, 0, 0, NULL),
+	[F_REQUEST] = FD("request", K_U64, 0, 0, NULL),
+	[F_TURN_ID] = FD("turn_id", K_STR, 0, REC_STR_MAX, NULL),
+	[F_TS] = FD("ts", K_I64, 0, 0, NULL),
+	[F_SCHEMA_VERSION] = FD("schema_version", K_SCHEMA, 0, 0, NULL),
+	[F_APP_VERSION] = FD("app_version", K_STR, 0, REC_STR_MAX, NULL),
+	[F_OS] = FD("os", K_ENUM, 0, 0, os_enum),
+	[F_ARCH] = FD("arch", K_ENUM, 0, 0, arch_enum),
+	[F_LOCALE] = FD("locale", K_STR, 0, REC_STR_MAX, NULL),
+	[F_PROVIDER] = FD("provider", K_STR, FD_SCRUB, REC_STR_MAX, NULL),
+	[F_PROVIDER_HOST] = FD("provider_host", K_STR, 0, REC_STR_MAX, NULL),
+	[F_MODEL] = FD("model", K_STR, FD_SCRUB, REC_STR_MAX, NULL),
+	[F_REPO_ORIGIN] = FD("repo_origin", K_REPO, 0, 0, NULL),
+	[F_MODE] = FD("mode", K_ENUM, 0, 0, mode_enum),
+	[F_SURFACE] = FD("surface", K_STR, FD_SCRUB, REC_STR_MAX, NULL),
+	[F_EVENT_ID] = FD("event_id", K_STR, 0, REC_STR_MAX, NULL),
+	[F_DSP] = FD("dangerously_skip_permissions", K_BOOL, 0, 0, NULL),
+	[F_DURATION_MS] = FD("duration_ms", K_U32, 0, 0, NULL),
+	[F_TOOL_CALLS_COUNT] = FD("tool_calls_count", K_U32, 0, 0, NULL),
+	[F_INPUT_TOKENS] = FD("input_tokens", K_U32, 0, 0, NULL),
+	[F_OUTPUT_TOKENS] = FD("output_tokens", K_U32, 0, 0, NULL),
+	[F_CACHED_TOKENS] = FD("cached_tokens", K_U32, 0, 0, NULL),
+	[F_HAD_ERROR] = FD("had_error", K_BOOL, 0, 0, NULL),
+	[F_CONTEXT_WINDOW] = FD("context_window", K_U32, 0, 0, NULL),
+	[F_SYSTEM_TOKENS] = FD("system_tokens", K_U32, 0, 0, NULL),
+	[F_TOOL_DEF_TOKENS] = FD("tool_def_tokens", K_U32, 0, 0, NULL),
+	[F_TOOL_RESULT_TOKENS] = FD("tool_result_tokens", K_U32, 0, 0, NULL),
+	[F_MESSAGE_TOKENS] = FD("message_tokens", K_U32, 0, 0, NULL),
+	[F_MESSAGES_COUNT] = FD("messages_count", K_U32, 0, 0, NULL),
+	[F_ERROR_KIND] = FD("error_kind", K_IDENT, 0, REC_IDENT_MAX, NULL),
+	[F_ERROR_DATA] = FD("error_data", K_STR, FD_SCRUB | FD_TRUNC,
+	    REC_DATA_MAX, NULL),
+	[F_NAME] = FD("name", K_STR, FD_SCRUB, REC_STR_MAX, NULL),
+	[F_SUCCESS] = FD("success", K_BOOL, 0, 0, NULL),
+	[F_TYPE] = FD("type", K_STR, FD_SCRUB, REC_STR_MAX, NULL),
+	[F_SERVER_NAME] = FD("server_name", K_STR, FD_SCRUB, REC_STR_MAX, NULL),
+	[F_TRANSPORT] = FD("transport", K_ENUM, 0, 0, transport_enum),
+	[F_INVITE_CODE] = FD("invite_code", K_STR, 0, REC_STR_MAX, NULL),
+	[F_INSTALL_UUID] = FD("install_uuid", K_UUID, 0, 0, NULL),
+	[F_LOCATION] = FD("location", K_STR, FD_SCRUB | FD_TRUNC, REC_LOC_MAX,
+	    NULL),
+	[F_MESSAGE_HEAD] = FD("message_head", K_STR,
+	    FD_SCRUB | FD_TRUNC | FD_CHARS, REC_HEAD_CHARS, NULL),
+	[F_THREAD] = FD("thread", K_STR, FD_SCRUB, REC_STR_MAX, NULL),
+	[F_BACKTRACE] = FD("backtrace_top_5", K_STRARR, FD_SCRUB | FD_TRUNC,
+	    REC_BT_LINE_MAX, NULL),
+};
+
+static const struct fdef llm_error_kind = FD("error_kind", K_ENUM, 0, 0,
+    llm_err_enum);
+static const struct fdef plan_type = FD("type", K_ENUM, 0, 0, result_enum);
+
+#define ENV_ALLOW	(B(F_N) - 1 - PAY_ALL)
+#define ENV_REQ		(B(F_DEVICE_ID) | B(F_LAUNCH_ID) | B(F_SESSION_ID) | \
+    B(F_TS) | B(F_SCHEMA_VERSION) | B(F_APP_VERSION) | B(F_OS) | \
+    B(F_ARCH) | B(F_LOCALE) | B(F_EVENT_ID))
+#define PAY_ALL		(B(F_N) - B(F_DSP))
+#define ERR_OPT		(B(F_ERROR_KIND) | B(F_ERROR_DATA))
+#define LLM_REQ		(B(F_DURATION_MS) | B(F_TOOL_CALLS_COUNT) | \
+    B(F_INPUT_TOKENS) | B(F_OUTPUT_TOKENS) | B(F_CACHED_TOKENS) | \
+    B(F_HAD_ERROR) | B(F_CONTEXT_WINDOW) | B(F_SYSTEM_TOKENS) | \
+    B(F_TOOL_DEF_TOKENS) | B(F_TOOL_RESULT_TOKENS) | B(F_MESSAGE_TOKENS) | \
+    B(F_MESSAGES_COUNT))
+#define PANIC_REQ	(B(F_LOCATION) | B(F_MESSAGE_HEAD) | B(F_THREAD) | \
+    B(F_BACKTRACE))
+
+/* One event: its payload fields (allowed ⊇ required) and an override. */
+struct evdef {
+	const char		*name;
+	size_t			 len;
+	uint64_t		 allow;
+	uint64_t		 req;
+	int			 ov_id;	/* field whose definition differs, or -1 */
+	const struct fdef	*ov;
+};
+#define EV(n, a, r, oi, o)	{ n, sizeof(n) - 1, a, r, oi, o }
+
+static const struct evdef evdefs[] = {
+	EV("open_atomcode", B(F_DSP), 0, -1, NULL),
+	EV("llm_chat", LLM_REQ | ERR_OPT, LLM_REQ, F_ERROR_KIND,
+	    &llm_error_kind),
+	EV("tool_call", B(F_NAME) | B(F_SUCCESS) | B(F_DURATION_MS) | ERR_OPT,
+	    B(F_NAME) | B(F_SUCCESS) | B(F_DURATION_MS), -1, NULL),
+	EV("use_command", B(F_TYPE) | B(F_SUCCESS) | ERR_OPT, B(F_TYPE), -1,
+	    NULL),
+	EV("mcp_connect", B(F_SERVER_NAME) | B(F_TRANSPORT) | B(F_SUCCESS) |
+	    B(F_DURATION_MS) | ERR_OPT,
+	    B(F_SERVER_NAME) | B(F_TRANSPORT) | B(F_SUCCESS), -1, NULL),
+	EV("login_success", B(F_INVITE_CODE) | B(F_INSTALL_UUID), 0, -1, NULL),
+	EV("install_completed", B(F_INVITE_CODE) | B(F_INSTALL_UUID),
+	    B(F_INVITE_CODE) | B(F_INSTALL_UUID), -1, NULL),
+	EV("take_codingplan", B(F_TYPE) | ERR_OPT, B(F_TYPE), F_TYPE,
+	    &plan_type),
+	EV("panic", PANIC_REQ | ERR_OPT, PANIC_REQ, -1, NULL),
+	EV("telemetry_disabled", 0, 0, -1, NULL),
+	EV("codingplan_official_build_required", 0, 0, -1, NULL),
+};
+#define NEVENTS	(sizeof evdefs / sizeof evdefs[0])
+
+static const char *const rec_codes[REC_NERR] = {
+	[REC_OK] = "ok",
+	[REC_E_JSON] = "bad_json",
+	[REC_E_UTF8] = "bad_utf8",
+	[REC_E_NOT_OBJECT] = "not_object",
+	[REC_E_NO_EVENT_ID] = "missing_event_id",
+	[REC_E_UNKNOWN_EVENT] = "unknown_event",
+	[REC_E_MISSING] = "missing_field",
+	[REC_E_TYPE] = "bad_type",
+	[REC_E_VALUE] = "bad_value",
+	[REC_E_TOO_LONG] = "too_long",
+	[REC_E_DUPLICATE] = "duplicate_field",
+	[REC_E_TOO_MANY] = "too_many_fields",
+	[REC_E_NOMEM] = "internal",
+};
+
+/* One top-level member as found by the scan. */
+struct rfield {
+	const char	*key;	/* raw key bytes, without quotes */
+	const char	*val;	/* raw value bytes */
+	size_t		 klen;
+	size_t		 vlen;
+	size_t		 rep_off;	/* replacement JSON text in v->rep */
+	size_t		 rep_len;	/* 0: no replacement */
+	signed char	 id;	/* enum fid, or -1 when unknown */
+	unsigned char	 type;	/* enum jtype */
+	unsigned char	 flags;	/* VF_* */
+	unsigned char	 drop;	/* not part of the output */
+};
+
+/* The scan of one record's top level. */
+struct rscan {
+	struct rfield	 f[REC_MAX_FIELDS];
+	unsigned	 nf;	/* stored members */
+	unsigned	 ntotal;	/* all members, also past the cap */
+	int		 ws;	/* whitespace outside strings */
+	int		 kesc;	/* some key has escapes */
+	uint64_t	 seen;	/* known fields present */
+	const char	*dup;	/* first duplicated key, raw */
+	size_t		 duplen;
+	/* first event_id and ts, also past the cap (for rec_line_ok) */
+	const char	*ev, *ts;
+	size_t		 evlen, tslen;
+	unsigned char	 evtype, evflags, tstype;
+};
+
+/* Cursor of the JSON scanner. */
+struct scan {
+	const unsigned char	*p;
+	const unsigned char	*end;
+	int			 ws;	/* whitespace skipped */
+};
+
+/* Working state of one rec_validate call. */
+struct vctx {
+	const struct scrub_ctx	*sc;
+	struct rec_result	*res;
+	struct buf		 dec;	/* decoded string */
+	struct buf		 scr;	/* scrubbed string */
+	struct buf		 rep;	/* replacement JSON texts */
+	int			 rewrite;
+};
+
+/* Stable code string for an error. */
+const char *
+rec_code(enum rec_err e)
+{
+	if ((unsigned)e >= REC_NERR)
+		return "internal";
+	return rec_codes[e];
+}
+
+/* ---- JSON scanning ---- */
+
+static void
+skip_ws(struct scan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' ||
+	    *s->p == '\r' || *s->p == '\t')) {
+		s->p++;
+		s->ws = 1;
+	}
+}
+
+static int
+hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Four hex digits at p (caller checked 4 bytes are there). */
+static int
+hex4(const unsigned char *p, unsigned *v)
+{
+	int	 i, h;
+
+	*v = 0;
+	for (i = 0; i < 4; i++) {
+		if ((h = hexval(p[i])) < 0)
+			return -1;
+		*v = (*v << 4) | (unsigned)h;
+	}
+	return 0;
+}
+
+/*
+ * Scan a string at s->p (a '"'). Refuses raw control bytes, bad escapes,
+ * lone surrogates and \u0000 (jansson cannot load it). *esc is set when the
+ * string has escapes.
+ */
+static int
+scan_string(struct scan *s, int *esc)
+{
+	const unsigned char	*p = s->p + 1, *end = s->end;
+	unsigned		 cp, lo;
+
+	*esc = 0;
+	for (;;) {
+		while (p < end && *p != '"' && *p != '\\' && *p >= 0x20)
+			p++;
+		if (p >= end || *p < 0x20)
+			return -1;
+		if (*p == '"')
+			break;
+		*esc = 1;
+		if (end - p < 2)
+			return -1;
+		switch (p[1]) {
+		case '"': case '\\': case '/': case 'b': case 'f': case 'n':
+		case 'r': case 't':
+			p += 2;
+			break;
+		case 'u':
+			if (end - p < 6 || hex4(p + 2, &cp) == -1 || cp == 0 ||
+			    (cp >= 0xdc00 && cp <= 0xdfff))
+				return -1;
+			p += 6;
+			if (cp >= 0xd800 && cp <= 0xdbff) {
+				if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
+				    hex4(p + 2, &lo) == -1 || lo < 0xdc00 ||
+				    lo > 0xdfff)
+					return -1;
+				p += 6;
+			}
+			break;
+		default:
+			return -1;
+		}
+	}
+	s->p = p + 1;
+	return 0;
+}
+
+static int
+is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Scan a number (RFC 8259 grammar); *isint when no fraction/exponent. */
+static int
+scan_number(struct scan *s, int *isint)
+{
+	const unsigned char	*p = s->p, *end = s->end;
+
+	*isint = 1;
+	if (p < end && *p == '-')
+		p++;
+	if (p >= end)
+		return -1;
+	if (*p == '0')
+		p++;
+	else if (*p >= '1' && *p <= '9') {
+		while (p < end && is_digit(*p))
+			p++;
+	} else
+		return -1;
+	if (p < end && *p == '.') {
+		*isint = 0;
+		p++;
+		if (p >= end || !is_digit(*p))
+			return -1;
+		while (p < end && is_digit(*p))
+			p++;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		*isint = 0;
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			p++;
+		if (p >= end || !is_digit(*p))
+			return -1;
+		while (p < end && is_digit(*p))
+			p++;
+	}
+	s->p = p;
+	return 0;
+}
+
+static int
+scan_literal(struct scan *s, const char *lit, size_t n)
+{
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n) != 0)
+		return -1;
+	s->p += n;
+	return 0;
+}
+
+/* A scalar value; its type in *t and VF_ESC in *fl. */
+static int
+scan_scalar(struct scan *s, unsigned char *t, unsigned char *fl)
+{
+	int	 esc, isint;
+
+	if (s->p >= s->end)
+		return -1;
+	switch (*s->p) {
+	case '"':
+		if (scan_string(s, &esc) == -1)
+			return -1;
+		*t = JT_STR;
+		if (esc)
+			*fl |= VF_ESC;
+		return 0;
+	case 't':
+		*t = JT_TRUE;
+		return scan_literal(s, "true", 4);
+	case 'f':
+		*t = JT_FALSE;
+		return scan_literal(s, "false", 5);
+	case 'n':
+		*t = JT_NULL;
+		return scan_literal(s, "null", 4);
+	default:
+		if (scan_number(s, &isint) == -1)
+			return -1;
+		*t = isint ? JT_INT : JT_NUM;
+		return 0;
+	}
+}
+
+/* A member key and its colon: "key" ws : ws. */
+static int
+scan_key(struct scan *s)
+{
+	int	 esc;
+
+	if (s->p >= s->end || *s->p != '"' || scan_string(s, &esc) == -1)
+		return -1;
+	skip_ws(s);
+	if (s->p >= s->end || *s->p != ':')
+		return -1;
+	s->p++;
+	skip_ws(s);
+	return 0;
+}
+
+/* An object or array at s->p, iteratively (bounded by REC_MAX_DEPTH). */
+static int
+scan_nested(struct scan *s)
+{
+	unsigned char	 stack[REC_MAX_DEPTH], t, fl, c, close;
+	unsigned	 d = 0;
+	int		 after = 0;
+
+	for (;;) {
+		if (!after) {
+			if (s->p >= s->end)
+				return -1;
+			c = *s->p;
+			if (c == '{' || c == '[') {
+				if (d == REC_MAX_DEPTH)
+					return -1;
+				stack[d++] = c;
+				s->p++;
+				skip_ws(s);
+				close = c == '{' ? '}' : ']';
+				if (s->p < s->end && *s->p == close) {
+					s->p++;
+					d--;
+					after = 1;
+				} else if (c == '{' && scan_key(s) == -1)
+					return -1;
+				continue;
+			}
+			fl = 0;
+			if (scan_scalar(s, &t, &fl) == -1)
+				return -1;
+			after = 1;
+		}
+		if (d == 0)
+			return 0;
+		skip_ws(s);
+		if (s->p >= s->end)
+			return -1;
+		c = *s->p++;
+		close = stack[d - 1] == '{' ? '}' : ']';
+		if (c == ',') {
+			skip_ws(s);
+			if (stack[d - 1] == '{' && scan_key(s) == -1)
+				return -1;
+			after = 0;
+		} else if (c == close)
+			d--;
+		else
+			return -1;
+	}
+}
+
+/* Any value; type in *t, VF_ESC / VF_WS in *fl. */
+static int
+scan_value(struct scan *s, unsigned char *t, unsigned char *fl)
+{
+	int	 saved;
+
+	if (s->p >= s->end)
+		return -1;
+	if (*s->p == '{' || *s->p == '[') {
+		*t = *s->p == '{' ? JT_OBJ : JT_ARR;
+		saved = s->ws;
+		s->ws = 0;
+		if (scan_nested(s) == -1)
+			return -1;
+		if (s->ws)
+			*fl |= VF_WS;
+		s->ws |= saved;
+		return 0;
+	}
+	return scan_scalar(s, t, fl);
+}
+
+static void
+utf8_put(char **d, unsigned cp)
+{
+	unsigned char	*q = (unsigned char *)*d;
+
+	if (cp < 0x80)
+		*q++ = (unsigned char)cp;
+	else if (cp < 0x800) {
+		*q++ = (unsigned char)(0xc0 | (cp >> 6));
+		*q++ = (unsigned char)(0x80 | (cp & 0x3f));
+	} else if (cp < 0x10000) {
+		*q++ = (unsigned char)(0xe0 | (cp >> 12));
+		*q++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+		*q++ = (unsigned char)(0x80 | (cp & 0x3f));
+	} else {
+		*q++ = (unsigned char)(0xf0 | (cp >> 18));
+		*q++ = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+		*q++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+		*q++ = (unsigned char)(0x80 | (cp & 0x3f));
+	}
+	*d = (char *)q;
+}
+
+/*
+ * Decode the body of a string already checked by scan_string into dst
+ * (room for n bytes: decoding never grows). Returns the decoded length.
+ */
+static size_t
+json_unescape(const char *src, size_t n, char *dst)
+{
+	const unsigned char	*p = (const unsigned char *)src, *end = p + n;
+	char			*d = dst;
+	unsigned		 cp, lo;
+
+	while (p < end) {
+		if (*p != '\\') {
+			*d++ = (char)*p++;
+			continue;
+		}
+		switch (p[1]) {
+		case 'b': *d++ = '\b'; break;
+		case 'f': *d++ = '\f'; break;
+		case 'n': *d++ = '\n'; break;
+		case 'r': *d++ = '\r'; break;
+		case 't': *d++ = '\t'; break;
+		case 'u':
+			hex4(p + 2, &cp);
+			if (cp >= 0xd800 && cp <= 0xdbff) {
+				hex4(p + 8, &lo);
+				cp = 0x10000 + ((cp - 0xd800) << 10) +
+				    (lo - 0xdc00);
+				p += 6;
+			}
+			utf8_put(&d, cp);
+			p += 6;
+			continue;
+		default:	/* " \ / */
+			*d++ = (char)p[1];
+			break;
+		}
+		p += 2;
+	}
+	return (size_t)(d - dst);
+}
+
+/* ---- field names ---- */
+
+#define TRY(f)	do {							\
+	if (n == fdefs[f].len && memcmp(k, fdefs[f].name, n) == 0)	\
+		return f;						\
+} while (0)
+
+/* Map a decoded key to its field id (-1 if unknown). Grouped by first byte. */
+static int
+field_lookup(const char *k, size_t n)
+{
+	if (n < 2)
+		return -1;
+	switch (k[0]) {
+	case 'a':
+		TRY(F_APP_VERSION); TRY(F_ARCH); TRY(F_ACCOUNT_ID);
+		break;
+	case 'b':
+		TRY(F_BACKTRACE);
+		break;
+	case 'c':
+		TRY(F_CACHED_TOKENS); TRY(F_CONTEXT_WINDOW);
+		break;
+	case 'd':
+		TRY(F_DEVICE_ID); TRY(F_DURATION_MS); TRY(F_DSP);
+		break;
+	case 'e':
+		TRY(F_EVENT_ID); TRY(F_ERROR_KIND); TRY(F_ERROR_DATA);
+		break;
+	case 'h':
+		TRY(F_HAD_ERROR);
+		break;
+	case 'i':
+		TRY(F_INPUT_TOKENS); TRY(F_INVITE_CODE); TRY(F_INSTALL_UUID);
+		break;
+	case 'l':
+		TRY(F_LAUNCH_ID); TRY(F_LOCALE); TRY(F_LOCATION);
+		break;
+	case 'm':
+		TRY(F_MESSAGE_TOKENS); TRY(F_MESSAGES_COUNT); TRY(F_MODEL);
+		TRY(F_MODE); TRY(F_MESSAGE_HEAD);
+		break;
+	case 'n':
+		TRY(F_NAME);
+		break;
+	case 'o':
+		TRY(F_OS); TRY(F_OUTPUT_TOKENS);
+		break;
+	case 'p':
+		TRY(F_PROVIDER); TRY(F_PROVIDER_HOST);
+		break;
+	case 'r':
+		TRY(F_ROUND); TRY(F_REQUEST); TRY(F_REPO_ORIGIN);
+		break;
+	case 's':
+		TRY(F_SESSION_ID); TRY(F_SCHEMA_VERSION); TRY(F_SYSTEM_TOKENS);
+		TRY(F_SUCCESS); TRY(F_SURFACE); TRY(F_SERVER_NAME);
+		break;
+	case 't':
+		TRY(F_TS); TRY(F_TOOL_CALLS_COUNT); TRY(F_TOOL_DEF_TOKENS);
+		TRY(F_TOOL_RESULT_TOKENS); TRY(F_TURN); TRY(F_TYPE);
+		TRY(F_TRANSPORT); TRY(F_THREAD); TRY(F_TURN_ID);
+		break;
+	}
+	return -1;
+}
+#undef TRY
+
+/* Field id of a raw key (decoding escapes when present). */
+static int
+key_lookup(const char *k, size_t n, int esc)
+{
+	char	 tmp[REC_KEY_DECODE];
+
+	if (!esc)
+		return field_lookup(k, n);
+	if (n > sizeof tmp)
+		return -1;
+	return field_lookup(tmp, json_unescape(k, n, tmp));
+}
+
+static const struct evdef *
+event_lookup(const char *id, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < NEVENTS; i++) {
+		if (n == evdefs[i].len && memcmp(id, evdefs[i].name, n) == 0)
+			return &evdefs[i];
+	}
+	return NULL;
+}
+
+/* ---- the top-level scan ---- */
+
+/* Remember member (key, value); detect duplicates. */
+static void
+scan_member(struct rscan *r, const char *key, size_t klen, int kesc,
+    const char *val, size_t vlen, unsigned char t, unsigned char fl)
+{
+	struct rfield	*f;
+	unsigned	 i;
+	int		 id;
+
+	id = key_lookup(key, klen, kesc);
+	if (id >= 0) {
+		if (r->seen & B(id)) {
+			if (r->dup == NULL) {
+				r->dup = key;
+				r->duplen = klen;
+			}
+		}
+		r->seen |= B(id);
+		if (id == F_EVENT_ID && r->ev == NULL) {
+			r->ev = val;
+			r->evlen = vlen;
+			r->evtype = t;
+			r->evflags = fl;
+		} else if (id == F_TS && r->ts == NULL) {
+			r->ts = val;
+			r->tslen = vlen;
+			r->tstype = t;
+		}
+	} else if (r->dup == NULL) {
+		for (i = 0; i < r->nf; i++) {
+			if (r->f[i].id < 0 && r->f[i].klen == klen &&
+			    memcmp(r->f[i].key, key, klen) == 0) {
+				r->dup = key;
+				r->duplen = klen;
+				break;
+			}
+		}
+	}
+	if (kesc)
+		r->kesc = 1;
+	r->ntotal++;
+	if (r->nf >= REC_MAX_FIELDS)
+		return;
+	f = &r->f[r->nf++];
+	f->key = key;
+	f->klen = klen;
+	f->val = val;
+	f->vlen = vlen;
+	f->rep_off = f->rep_len = 0;
+	f->id = (signed char)id;
+	f->type = t;
+	f->flags = fl | (kesc ? VF_KESC : 0);
+	f->drop = 0;
+}
+
+/* Scan the whole text: REC_OK, REC_E_JSON or REC_E_NOT_OBJECT. */
+static enum rec_err
+scan_record(const char *in, size_t len, struct rscan *r)
+{
+	struct scan		 s;
+	const unsigned char	*key, *kend, *val;
+	unsigned char		 t, fl, c;
+	int			 kesc;
+
+	s.p = (const unsigned char *)in;
+	s.end = s.p + len;
+	s.ws = 0;
+	r->nf = r->ntotal = 0;
+	r->kesc = 0;
+	r->seen = 0;
+	r->dup = r->ev = r->ts = NULL;
+	r->duplen = r->evlen = r->tslen = 0;
+	r->evtype = r->evflags = r->tstype = 0;
+
+	skip_ws(&s);
+	if (s.p >= s.end)
+		return REC_E_JSON;
+	if (*s.p != '{') {
+		fl = 0;
+		if (scan_value(&s, &t, &fl) == -1)
+			return REC_E_JSON;
+		skip_ws(&s);
+		return s.p == s.end ? REC_E_NOT_OBJECT : REC_E_JSON;
+	}
+	s.p++;
+	skip_ws(&s);
+	if (s.p < s.end && *s.p == '}')
+		s.p++;
+	else {
+		for (;;) {
+			if (s.p >= s.end || *s.p != '"')
+				return REC_E_JSON;
+			key = s.p + 1;
+			if (scan_string(&s, &kesc) == -1)
+				return REC_E_JSON;
+			kend = s.p - 1;
+			skip_ws(&s);
+			if (s.p >= s.end || *s.p != ':')
+				return REC_E_JSON;
+			s.p++;
+			skip_ws(&s);
+			val = s.p;
+			fl = 0;
+			if (scan_value(&s, &t, &fl) == -1)
+				return REC_E_JSON;
+			scan_member(r, (const char *)key,
+			    (size_t)(kend - key), kesc, (const char *)val,
+			    (size_t)(s.p - val), t, fl);
+			skip_ws(&s);
+			if (s.p >= s.end)
+				return REC_E_JSON;
+			c = *s.p++;
+			if (c == '}')
+				break;
+			if (c != ',')
+				return REC_E_JSON;
+			skip_ws(&s);
+		}
+	}
+	skip_ws(&s);
+	if (s.p != s.end)
+		return REC_E_JSON;
+	r->ws = s.ws;
+	return REC_OK;
+}
+
+/* ---- helpers ---- */
+
+/* UTF-8 check with a fast path for ASCII (8 bytes at a time). */
+static int
+text_utf8(const char *s, size_t n)
+{
+	size_t		 i = 0;
+	uint64_t	 w;
+
+	while (i + 8 <= n) {
+		memcpy(&w, s + i, 8);
+		if (w & UINT64_C(0x8080808080808080))
+			break;
+		i += 8;
+	}
+	while (i < n && (unsigned char)s[i] < 0x80)
+		i++;
+	return i == n || utf8_valid((const unsigned char *)s + i, n - i);
+}
+
+/* Length of the longest prefix of s[0..n) of at most max bytes, on a character boundary. */
+static size_t
+cut_bytes(const char *s, size_t n, size_t max)
+{
+	if (n <= max)
+		return n;
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	return max;
+}
+
+/* Length of the prefix of s[0..n) holding at most max scalar values. */
+static size_t
+cut_chars(const char *s, size_t n, size_t max)
+{
+	size_t	 i, c = 0;
+
+	for (i = 0; i < n; i++) {
+		if (((unsigned char)s[i] & 0xc0) != 0x80 && c++ == max)
+			return i;
+	}
+	return n;
+}
+
+/* Copy at most cap-1 bytes of s[0..n) on a character boundary, NUL-terminated. */
+static void
+copy_name(char *dst, size_t cap, const char *s, size_t n)
+{
+	n = cut_bytes(s, n, cap - 1);
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
+static enum rec_err
+fail(struct rec_result *res, enum rec_err e, const char *name, size_t n)
+{
+	res->err = e;
+	if (name != NULL)
+		copy_name(res->field, sizeof res->field, name, n);
+	return e;
+}
+
+static enum rec_err
+fail_f(struct rec_result *res, enum rec_err e, const struct fdef *d)
+{
+	return fail(res, e, d->name, d->len);
+}
+
+/* The contents of string value val[0..vlen) (decoded into v->dec if needed). */
+static int
+str_get(struct vctx *v, const char *val, size_t vlen, int esc,
+    const char **p, size_t *n)
+{
+	if (!esc) {
+		*p = val + 1;
+		*n = vlen - 2;
+		return 0;
+	}
+	v->dec.len = 0;
+	if (buf_reserve(&v->dec, vlen) == -1)
+		return -1;
+	*n = json_unescape(val + 1, vlen - 2, v->dec.data);
+	v->dec.len = *n;
+	*p = v->dec.data;
+	return 0;
+}
+
+/* Unsigned decimal integer in p[0..n) (no sign); -1 on overflow. */
+static int
+parse_u64(const char *p, size_t n, uint64_t *v)
+{
+	uint64_t	 x = 0;
+	unsigned	 dg;
+	size_t		 i;
+
+	for (i = 0; i < n; i++) {
+		dg = (unsigned)(p[i] - '0');
+		if (x > (UINT64_MAX - dg) / 10)
+			return -1;
+		x = x * 10 + dg;
+	}
+	*v = x;
+	return 0;
+}
+
+/* Integer kinds: range check of a JT_INT value. */
+static enum rec_err
+check_int(const char *p, size_t n, int kind)
+{
+	uint64_t	 x;
+	int		 neg = 0;
+
+	if (n > 0 && p[0] == '-') {
+		neg = 1;
+		p++;
+		n--;
+	}
+	if (parse_u64(p, n, &x) == -1)
+		return REC_E_VALUE;
+	switch (kind) {
+	case K_U32:
+		return !neg && x <= UINT32_MAX ? REC_OK : REC_E_VALUE;
+	case K_U64:
+		return !neg ? REC_OK : REC_E_VALUE;
+	case K_SCHEMA:
+		return !neg && x == 1 ? REC_OK : REC_E_VALUE;
+	default:	/* K_I64 */
+		if (neg)
+			return x <= (uint64_t)INT64_MAX + 1 ? REC_OK :
+			    REC_E_VALUE;
+		return x <= (uint64_t)INT64_MAX ? REC_OK : REC_E_VALUE;
+	}
+}
+
+static int
+uuid_ok(const char *p, size_t n)
+{
+	size_t	 i;
+
+	if (n != 36)
+		return 0;
+	for (i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (p[i] != '-')
+				return 0;
+		} else if (!is_digit((unsigned char)p[i]) &&
+		    !(p[i] >= 'a' && p[i] <= 'f'))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+enum_ok(const char *const *e, const char *p, size_t n)
+{
+	for (; *e != NULL; e++) {
+		if (strlen(*e) == n && memcmp(*e, p, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Scrub and bound the free text p[0..n) of a field with definition d.
+ * When anything changed, the new JSON string literal is appended to
+ * v->rep and *changed is set.
+ */
+static enum rec_err
+text_fix(struct vctx *v, const struct fdef *d, const char *p, size_t n,
+    int *changed)
+{
+	size_t	 m;
+	int	 r;
+
+	*changed = 0;
+	if (d->flags & FD_SCRUB) {
+		v->scr.len = 0;
+		if ((r = scrub_text(p, n, v->sc, &v->scr,
+		    v->res->redactions)) == -1)
+			return REC_E_NOMEM;
+		if (r > 0) {
+			p = v->scr.data;
+			n = v->scr.len;
+			*changed = 1;
+		}
+	}
+	m = (d->flags & FD_CHARS) ? cut_chars(p, n, d->max) :
+	    cut_bytes(p, n, d->max);
+	if (m < n) {
+		n = m;
+		*changed = 1;
+	}
+	if (*changed && buf_json_str(&v->rep, p, n) == -1)
+		return REC_E_NOMEM;
+	return REC_OK;
+}
+
+/* A string field of kind K_STR. */
+static enum rec_err
+check_str(struct vctx *v, struct rfield *f, const struct fdef *d)
+{
+	const char	*p;
+	size_t		 n, off;
+	int		 changed;
+	enum rec_err	 e;
+
+	if (str_get(v, f->val, f->vlen, f->flags & VF_ESC, &p, &n) == -1)
+		return REC_E_NOMEM;
+	if (n > d->max && !(d->flags & FD_TRUNC))
+		return fail_f(v->res, REC_E_TOO_LONG, d);
+	if (!(d->flags & (FD_SCRUB | FD_TRUNC)))
+		return REC_OK;
+	off = v->rep.len;
+	if ((e = text_fix(v, d, p, n, &changed)) != REC_OK)
+		return e;
+	if (changed) {
+		f->rep_off = off;
+		f->rep_len = v->rep.len - off;
+		v->rewrite = 1;
+	}
+	return REC_OK;
+}
+
+/* backtrace_top_5: at most REC_BT_MAX strings, each scrubbed and bounded. */
+static enum rec_err
+check_strarr(struct vctx *v, struct rfield *f, const struct fdef *d)
+{
+	struct scan	 s;
+	const char	*p, *elem;
+	size_t		 n, off, count = 0;
+	int		 esc, changed, any = 0;
+	enum rec_err	 e;
+
+	s.p = (const unsigned char *)f->val + 1;
+	s.end = (const unsigned char *)f->val + f->vlen;
+	s.ws = 0;
+	off = v->rep.len;
+	if (buf_putc(&v->rep, '[') == -1)
+		return REC_E_NOMEM;
+	skip_ws(&s);
+	while (*s.p != ']') {
+		if (*s.p != '"')
+			return fail_f(v->res, REC_E_TYPE, d);
+		if (++count > REC_BT_MAX)
+			return fail_f(v->res, REC_E_TOO_LONG, d);
+		elem = (const char *)s.p;
+		(void)scan_string(&s, &esc);	/* checked by scan_record */
+		if (str_get(v, elem, (size_t)((const char *)s.p - elem), esc,
+		    &p, &n) == -1)
+			return REC_E_NOMEM;
+		if (count > 1 && buf_putc(&v->rep, ',') == -1)
+			return REC_E_NOMEM;
+		if ((e = text_fix(v, d, p, n, &changed)) != REC_OK)
+			return e;
+		if (changed)
+			any = 1;
+		else if (buf_add(&v->rep, elem,
+		    (size_t)((const char *)s.p - elem)) == -1)
+			return REC_E_NOMEM;
+		skip_ws(&s);
+		if (*s.p == ',') {
+			s.p++;
+			skip_ws(&s);
+		}
+	}
+	if (buf_putc(&v->rep, ']') == -1)
+		return REC_E_NOMEM;
+	if (any || (f->flags & VF_WS)) {
+		f->rep_off = off;
+		f->rep_len = v->rep.len - off;
+		v->rewrite |= any;
+	} else
+		v->rep.len = off;
+	return REC_OK;
+}
+
+/* repo_origin: exactly {"host": enum, "has_git": bool}, any order. */
+static enum rec_err
+check_repo(struct vctx *v, struct rfield *f, const struct fdef *d)
+{
+	struct scan	 s;
+	const char	*k, *val, *p;
+	size_t		 kn, n;
+	unsigned char	 t, fl;
+	int		 esc, have_host = 0, have_git = 0;
+
+	s.p = (const unsigned char *)f->val + 1;
+	s.end = (const unsigned char *)f->val + f->vlen;
+	s.ws = 0;
+	skip_ws(&s);
+	while (*s.p != '}') {
+		k = (const char *)s.p;
+		(void)scan_string(&s, &esc);	/* checked by scan_record */
+		kn = (size_t)((const char *)s.p - k);
+		if (str_get(v, k, kn, esc, &p, &n) == -1)
+			return REC_E_NOMEM;
+		skip_ws(&s);
+		s.p++;	/* ':' */
+		skip_ws(&s);
+		val = (const char *)s.p;
+		fl = 0;
+		(void)scan_value(&s, &t, &fl);
+		if (n == 4 && memcmp(p, "host", 4) == 0) {
+			if (have_host++)
+				return fail_f(v->res, REC_E_DUPLICATE, d);
+			if (t != JT_STR)
+				return fail_f(v->res, REC_E_TYPE, d);
+			if (str_get(v, val, (size_t)((const char *)s.p - val),
+			    fl & VF_ESC, &p, &n) == -1)
+				return REC_E_NOMEM;
+			if (!enum_ok(host_enum, p, n))
+				return fail_f(v->res, REC_E_VALUE, d);
+		} else if (n == 7 && memcmp(p, "has_git", 7) == 0) {
+			if (have_git++)
+				return fail_f(v->res, REC_E_DUPLICATE, d);
+			if (t != JT_TRUE && t != JT_FALSE)
+				return fail_f(v->res, REC_E_TYPE, d);
+		} else
+			return fail_f(v->res, REC_E_VALUE, d);
+		skip_ws(&s);
+		if (*s.p == ',') {
+			s.p++;
+			skip_ws(&s);
+		}
+	}
+	if (!have_host || !have_git)
+		return fail_f(v->res, REC_E_MISSING, d);
+	return REC_OK;	/* VF_WS: emit_rebuilt copies it compactly */
+}
+
+/* Check one known field against its definition. */
+static enum rec_err
+check_field(struct vctx *v, struct rfield *f, const struct fdef *d)
+{
+	const char	*p;
+	size_t		 n, i;
+	enum rec_err	 e;
+
+	switch (d->kind) {
+	case K_STR:
+		if (f->type != JT_STR)
+			return fail_f(v->res, REC_E_TYPE, d);
+		return check_str(v, f, d);
+	case K_UUID:
+	case K_ENUM:
+	case K_IDENT:
+		if (f->type != JT_STR)
+			return fail_f(v->res, REC_E_TYPE, d);
+		if (str_get(v, f->val, f->vlen, f->flags & VF_ESC, &p,
+		    &n) == -1)
+			return REC_E_NOMEM;
+		if (d->kind == K_UUID)
+			return uuid_ok(p, n) ? REC_OK :
+			    fail_f(v->res, REC_E_VALUE, d);
+		if (d->kind == K_ENUM)
+			return enum_ok(d->enumv, p, n) ? REC_OK :
+			    fail_f(v->res, REC_E_VALUE, d);
+		if (n > d->max)
+			return fail_f(v->res, REC_E_TOO_LONG, d);
+		if (n == 0)
+			return fail_f(v->res, REC_E_VALUE, d);
+		for (i = 0; i < n; i++) {
+			if (!(p[i] >= 'a' && p[i] <= 'z') &&
+			    !is_digit((unsigned char)p[i]) && p[i] != '_')
+				return fail_f(v->res, REC_E_VALUE, d);
+		}
+		return REC_OK;
+	case K_U32:
+	case K_U64:
+	case K_I64:
+	case K_SCHEMA:
+		if (f->type != JT_INT)
+			return fail_f(v->res, REC_E_TYPE, d);
+		if ((e = check_int(f->val, f->vlen, d->kind)) != REC_OK)
+			return fail_f(v->res, e, d);
+		return REC_OK;
+	case K_BOOL:
+		if (f->type != JT_TRUE && f->type != JT_FALSE)
+			return fail_f(v->res, REC_E_TYPE, d);
+		return REC_OK;
+	case K_REPO:
+		if (f->type != JT_OBJ)
+			return fail_f(v->res, REC_E_TYPE, d);
+		return check_repo(v, f, d);
+	case K_STRARR:
+		if (f->type != JT_ARR)
+			return fail_f(v->res, REC_E_TYPE, d);
+		return check_strarr(v, f, d);
+	}
+	return fail_f(v->res, REC_E_NOMEM, d);
+}
+
+/* Append p[0..n) (well-formed JSON) without whitespace outside strings. */
+static int
+copy_compact(struct buf *out, const char *p, size_t n)
+{
+	size_t	 i, run = 0;
+	int	 in_str = 0;
+
+	for (i = 0; i < n; i++) {
+		if (in_str) {
+			if (p[i] == '\\')
+				i++;
+			else if (p[i] == '"')
+				in_str = 0;
+			continue;
+		}
+		if (p[i] == '"')
+			in_str = 1;
+		else if (p[i] == ' ' || p[i] == '\n' || p[i] == '\r' ||
+		    p[i] == '\t') {
+			if (buf_add(out, p + run, i - run) == -1)
+				return -1;
+			run = i + 1;
+		}
+	}
+	return buf_add(out, p + run, n - run);
+}
+
+/* Rebuild the record from the kept fields into out. */
+static int
+emit_rebuilt(struct vctx *v, struct rscan *r, struct buf *out)
+{
+	struct rfield	*f;
+	unsigned	 i;
+	int		 first = 1;
+
+	if (buf_putc(out, '{') == -1)
+		return -1;
+	for (i = 0; i < r->nf; i++) {
+		f = &r->f[i];
+		if (f->drop)
+			continue;
+		if (!first && buf_putc(out, ',') == -1)
+			return -1;
+		first = 0;
+		if (buf_putc(out, '"') == -1 ||
+		    buf_add(out, fdefs[f->id].name, fdefs[f->id].len) == -1 ||
+		    buf_add(out, "\":", 2) == -1)
+			return -1;
+		if (f->rep_len > 0) {
+			if (buf_add(out, v->rep.data + f->rep_off,
+			    f->rep_len) == -1)
+				return -1;
+		} else if (f->flags & VF_WS) {
+			if (copy_compact(out, f->val, f->vlen) == -1)
+				return -1;
+		} else if (buf_add(out, f->val, f->vlen) == -1)
+			return -1;
+	}
+	return buf_add(out, "}\n", 2);
+}
+
+/* Validate every field of a scanned record (event known). */
+static enum rec_err
+check_record(struct vctx *v, struct rscan *r, const struct evdef *ev)
+{
+	const struct fdef	*d;
+	struct rfield		*f;
+	struct rec_result	*res = v->res;
+	uint64_t		 allow, miss;
+	unsigned		 i;
+	enum rec_err		 e;
+
+	allow = ENV_ALLOW | ev->allow;
+	miss = (ENV_REQ | ev->req) & ~(r->seen & allow);
+	if (miss != 0) {
+		for (i = 0; !(miss & B(i)); i++)
+			;
+		return fail_f(res, REC_E_MISSING, &fdefs[i]);
+	}
+	for (i = 0; i < r->nf; i++) {
+		f = &r->f[i];
+		if (f->id < 0 || !(allow & B(f->id))) {
+			f->drop = 1;
+			if (res->ndropped < REC_MAX_DROPPED) {
+				res->dropped[res->ndropped] = f->key;
+				res->dropped_len[res->ndropped] = f->klen;
+			}
+			res->ndropped++;
+			v->rewrite = 1;
+			continue;
+		}
+		if (f->id == F_EVENT_ID)
+			continue;	/* checked by the caller */
+		d = f->id == ev->ov_id ? ev->ov : &fdefs[f->id];
+		if ((e = check_field(v, f, d)) != REC_OK)
+			return e;
+	}
+	return REC_OK;
+}
+
+/* Validate, scrub and canonicalise one record (see record.h). */
+enum rec_err
+rec_validate(const char *in, size_t len, const struct scrub_ctx *sc,
+    struct buf *out, struct rec_result *res)
+{
+	struct rec_result	 lres;
+	struct rscan		 r;
+	struct vctx		 v;
+	const struct evdef	*ev;
+	const char		*p;
+	size_t			 n, start = out->len;
+	enum rec_err		 e;
+
+	if (res == NULL)
+		res = &lres;
+	memset(res, 0, sizeof *res);
+	if (!text_utf8(in, len))
+		return fail(res, REC_E_UTF8, NULL, 0);
+	if ((e = scan_record(in, len, &r)) != REC_OK)
+		return fail(res, e, NULL, 0);
+	if (r.ntotal > REC_MAX_FIELDS)
+		return fail(res, REC_E_TOO_MANY, NULL, 0);
+	if (r.dup != NULL)
+		return fail(res, REC_E_DUPLICATE, r.dup, r.duplen);
+
+	memset(&v, 0, sizeof v);
+	v.sc = sc;
+	v.res = res;
+	if (r.ev == NULL || r.evtype != JT_STR)
+		return fail(res, REC_E_NO_EVENT_ID, NULL, 0);
+	if (str_get(&v, r.ev, r.evlen, r.evflags & VF_ESC, &p, &n) == -1) {
+		e = fail(res, REC_E_NOMEM, NULL, 0);
+		goto done;
+	}
+	copy_name(res->event_id, sizeof res->event_id, p, n);
+	if ((ev = event_lookup(p, n)) == NULL) {
+		e = fail(res, REC_E_UNKNOWN_EVENT, "event_id", 8);
+		goto done;
+	}
+	if ((e = check_record(&v, &r, ev)) != REC_OK) {
+		if (e == REC_E_NOMEM)
+			fail(res, e, NULL, 0);
+		goto done;
+	}
+	if (!v.rewrite && !r.ws && !r.kesc) {
+		if (buf_reserve(out, len + 1) == -1) {
+			e = fail(res, REC_E_NOMEM, NULL, 0);
+			goto done;
+		}
+		memcpy(out->data + out->len, in, len);
+		out->len += len;
+		out->data[out->len++] = '\n';
+		out->data[out->len] = '\0';
+	} else {
+		if (buf_reserve(out, len + v.rep.len + 2) == -1 ||
+		    emit_rebuilt(&v, &r, out) == -1) {
+			out->len = start;
+			if (out->data != NULL)
+				out->data[start] = '\0';
+			e = fail(res, REC_E_NOMEM, NULL, 0);
+			goto done;
+		}
+		res->rewritten = 1;
+	}
+done:
+	if (e != REC_OK)
+		memset(res->redactions, 0, sizeof res->redactions);
+	buf_free(&v.dec);
+	buf_free(&v.scr);
+	buf_free(&v.rep);
+	return e;
+}
+
+/* 1 if id is one of the 11 known event ids. */
+int
+rec_known_event(const char *id, size_t len)
+{
+	return event_lookup(id, len) != NULL;
+}
+
+/* Recovery check of a stored line: object, string event_id, int64 ts. */
+int
+rec_line_ok(const char *line, size_t len)
+{
+	struct rscan	 r;
+
+	if (!text_utf8(line, len) || scan_record(line, len, &r) != REC_OK)
+		return 0;
+	if (r.ev == NULL || r.evtype != JT_STR)
+		return 0;
+	if (r.ts == NULL || r.tstype != JT_INT)
+		return 0;
+	return check_int(r.ts, r.tslen, K_I64) == REC_OK;
+}

@@ -1,0 +1,70 @@
+/*
+ * record — the record schema (DESIGN §4, schema_version 1) and its
+ * single-pass validator. Shared by agent (ingest) and shim (fallback).
+ *
+ * The validator scans the JSON text once without building a tree, checks
+ * every field name, type, enum and length against the table for the
+ * record's event_id, scrubs free-text strings, and appends the canonical
+ * compact record + '\n' to an output buffer. When the input is already
+ * canonical (compact, no unknown fields, nothing scrubbed) the output is the
+ * input bytes unchanged.
+ */
+#ifndef PROTO_RECORD_H
+#define PROTO_RECORD_H
+#include <stddef.h>
+
+#include "buf.h"
+#include "scrub.h"
+
+#define REC_MAX_FIELDS	64	/* more top-level fields → REC_E_TOO_MANY */
+#define REC_MAX_DROPPED	8	/* dropped field names reported per record */
+
+enum rec_err {
+	REC_OK = 0,
+	REC_E_JSON,		/* "bad_json": not well-formed JSON */
+	REC_E_UTF8,		/* "bad_utf8": invalid UTF-8 */
+	REC_E_NOT_OBJECT,	/* "not_object": top level is not an object */
+	REC_E_NO_EVENT_ID,	/* "missing_event_id" */
+	REC_E_UNKNOWN_EVENT,	/* "unknown_event" */
+	REC_E_MISSING,		/* "missing_field": a required field is absent */
+	REC_E_TYPE,		/* "bad_type": wrong JSON type */
+	REC_E_VALUE,		/* "bad_value": enum/uuid/range violation */
+	REC_E_TOO_LONG,		/* "too_long": string/array over its bound */
+	REC_E_DUPLICATE,	/* "duplicate_field" */
+	REC_E_TOO_MANY,		/* "too_many_fields" */
+	REC_E_NOMEM,		/* "internal" */
+	REC_NERR
+};
+
+/* Stable code string for an error (as used in protocol error frames). */
+const char *rec_code(enum rec_err e);
+
+/* Outcome details of one validation. Name pointers borrow from the input. */
+struct rec_result {
+	enum rec_err	 err;
+	char		 field[64];	/* offending field (errors), "" if none */
+	char		 event_id[48];	/* the record's event_id when known */
+	unsigned	 ndropped;	/* unknown fields dropped */
+	const char	*dropped[REC_MAX_DROPPED];	/* their names (borrowed) */
+	size_t		 dropped_len[REC_MAX_DROPPED];
+	unsigned	 redactions[SCRUB_NKINDS];
+	int		 rewritten;	/* output differs from input */
+};
+
+/*
+ * Validate the record in in[0..len). On REC_OK the canonical record and a
+ * trailing '\n' were appended to out; on error out is left as it was and res
+ * says why. sc may be NULL (no home/cwd scrubbing; other rules still apply).
+ */
+enum rec_err rec_validate(const char *in, size_t len, const struct scrub_ctx *sc,
+	    struct buf *out, struct rec_result *res);
+
+/* 1 if id is one of the 11 known event ids. */
+int	rec_known_event(const char *id, size_t len);
+
+/*
+ * Check a stored queue line the way recovery does (DESIGN §3): a JSON object
+ * with a string event_id and an integer ts that fits int64. 1 if it passes.
+ */
+int	rec_line_ok(const char *line, size_t len);
+#endif

@@ -1,0 +1,44 @@
+#!/bin/sh
+# Install the build dependencies if any is missing (Debian/Ubuntu), else say
+# exactly what to run. Used by `make` before the first compile and by .ci/run.
+set -u
+PKGS_PC="libevent jansson inih libcurl uuid zlib"
+DEBS="libevent-dev libcurl4-openssl-dev libjansson-dev libinih-dev uuid-dev zlib1g-dev libcmocka-dev pkg-config"
+[ "${1:-}" = "--check-tools" ] && DEBS="$DEBS ${EXTRA_DEBS:-}"
+
+missing=0
+if ! command -v pkg-config >/dev/null 2>&1; then
+	missing=1
+else
+	for p in $PKGS_PC cmocka; do
+		pkg-config --exists "$p" || { missing=1; break; }
+	done
+fi
+for t in ${EXTRA_TOOLS:-}; do
+	command -v "$t" >/dev/null 2>&1 || missing=1
+done
+[ "$missing" = 0 ] && exit 0
+
+cmd="apt-get install -y $DEBS ${EXTRA_DEBS:-}"
+if ! command -v apt-get >/dev/null 2>&1; then
+	echo "deps: missing build dependencies and no apt-get here." >&2
+	echo "deps: install: libevent, libcurl, jansson, inih, libuuid, zlib, cmocka, pkg-config" >&2
+	exit 1
+fi
+sudo=""
+if [ "$(id -u)" != 0 ]; then
+	if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+		sudo="sudo"
+	else
+		echo "deps: missing build dependencies; run as root:" >&2
+		echo "  apt-get update && $cmd" >&2
+		exit 1
+	fi
+fi
+echo "deps: installing: $cmd" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q >&2 || true
+$sudo $cmd >&2 || {
+	echo "deps: failed; run by hand: apt-get update && $cmd" >&2
+	exit 1
+}

@@ -1,0 +1,59 @@
+# Shared helpers for integration tests (sourced). Each test gets a private
+# ATOMCODE_HOME under mktemp -d, removed by the trap; every agent started is
+# stopped by PID. Output is TAP-like: "ok - desc" / "not ok - desc".
+set -u
+: "${BUILD:?BUILD must be set (tests/run.sh sets it)}"
+: "${TOP:?TOP must be set}"
+AGENTD="$BUILD/atomcode-telemetryd"
+CLI="$BUILD/atomcode-telemetry"
+GOLDEN="$TOP/tests/compat"
+T=$(mktemp -d /tmp/atc-test.XXXXXX)
+export ATOMCODE_HOME="$T/home"
+mkdir -m 700 "$ATOMCODE_HOME"
+export ATOMCODE_TELEMETRYD=/bin/false	# never auto-spawn unless a test says so
+export ATOMCODE_TELEMETRY_ENDPOINT="http://127.0.0.1:9/v1/events"
+unset ATOMCODE_TELEMETRY DO_NOT_TRACK ATOMCODE_OFFLINE
+PIDS=""
+cleanup() {
+	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+ok() { echo "ok - $*"; }
+fail() { echo "not ok - $*"; }
+check() { # check DESC CMD...
+	d=$1; shift
+	if "$@"; then ok "$d"; else fail "$d"; fi
+}
+
+# start_agent [args]: start the agent in the foreground of a background job,
+# wait until its socket answers. Sets AGENT_PID.
+start_agent() {
+	"$AGENTD" "$@" >"$T/agent.out" 2>"$T/agent.err" &
+	AGENT_PID=$!
+	PIDS="$PIDS $AGENT_PID"
+	i=0
+	while [ $i -lt 200 ]; do
+		[ -S "$ATOMCODE_HOME/telemetry.sock" ] && \
+		    "$CLI" status >/dev/null 2>&1 && \
+		    grep -q '^Telemetry:' "$T/agent.out" 2>/dev/null && return 0
+		kill -0 "$AGENT_PID" 2>/dev/null || return 1
+		sleep 0.05
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# stop_agent: SIGTERM and wait (bounded).
+stop_agent() {
+	kill -TERM "$AGENT_PID" 2>/dev/null
+	i=0
+	while kill -0 "$AGENT_PID" 2>/dev/null && [ $i -lt 100 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	kill -9 "$AGENT_PID" 2>/dev/null
+	wait "$AGENT_PID" 2>/dev/null
+	return 0
+}

@@ -1,0 +1,767 @@
+/*
+ * test_config.c — config.toml reading (inih pitfalls, the golden file),
+ * opt-out precedence with the exact reason strings, endpoint precedence,
+ * and the format-preserving enable/disable edit.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+#define GOLDEN	"tests/compat/config.example.toml"
+#define DATA	"tests/data/config/"
+
+static char	tmpdir[256];
+
+static const char *
+top(void)
+{
+	const char	*t = getenv("TOP");
+
+	return t != NULL && *t != '\0' ? t : ".";
+}
+
+static void
+src_path(char *out, size_t len, const char *rel)
+{
+	snprintf(out, len, "%s/%s", top(), rel);
+}
+
+static char *
+slurp(const char *path, size_t *lenp)
+{
+	FILE	*f;
+	char	*p;
+	long	 n;
+
+	if ((f = fopen(path, "rb")) == NULL)
+		return NULL;
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n >= 0);
+	rewind(f);
+	p = malloc((size_t)n + 1);
+	assert_non_null(p);
+	assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
+	p[n] = '\0';
+	fclose(f);
+	if (lenp != NULL)
+		*lenp = (size_t)n;
+	return p;
+}
+
+static void
+spew(const char *path, const char *data, size_t len, mode_t mode)
+{
+	int	fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	assert_true(fd != -1);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+static int
+rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "%s/cfgtest.XXXXXX",
+	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	unsetenv("ATOMCODE_OFFLINE");
+	unsetenv("ATOMCODE_TELEMETRY");
+	unsetenv("DO_NOT_TRACK");
+	unsetenv("ATOMCODE_TELEMETRY_ENDPOINT");
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	return nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Number of directory entries (to spot leftover temp files). */
+static int
+count_entries(const char *dir)
+{
+	DIR		*d;
+	struct dirent	*de;
+	int		 n = 0;
+
+	d = opendir(dir);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+static const struct read_case {
+	const char	*file;
+	int		 parsed;
+	int		 enabled;
+	int		 offline;
+	const char	*endpoint;	/* NULL: check the prefix in .prefix */
+	const char	*prefix;
+	const char	*error;		/* substring of c.error, or NULL */
+} read_cases[] = {
+	{ GOLDEN, 1, -1, 0, "", NULL, NULL },
+	{ DATA "basic.toml", 1, 0, 0, "https://e.example/v1", NULL, NULL },
+	/* `# comment` after a value, `#` inside a quoted value */
+	{ DATA "inline_comment.toml", 1, 0, 0, "https://x.example/a#frag",
+	    NULL, NULL },
+	/* ` ;` inside quotes must not cut the value */
+	{ DATA "semicolon.toml", 1, -1, 0, "https://x.example/a ;b", NULL,
+	    NULL },
+	/* 210-byte comment, a 212-byte line ending in enabled=false", a
+	 * 294-byte endpoint line in [telemetry] */
+	{ DATA "long_lines.toml", 1, -1, 0, NULL,
+	    "https://long.example/pppppppppp", NULL },
+	{ DATA "crlf.toml", 1, 0, 0, "https://crlf.example/v1", NULL, NULL },
+	{ DATA "literal.toml", 1, -1, 1, "https://lit.example/a\\b ;#c", NULL,
+	    NULL },
+	{ DATA "escapes.toml", 1, -1, 0, "https://esc.example/\xc3\xa9\\\"q\t",
+	    NULL, NULL },
+	/* [telemetry] / enabled = false inside """ and ''' bodies */
+	{ DATA "multiline.toml", 1, 1, 0, "", NULL, NULL },
+	/* arrays over lines, inline tables, [[aot]], [telemetry.retry] */
+	{ DATA "arrays.toml", 1, -1, 0, "", NULL, NULL },
+	{ DATA "dotted.toml", 1, 0, 0, "https://dot.example/v1", NULL, NULL },
+	{ DATA "inline_table.toml", 1, 0, 0, "https://inl.example/v1", NULL,
+	    NULL },
+	{ DATA "quoted_keys.toml", 1, 0, 0, "https://q.example", NULL, NULL },
+	{ DATA "offline.toml", 1, 1, 1, "", NULL, NULL },
+	{ DATA "offline_in_table.toml", 1, -1, 0, "", NULL, NULL },
+	{ DATA "offline_auto.toml", 1, -1, 0, "", NULL, NULL },
+	{ DATA "empty.toml", 1, -1, 0, "", NULL, NULL },
+	{ DATA "bom.toml", 1, 0, 0, "", NULL, NULL },
+	{ DATA "no_newline.toml", 1, 0, 0, "https://nonl.example", NULL, NULL },
+	{ DATA "enabled_true.toml", 1, 1, 0, "https://keep.example/v1", NULL,
+	    NULL },
+	{ DATA "no_enabled.toml", 1, -1, 0, "https://keep.example/v1", NULL,
+	    NULL },
+	/* broken files read as empty (enabled) with an error */
+	{ DATA "broken_string.toml", 0, -1, 0, "", NULL,
+	    "line 3, column 21: unterminated string" },
+	{ DATA "broken_header.toml", 0, -1, 0, "", NULL,
+	    "line 2, column 11: unterminated table header" },
+	{ DATA "broken_elsewhere.toml", 0, -1, 0, "", NULL,
+	    "line 4, column 5: expected '='" },
+	{ DATA "dup_key.toml", 0, -1, 0, "", NULL,
+	    "duplicate key telemetry.enabled" },
+	{ DATA "dup_table.toml", 0, -1, 0, "", NULL,
+	    "table telemetry defined more than once" },
+	{ DATA "bad_type.toml", 0, -1, 0, "", NULL,
+	    "telemetry.enabled: expected true or false" },
+	{ DATA "bare_value.toml", 0, -1, 0, "", NULL, "invalid value" },
+	{ DATA "trailing_garbage.toml", 0, -1, 0, "", NULL,
+	    "expected a newline after a value" },
+};
+
+static void
+test_read_cases(void **state)
+{
+	const struct read_case	*rc;
+	struct tconfig		 c;
+	char			 path[PATH_MAX];
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(read_cases) / sizeof(read_cases[0]); i++) {
+		rc = &read_cases[i];
+		src_path(path, sizeof(path), rc->file);
+		print_message("  %s\n", rc->file);
+		assert_int_equal(config_read(path, &c), 0);
+		assert_int_equal(c.exists, 1);
+		assert_int_equal(c.parsed, rc->parsed);
+		assert_int_equal(c.enabled, rc->enabled);
+		assert_int_equal(c.offline, rc->offline);
+		if (rc->endpoint != NULL)
+			assert_string_equal(c.endpoint, rc->endpoint);
+		else
+			assert_memory_equal(c.endpoint, rc->prefix,
+			    strlen(rc->prefix));
+		if (rc->error != NULL)
+			assert_non_null(strstr(c.error, rc->error));
+		else
+			assert_string_equal(c.error, "");
+	}
+}
+
+static void
+test_read_long_endpoint(void **state)
+{
+	struct tconfig	c;
+	char		path[PATH_MAX];
+	size_t		i;
+
+	(void)state;
+	src_path(path, sizeof(path), DATA "long_lines.toml");
+	assert_int_equal(config_read(path, &c), 0);
+	assert_int_equal(strlen(c.endpoint), 281);
+	for (i = strlen("https://long.example/"); i < 281; i++)
+		assert_int_equal(c.endpoint[i], 'p');
+}
+
+static void
+test_read_missing_and_errors(void **state)
+{
+	struct tconfig	c;
+	char		path[PATH_MAX];
+	char		big[2000];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/nope/config.toml", tmpdir);
+	assert_int_equal(config_read(path, &c), 0);
+	assert_int_equal(c.exists, 0);
+	assert_int_equal(c.parsed, 1);
+	assert_int_equal(c.enabled, -1);
+	assert_string_equal(c.endpoint, "");
+
+	/* a directory where the file should be: read error */
+	assert_int_equal(config_read(tmpdir, &c), -1);
+
+	/* an endpoint longer than the buffer is an error, not truncated */
+	snprintf(path, sizeof(path), "%s/long.toml", tmpdir);
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "[telemetry]\nendpoint = \"", 24);
+	memcpy(big + sizeof(big) - 2, "\"\n", 2);
+	spew(path, big, sizeof(big), 0600);
+	assert_int_equal(config_read(path, &c), 0);
+	assert_int_equal(c.parsed, 0);
+	assert_string_equal(c.endpoint, "");
+	assert_non_null(strstr(c.error, "endpoint"));
+
+	/* offline_mode must be a string */
+	spew(path, "offline_mode = true\n", 20, 0600);
+	assert_int_equal(config_read(path, &c), 0);
+	assert_int_equal(c.parsed, 0);
+	assert_int_equal(c.offline, 0);
+}
+
+/* ---- opt-out ---------------------------------------------------------- */
+
+static void
+setenv_or_unset(const char *name, const char *value)
+{
+	if (value != NULL)
+		assert_int_equal(setenv(name, value, 1), 0);
+	else
+		assert_int_equal(unsetenv(name), 0);
+}
+
+static const struct optout_case {
+	const char	*offline_env;
+	const char	*telemetry_env;
+	const char	*dnt_env;
+	int		 cli;
+	int		 cfg_enabled;
+	int		 cfg_offline;
+	const char	*reason;	/* NULL: enabled */
+} optout_cases[] = {
+	{ NULL, NULL, NULL, 0, -1, 0, NULL },
+	{ NULL, NULL, NULL, 0, 1, 0, NULL },
+	{ NULL, "0", NULL, 0, 1, 0, "env:ATOMCODE_TELEMETRY=0" },
+	{ NULL, "false", NULL, 0, -1, 0, NULL },
+	{ NULL, "off", NULL, 0, -1, 0, NULL },
+	{ NULL, " 0", NULL, 0, -1, 0, NULL },
+	{ NULL, "1", NULL, 0, 0, 0, "config" },	/* nothing force-enables */
+	{ NULL, NULL, "1", 1, -1, 0, "env:DO_NOT_TRACK=1" },
+	{ NULL, NULL, "true", 0, -1, 0, NULL },
+	{ NULL, NULL, "yes", 0, -1, 0, NULL },
+	{ NULL, "0", "1", 1, 0, 0, "env:ATOMCODE_TELEMETRY=0" },
+	{ NULL, NULL, NULL, 1, 1, 0, "cli:--no-telemetry" },
+	{ NULL, NULL, NULL, 1, 0, 0, "cli:--no-telemetry" },
+	{ NULL, NULL, NULL, 0, 0, 0, "config" },
+	{ "1", NULL, NULL, 0, 1, 0, "offline" },
+	{ " TRUE ", NULL, NULL, 0, -1, 0, "offline" },
+	{ "On", "0", "1", 1, 0, 0, "offline" },
+	{ NULL, "0", NULL, 0, -1, 1, "offline" },
+	{ "0", NULL, NULL, 0, -1, 1, NULL },		/* env beats config */
+	{ "off", NULL, NULL, 0, 0, 1, "config" },
+	{ "auto", NULL, NULL, 0, -1, 0, NULL },		/* auto is online */
+	{ "banana", NULL, NULL, 0, -1, 1, "offline" },	/* config decides */
+	{ "banana", NULL, NULL, 0, -1, 0, NULL },
+	{ "", NULL, NULL, 0, -1, 0, NULL },
+};
+
+static void
+test_optout_precedence(void **state)
+{
+	const struct optout_case	*oc;
+	struct tconfig			 c;
+	struct optout			 o;
+	size_t				 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(optout_cases) / sizeof(optout_cases[0]); i++) {
+		oc = &optout_cases[i];
+		print_message("  case %zu\n", i);
+		setenv_or_unset("ATOMCODE_OFFLINE", oc->offline_env);
+		setenv_or_unset("ATOMCODE_TELEMETRY", oc->telemetry_env);
+		setenv_or_unset("DO_NOT_TRACK", oc->dnt_env);
+		memset(&c, 0, sizeof(c));
+		c.exists = c.parsed = 1;
+		c.enabled = oc->cfg_enabled;
+		c.offline = oc->cfg_offline;
+		optout_resolve(&c, oc->cli, &o);
+		if (oc->reason == NULL) {
+			assert_int_equal(o.enabled, 1);
+			assert_null(o.reason);
+		} else {
+			assert_int_equal(o.enabled, 0);
+			assert_non_null(o.reason);
+			assert_string_equal(o.reason, oc->reason);
+		}
+	}
+	/* no config at all */
+	setenv_or_unset("ATOMCODE_OFFLINE", NULL);
+	setenv_or_unset("ATOMCODE_TELEMETRY", NULL);
+	setenv_or_unset("DO_NOT_TRACK", NULL);
+	optout_resolve(NULL, 0, &o);
+	assert_int_equal(o.enabled, 1);
+	assert_string_equal(o.endpoint, CONFIG_DEFAULT_ENDPOINT);
+}
+
+static void
+test_optout_from_files(void **state)
+{
+	struct tconfig	c;
+	struct optout	o;
+	char		path[PATH_MAX];
+
+	(void)state;
+	src_path(path, sizeof(path), DATA "basic.toml");
+	assert_int_equal(config_read(path, &c), 0);
+	optout_resolve(&c, 0, &o);
+	assert_int_equal(o.enabled, 0);
+	assert_string_equal(o.reason, "config");
+	assert_string_equal(o.endpoint, "https://e.example/v1");
+
+	src_path(path, sizeof(path), DATA "offline.toml");
+	assert_int_equal(config_read(path, &c), 0);
+	optout_resolve(&c, 0, &o);
+	assert_string_equal(o.reason, "offline");
+
+	/* a broken file reads as empty: enabled */
+	src_path(path, sizeof(path), DATA "broken_string.toml");
+	assert_int_equal(config_read(path, &c), 0);
+	optout_resolve(&c, 0, &o);
+	assert_int_equal(o.enabled, 1);
+	assert_string_equal(o.endpoint, CONFIG_DEFAULT_ENDPOINT);
+}
+
+static void
+test_endpoint_precedence(void **state)
+{
+	static const struct {
+		const char	*env;
+		const char	*cfg;
+		const char	*want;
+	} cases[] = {
+		{ NULL, "", CONFIG_DEFAULT_ENDPOINT },
+		{ NULL, "https://cfg.example/v1", "https://cfg.example/v1" },
+		{ "http://127.0.0.1:9/v1", "https://cfg.example/v1",
+		    "http://127.0.0.1:9/v1" },
+		{ "http://127.0.0.1:9/v1", "", "http://127.0.0.1:9/v1" },
+		/* set but empty: the default, not the config's */
+		{ "", "https://cfg.example/v1", CONFIG_DEFAULT_ENDPOINT },
+	};
+	struct tconfig	c;
+	struct optout	o;
+	char		longenv[1100];
+	size_t		i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		setenv_or_unset("ATOMCODE_TELEMETRY_ENDPOINT", cases[i].env);
+		memset(&c, 0, sizeof(c));
+		c.enabled = -1;
+		snprintf(c.endpoint, sizeof(c.endpoint), "%s", cases[i].cfg);
+		optout_resolve(&c, 0, &o);
+		assert_string_equal(o.endpoint, cases[i].want);
+	}
+	/* too long to hold: ignored, never truncated */
+	memset(longenv, 'x', sizeof(longenv) - 1);
+	longenv[sizeof(longenv) - 1] = '\0';
+	setenv_or_unset("ATOMCODE_TELEMETRY_ENDPOINT", longenv);
+	snprintf(c.endpoint, sizeof(c.endpoint), "https://cfg.example/v1");
+	optout_resolve(&c, 0, &o);
+	assert_string_equal(o.endpoint, "https://cfg.example/v1");
+	/* endpoint resolves even when disabled */
+	setenv_or_unset("ATOMCODE_TELEMETRY_ENDPOINT", "http://x/");
+	setenv_or_unset("DO_NOT_TRACK", "1");
+	optout_resolve(&c, 0, &o);
+	assert_int_equal(o.enabled, 0);
+	assert_string_equal(o.endpoint, "http://x/");
+	setenv_or_unset("DO_NOT_TRACK", NULL);
+	setenv_or_unset("ATOMCODE_TELEMETRY_ENDPOINT", NULL);
+}
+
+/* ---- editing ---------------------------------------------------------- */
+
+/* Copy a data file into tmpdir/config.toml; returns its path. */
+static const char *
+stage(const char *rel, mode_t mode)
+{
+	static char	 dst[PATH_MAX];
+	char		 src[PATH_MAX], *data;
+	size_t		 len;
+
+	src_path(src, sizeof(src), rel);
+	data = slurp(src, &len);
+	assert_non_null(data);
+	snprintf(dst, sizeof(dst), "%s/config.toml", tmpdir);
+	unlink(dst);
+	spew(dst, data, len, mode);
+	free(data);
+	return dst;
+}
+
+/* Edit the staged copy of rel and compare with the expected bytes. */
+static void
+edit_expect(const char *rel, int enabled, const char *want, size_t wantlen)
+{
+	const char	*path;
+	char		 cause[512], *got;
+	size_t		 len;
+	struct tconfig	 c;
+
+	print_message("  %s -> %d\n", rel, enabled);
+	path = stage(rel, 0600);
+	assert_int_equal(config_set_enabled(path, enabled, cause,
+	    sizeof(cause)), 0);
+	got = slurp(path, &len);
+	assert_non_null(got);
+	assert_int_equal(len, wantlen);
+	assert_memory_equal(got, want, wantlen);
+	free(got);
+	assert_int_equal(config_read(path, &c), 0);
+	assert_int_equal(c.parsed, 1);
+	assert_int_equal(c.enabled, enabled);
+	assert_int_equal(count_entries(tmpdir), 1);	/* no temp left */
+}
+
+/* want = original with the first `from` replaced by `to`. */
+static void
+edit_replace(const char *rel, int enabled, const char *from, const char *to)
+{
+	char	 src[PATH_MAX], *old, *want, *at;
+	size_t	 len, flen, tlen;
+
+	src_path(src, sizeof(src), rel);
+	old = slurp(src, &len);
+	assert_non_null(old);
+	at = strstr(old, from);
+	assert_non_null(at);
+	flen = strlen(from);
+	tlen = strlen(to);
+	want = malloc(len - flen + tlen + 1);
+	assert_non_null(want);
+	memcpy(want, old, (size_t)(at - old));
+	memcpy(want + (at - old), to, tlen);
+	memcpy(want + (at - old) + tlen, at + flen,
+	    len - (size_t)(at - old) - flen);
+	edit_expect(rel, enabled, want, len - flen + tlen);
+	free(old);
+	free(want);
+}
+
+/* want = original + tail */
+static void
+edit_append(const char *rel, int enabled, const char *tail)
+{
+	char	 src[PATH_MAX], *old, *want;
+	size_t	 len, tlen;
+
+	src_path(src, sizeof(src), rel);
+	old = slurp(src, &len);
+	assert_non_null(old);
+	tlen = strlen(tail);
+	want = malloc(len + tlen + 1);
+	assert_non_null(want);
+	memcpy(want, old, len);
+	memcpy(want + len, tail, tlen);
+	edit_expect(rel, enabled, want, len + tlen);
+	free(old);
+	free(want);
+}
+
+static void
+test_edit_golden(void **state)
+{
+	const char	*path, *block;
+	char		 src[PATH_MAX], cause[512], *old, *got;
+	size_t		 len, glen;
+	struct tconfig	 c;
+
+	(void)state;
+	/* appended block only; nothing else differs */
+	edit_append(GOLDEN, 0, "\n[telemetry]\nenabled = false\n");
+
+	/* then enabling flips only the value token */
+	src_path(src, sizeof(src), GOLDEN);
+	old = slurp(src, &len);
+	assert_non_null(old);
+	path = stage(GOLDEN, 0644);
+	assert_int_equal(config_set_enabled(path, 0, cause, sizeof(cause)), 0);
+	assert_int_equal(config_set_enabled(path, 1, cause, sizeof(cause)), 0);
+	got = slurp(path, &glen);
+	block = "\n[telemetry]\nenabled = true\n";
+	assert_int_equal(glen, len + strlen(block));
+	assert_memory_equal(got, old, len);	/* block removed: same */
+	assert_string_equal(got + len, block);
+	assert_int_equal(config_read(path, &c), 0);
+	assert_int_equal(c.parsed, 1);
+	assert_int_equal(c.enabled, 1);
+	assert_int_equal(c.offline, 0);
+	free(old);
+	free(got);
+}
+
+static void
+test_edit_cases(void **state)
+{
+	(void)state;
+	/* existing enabled: only the value token, comments kept */
+	edit_replace(DATA "enabled_true.toml", 0, "enabled = true   # was on",
+	    "enabled = false   # was on");
+	edit_replace(DATA "enabled_true.toml", 1, "", "");	/* no change */
+	edit_replace(DATA "inline_comment.toml", 1,
+	    "enabled = false # turn it off", "enabled = true # turn it off");
+	/* table without the key: first line after the header */
+	edit_replace(DATA "no_enabled.toml", 1, "[telemetry] # our table\n",
+	    "[telemetry] # our table\nenabled = true\n");
+	/* CRLF kept */
+	edit_replace(DATA "crlf.toml", 1, "enabled = false\r\n",
+	    "enabled = true\r\n");
+	/* no trailing newline: none added */
+	edit_replace(DATA "no_newline.toml", 1, "enabled = false",
+	    "enabled = true");
+	/* dotted and inline forms edited where they are */
+	edit_replace(DATA "dotted.toml", 1, "telemetry.enabled = false",
+	    "telemetry.enabled = true");
+	edit_replace(DATA "inline_table.toml", 1, "{ enabled = false,",
+	    "{ enabled = true,");
+	/* the fake [telemetry] in a multi-line string is not touched */
+	edit_replace(DATA "multiline.toml", 0, "[telemetry]\nenabled = true",
+	    "[telemetry]\nenabled = false");
+	/* [telemetry.retry] / [[profiles]] are not ours: append */
+	edit_append(DATA "arrays.toml", 1, "\n[telemetry]\nenabled = true\n");
+	edit_append(DATA "empty.toml", 0, "[telemetry]\nenabled = false\n");
+}
+
+static void
+test_edit_generated(void **state)
+{
+	static const struct {
+		const char	*in;
+		int		 enabled;
+		const char	*out;
+	} cases[] = {
+		{ "a = 1", 1, "a = 1\n\n[telemetry]\nenabled = true\n" },
+		{ "a = 1\r\nb = 2\r\n", 0,
+		    "a = 1\r\nb = 2\r\n\r\n[telemetry]\r\n"
+		    "enabled = false\r\n" },
+		{ "a = 1\r\nb = 2", 0,
+		    "a = 1\r\nb = 2\r\n\r\n[telemetry]\r\n"
+		    "enabled = false\r\n" },
+		{ "[telemetry]", 0, "[telemetry]\nenabled = false\n" },
+		{ "[telemetry]\r\nendpoint = \"x\"\r\n", 1,
+		    "[telemetry]\r\nenabled = true\r\nendpoint = \"x\"\r\n" },
+		{ "telemetry.endpoint = \"x\"\nother = 1\n", 0,
+		    "telemetry.endpoint = \"x\"\ntelemetry.enabled = false\n"
+		    "other = 1\n" },
+		{ "[telemetry]\nenabled = \"no\" # typo\n", 0,
+		    "[telemetry]\nenabled = false # typo\n" },
+		{ "[telemetry]\nendpoint = \"https://keep\"\nenabled=true\n"
+		    "[x]\ny = 1\n", 0,
+		    "[telemetry]\nendpoint = \"https://keep\"\nenabled=false\n"
+		    "[x]\ny = 1\n" },
+	};
+	char		 path[PATH_MAX], cause[512], *got;
+	size_t		 i, len;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/config.toml", tmpdir);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		print_message("  case %zu\n", i);
+		spew(path, cases[i].in, strlen(cases[i].in), 0600);
+		assert_int_equal(config_set_enabled(path, cases[i].enabled,
+		    cause, sizeof(cause)), 0);
+		got = slurp(path, &len);
+		assert_non_null(got);
+		assert_string_equal(got, cases[i].out);
+		free(got);
+	}
+}
+
+static void
+test_edit_refuses_invalid(void **state)
+{
+	static const char *const bad[] = {
+		DATA "broken_string.toml",
+		DATA "broken_header.toml",
+		DATA "broken_elsewhere.toml",
+		DATA "dup_key.toml",
+	};
+	const char	*path;
+	char		 src[PATH_MAX], cause[512], want[512], *old, *got;
+	size_t		 i, len, glen;
+	struct stat	 before, after;
+	struct tconfig	 c;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		print_message("  %s\n", bad[i]);
+		src_path(src, sizeof(src), bad[i]);
+		old = slurp(src, &len);
+		assert_non_null(old);
+		path = stage(bad[i], 0600);
+		assert_int_equal(stat(path, &before), 0);
+		assert_int_equal(config_read(path, &c), 0);
+		snprintf(want, sizeof(want), "%s is not valid TOML, so I won't "
+		    "rewrite it and risk losing your other settings: %s\n"
+		    "Fix the syntax error (or move the file aside) and re-run.",
+		    path, c.error);
+		assert_int_equal(config_set_enabled(path, 0, cause,
+		    sizeof(cause)), -1);
+		assert_string_equal(cause, want);
+		got = slurp(path, &glen);
+		assert_int_equal(glen, len);
+		assert_memory_equal(got, old, len);
+		assert_int_equal(stat(path, &after), 0);
+		assert_int_equal(before.st_ino, after.st_ino);
+		assert_int_equal(count_entries(tmpdir), 1);
+		free(old);
+		free(got);
+	}
+
+	/* telemetry as an inline value without enabled: refuse, untouched */
+	path = stage(DATA "empty.toml", 0600);
+	spew(path, "telemetry = { endpoint = \"x\" }\n",
+	    strlen("telemetry = { endpoint = \"x\" }\n"), 0600);
+	assert_int_equal(config_set_enabled(path, 0, cause, sizeof(cause)), -1);
+	assert_non_null(strstr(cause, "by hand"));
+	got = slurp(path, NULL);
+	assert_string_equal(got, "telemetry = { endpoint = \"x\" }\n");
+	free(got);
+}
+
+static void
+test_edit_mode_symlink_missing(void **state)
+{
+	const char	*path;
+	char		 cause[512], dir[512], file[PATH_MAX], *got;
+	char		 link[PATH_MAX], target[PATH_MAX];
+	struct stat	 sb, sb2;
+	mode_t		 old;
+
+	(void)state;
+	/* mode 0640 kept */
+	path = stage(DATA "basic.toml", 0640);
+	assert_int_equal(config_set_enabled(path, 1, cause, sizeof(cause)), 0);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0640);
+
+	/* unchanged value: not rewritten at all (same inode) */
+	assert_int_equal(config_set_enabled(path, 1, cause, sizeof(cause)), 0);
+	assert_int_equal(stat(path, &sb2), 0);
+	assert_int_equal(sb.st_ino, sb2.st_ino);
+
+	/* missing file and dir: created (0700 dir, 0600 file) */
+	old = umask(022);
+	snprintf(dir, sizeof(dir), "%s/new/.atomcode", tmpdir);
+	snprintf(file, sizeof(file), "%s/config.toml", dir);
+	assert_int_equal(config_set_enabled(file, 0, cause, sizeof(cause)), 0);
+	umask(old);
+	assert_int_equal(stat(dir, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0700);
+	assert_int_equal(stat(file, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	got = slurp(file, NULL);
+	assert_string_equal(got, "[telemetry]\nenabled = false\n");
+	free(got);
+
+	/* symlink: target edited, link kept */
+	snprintf(target, sizeof(target), "%s/real.toml", tmpdir);
+	snprintf(link, sizeof(link), "%s/link.toml", tmpdir);
+	spew(target, "[telemetry]\nenabled = true\n",
+	    strlen("[telemetry]\nenabled = true\n"), 0600);
+	assert_int_equal(symlink(target, link), 0);
+	assert_int_equal(config_set_enabled(link, 0, cause, sizeof(cause)), 0);
+	assert_int_equal(lstat(link, &sb), 0);
+	assert_true(S_ISLNK(sb.st_mode));
+	got = slurp(target, NULL);
+	assert_string_equal(got, "[telemetry]\nenabled = false\n");
+	free(got);
+
+	/* dangling symlink: refused */
+	unlink(target);
+	assert_int_equal(config_set_enabled(link, 1, cause, sizeof(cause)), -1);
+	assert_non_null(strstr(cause, "symbolic link"));
+	assert_int_equal(lstat(link, &sb), 0);
+	assert_true(S_ISLNK(sb.st_mode));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_read_cases),
+		cmocka_unit_test(test_read_long_endpoint),
+		cmocka_unit_test_setup_teardown(test_read_missing_and_errors,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_optout_precedence,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_optout_from_files,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_endpoint_precedence,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_edit_golden,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_edit_cases,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_edit_generated,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_edit_refuses_invalid,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_edit_mode_symlink_missing,
+		    setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1265 @@
+/*
+ * test_upload — the uploader (agent/upload.c) against tests/collector.py on
+ * loopback: delivery with exact bytes and headers, connection reuse,
+ * 400/413/401/429/500 handling, persisted schedule, HTTPS with a throwaway
+ * CA (openssl CLI), proxies from the environment, disabled, transport
+ * errors, abort. Every test has a private temp dir and its own collector,
+ * killed by PID in the teardown. Waits are bounded; assertions are on
+ * recorded values (next_attempt_unix_ms), never on measured speed.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "buf.h"
+#include "queue.h"
+#include "upload.h"
+
+#define T_VERSION	"9.8.7-test"	/* User-Agent suffix */
+#define T_WAIT_MS	8000		/* bound for any single wait */
+#define T_START_MS	10000		/* bound for a helper to start */
+#define T_PATH		1024
+
+struct env {
+	char		 dir[256];
+	char		 qdir[T_PATH];
+	char		 state[T_PATH];
+	char		 health[T_PATH];
+	char		 clog[T_PATH];	/* collector log */
+	char		 plog[T_PATH];	/* proxy log */
+	char		 endpoint[256];
+	char		 ctl_ca[T_PATH];	/* CA for control over HTTPS */
+	char		 scheme[8];
+	struct queue	*q;
+	struct event_base *base;
+	int		 base_events;	/* events added before the uploader */
+	pid_t		 coll_pid, proxy_pid;
+	int		 port, pport;
+	struct upload_config cfg;
+	struct uploader	*u;
+	size_t		 want_requests;	/* for pred_requests */
+	/* Last callback. */
+	int		 done;
+	char		 result[32];
+	long		 status;
+	char		 error[512];
+};
+
+/* ---- helpers: processes, files ---------------------------------------- */
+
+static const char *
+top_dir(void)
+{
+	const char	*t = getenv("TOP");
+
+	return t != NULL && *t != '\0' ? t : ".";
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec	ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Read a whole file into a NUL-terminated malloc'd string (NULL if none). */
+static char *
+slurp(const char *path, size_t *lenp)
+{
+	FILE	*f;
+	char	*s = NULL;
+	long	 n;
+
+	if ((f = fopen(path, "rb")) == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+	    fseek(f, 0, SEEK_SET) == 0 && (s = malloc((size_t)n + 1)) != NULL) {
+		if (fread(s, 1, (size_t)n, f) != (size_t)n) {
+			free(s);
+			s = NULL;
+		} else {
+			s[n] = '\0';
+			if (lenp != NULL)
+				*lenp = (size_t)n;
+		}
+	}
+	fclose(f);
+	return s;
+}
+
+/* Start python3 script with args; wait for its port file. */
+static pid_t
+spawn_py(struct env *e, const char *script, const char *portfile,
+    const char *log, const char *cert, const char *key, int *port)
+{
+	char		 path[T_PATH], *s;
+	const char	*argv[12];
+	int		 i = 0, waited;
+	pid_t		 pid;
+
+	snprintf(path, sizeof path, "%s/tests/%s", top_dir(), script);
+	argv[i++] = "python3";
+	argv[i++] = path;
+	argv[i++] = "--port-file";
+	argv[i++] = portfile;
+	argv[i++] = "--log";
+	argv[i++] = log;
+	if (cert != NULL) {
+		argv[i++] = "--tls-cert";
+		argv[i++] = cert;
+		argv[i++] = "--tls-key";
+		argv[i++] = key;
+	}
+	argv[i] = NULL;
+	unlink(portfile);
+	if ((pid = fork()) == -1)
+		fail_msg("fork: %s", strerror(errno));
+	if (pid == 0) {
+		int	fd = open("/dev/null", O_RDWR);
+
+		if (fd != -1) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			close(fd);
+		}
+		execvp("python3", (char *const *)argv);
+		_exit(127);
+	}
+	(void)e;
+	for (waited = 0; waited < T_START_MS; waited += 10) {
+		if ((s = slurp(portfile, NULL)) != NULL) {
+			*port = (int)strtol(s, NULL, 10);
+			free(s);
+			if (*port > 0)
+				return pid;
+		}
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			fail_msg("%s exited early", script);
+		sleep_ms(10);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	fail_msg("%s did not start", script);
+	return -1;
+}
+
+static void
+stop_pid(pid_t *pid)
+{
+	int	i;
+
+	if (*pid <= 0)
+		return;
+	kill(*pid, SIGTERM);
+	for (i = 0; i < 200; i++) {
+		if (waitpid(*pid, NULL, WNOHANG) == *pid) {
+			*pid = 0;
+			return;
+		}
+		sleep_ms(10);
+	}
+	kill(*pid, SIGKILL);
+	waitpid(*pid, NULL, 0);
+	*pid = 0;
+}
+
+static void
+start_collector(struct env *e, const char *cert, const char *key)
+{
+	char	pf[T_PATH];
+
+	snprintf(pf, sizeof pf, "%s/collector.port", e->dir);
+	e->coll_pid = spawn_py(e, "collector.py", pf, e->clog, cert, key,
+	    &e->port);
+	snprintf(e->scheme, sizeof e->scheme, "%s", cert != NULL ? "https" :
+	    "http");
+	snprintf(e->endpoint, sizeof e->endpoint,
+	    "%s://127.0.0.1:%d/v1/events", e->scheme, e->port);
+}
+
+static size_t
+discard_cb(char *p, size_t size, size_t n, void *arg)
+{
+	(void)p;
+	(void)arg;
+	return size * n;
+}
+
+/* POST a control command to the collector (blocking, direct, no proxy). */
+static void
+ctl(struct env *e, const char *json)
+{
+	CURL	*c;
+	char	 url[T_PATH];
+	long	 code = 0;
+	CURLcode rc;
+
+	snprintf(url, sizeof url, "%s://127.0.0.1:%d/_control", e->scheme,
+	    e->port);
+	assert_non_null(c = curl_easy_init());
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_cb);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
+	if (e->ctl_ca[0] != '\0')
+		curl_easy_setopt(c, CURLOPT_CAINFO, e->ctl_ca);
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(c);
+	if (rc != CURLE_OK || code != 200)
+		fail_msg("control %s: %s (%ld)", json, curl_easy_strerror(rc),
+		    code);
+}
+
+/* The collector's log as a JSON array (caller decrefs). */
+static json_t *
+clog_load(struct env *e)
+{
+	json_t	*arr = json_array(), *o;
+	char	*s, *line, *nl;
+
+	if ((s = slurp(e->clog, NULL)) == NULL)
+		return arr;
+	for (line = s; *line != '\0'; line = nl + 1) {
+		if ((nl = strchr(line, '\n')) == NULL)
+			break;
+		*nl = '\0';
+		if ((o = json_loads(line, 0, NULL)) == NULL)
+			fail_msg("bad collector log line: %s", line);
+		json_array_append_new(arr, o);
+	}
+	free(s);
+	return arr;
+}
+
+static size_t
+clog_count(struct env *e)
+{
+	json_t	*a = clog_load(e);
+	size_t	 n = json_array_size(a);
+
+	json_decref(a);
+	return n;
+}
+
+static int
+rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static int
+has_suffix(const char *s, const char *suf)
+{
+	size_t	ls = strlen(s), lf = strlen(suf);
+
+	return ls >= lf && strcmp(s + ls - lf, suf) == 0;
+}
+
+/* Count queue files whose name ends with (or, for ".sending-", contains)
+ * what. The first match's name goes to first (optional). */
+static int
+count_files(struct env *e, const char *what, char *first, size_t firstlen)
+{
+	DIR		*d;
+	struct dirent	*de;
+	int		 n = 0, contains = strcmp(what, ".sending-") == 0;
+
+	assert_non_null(d = opendir(e->qdir));
+	while ((de = readdir(d)) != NULL) {
+		if (contains ? strstr(de->d_name, what) != NULL :
+		    has_suffix(de->d_name, what)) {
+			if (n == 0 && first != NULL)
+				snprintf(first, firstlen, "%s", de->d_name);
+			n++;
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+/* Build n records (seq from base) into b. */
+static void
+make_records(struct buf *b, int base, int n)
+{
+	int	i;
+
+	for (i = 0; i < n; i++)
+		assert_int_equal(buf_printf(b, "{\"event_id\":\"tool_call\","
+		    "\"ts\":%lld,\"seq\":%d,\"name\":\"read_file\","
+		    "\"success\":true}\n", 1700000000000LL + base + i,
+		    base + i), 0);
+}
+
+/* Write one ready segment of n records; its bytes go to out (optional). */
+static void
+write_segment(struct env *e, int base, int n, struct buf *out)
+{
+	struct buf	b = { 0 };
+
+	make_records(&b, base, n);
+	assert_int_equal(queue_write_ready(e->q, b.data, b.len), 0);
+	if (out != NULL)
+		assert_int_equal(buf_add(out, b.data, b.len), 0);
+	buf_free(&b);
+}
+
+/* ---- helpers: the loop ----------------------------------------------- */
+
+static void
+done_cb(void *arg, const char *result, long status, const char *error)
+{
+	struct env	*e = arg;
+
+	e->done++;
+	snprintf(e->result, sizeof e->result, "%s", result);
+	e->status = status;
+	snprintf(e->error, sizeof e->error, "%s", error != NULL ? error : "");
+}
+
+typedef int (*pred_fn)(struct env *);
+
+struct tick {
+	struct env	*e;
+	pred_fn		 pred;
+	int64_t		 deadline;
+	int		 ok;
+};
+
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tick	*t = arg;
+
+	(void)fd;
+	(void)what;
+	if (t->pred(t->e)) {
+		t->ok = 1;
+		event_base_loopbreak(t->e->base);
+	} else if (now_ms() > t->deadline)
+		event_base_loopbreak(t->e->base);
+}
+
+/* Run the loop until pred holds (1) or ms pass (0). */
+static int
+run_until(struct env *e, pred_fn pred, int ms)
+{
+	struct tick	 t = { e, pred, now_ms() + ms, 0 };
+	struct event	*ev;
+	struct timeval	 tv = { 0, 5000 };
+
+	if (pred(e))
+		return 1;
+	ev = event_new(e->base, -1, EV_PERSIST, tick_cb, &t);
+	assert_non_null(ev);
+	event_add(ev, &tv);
+	event_base_dispatch(e->base);
+	event_free(ev);
+	return t.ok;
+}
+
+static int
+pred_done(struct env *e)
+{
+	return e->done > 0;
+}
+
+static int
+pred_false(struct env *e)
+{
+	(void)e;
+	return 0;
+}
+
+static int
+pred_queue_empty_idle(struct env *e)
+{
+	return count_files(e, ".ndjson", NULL, 0) == 0 &&
+	    count_files(e, ".sending-", NULL, 0) == 0 && upload_idle(e->u);
+}
+
+static int
+pred_requests(struct env *e)
+{
+	return clog_count(e) >= e->want_requests;
+}
+
+/* Kick and wait for the callback; returns the result. */
+static const char *
+kick_wait(struct env *e, int now)
+{
+	e->done = 0;
+	e->result[0] = '\0';
+	upload_kick(e->u, now, done_cb, e);
+	assert_int_equal(e->done, 0);	/* never called from inside kick */
+	if (!run_until(e, pred_done, T_WAIT_MS))
+		fail_msg("no upload callback within %d ms", T_WAIT_MS);
+	assert_int_equal(e->done, 1);
+	return e->result;
+}
+
+/* The "upload" object of upload_status (caller decrefs). */
+static json_t *
+ustatus(struct env *e)
+{
+	json_t	*o = json_object(), *up;
+
+	upload_status(e->u, o);
+	up = json_object_get(o, "upload");
+	assert_non_null(up);
+	json_incref(up);
+	json_decref(o);
+	return up;
+}
+
+static json_int_t
+uint_of(json_t *o, const char *k)
+{
+	json_t	*v = json_object_get(o, k);
+
+	if (!json_is_integer(v))
+		fail_msg("%s is not an integer", k);
+	return json_integer_value(v);
+}
+
+static const char *
+str_of(json_t *o, const char *k)
+{
+	const char	*s = json_string_value(json_object_get(o, k));
+
+	if (s == NULL)
+		fail_msg("%s is not a string", k);
+	return s;
+}
+
+static void
+new_uploader(struct env *e)
+{
+	e->cfg.endpoint = e->endpoint;
+	assert_non_null(e->u = upload_new(e->base, e->q, &e->cfg));
+}
+
+/* ---- setup / teardown ------------------------------------------------ */
+
+static int
+setup(void **state)
+{
+	struct env	*e;
+	char		 cause[256];
+
+	e = calloc(1, sizeof *e);
+	assert_non_null(e);
+	snprintf(e->dir, sizeof e->dir, "/tmp/upl-test.XXXXXX");
+	assert_non_null(mkdtemp(e->dir));
+	snprintf(e->qdir, sizeof e->qdir, "%s/queue", e->dir);
+	snprintf(e->state, sizeof e->state, "%s/upload-state.json", e->dir);
+	snprintf(e->health, sizeof e->health, "%s/health.json", e->dir);
+	snprintf(e->clog, sizeof e->clog, "%s/collector.log", e->dir);
+	snprintf(e->plog, sizeof e->plog, "%s/proxy.log", e->dir);
+	if (queue_open(e->qdir, QUEUE_O_CREATE, &e->q, cause,
+	    sizeof cause) == -1)
+		fail_msg("queue_open: %s", cause);
+	assert_non_null(e->base = event_base_new());
+	e->base_events = event_base_get_num_events(e->base,
+	    EVENT_BASE_COUNT_ADDED);
+	e->cfg.enabled = 1;
+	e->cfg.timeout_s = 5;
+	e->cfg.connect_timeout_s = 2;
+	e->cfg.backoff_scale_pct = 100;
+	e->cfg.max_retry_after_s = 86400;
+	e->cfg.state_path = e->state;
+	e->cfg.health_path = e->health;
+	e->cfg.user_agent_version = T_VERSION;
+	unsetenv("http_proxy");
+	unsetenv("HTTPS_PROXY");
+	unsetenv("https_proxy");
+	unsetenv("ALL_PROXY");
+	unsetenv("all_proxy");
+	unsetenv("NO_PROXY");
+	unsetenv("no_proxy");
+	unsetenv("ATOMCODE_PROXY_MODE");
+	*state = e;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct env	*e = *state;
+
+	upload_free(e->u);
+	stop_pid(&e->coll_pid);
+	stop_pid(&e->proxy_pid);
+	queue_close(e->q);
+	event_base_free(e->base);
+	nftw(e->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(e);
+	return 0;
+}
+
+/* ---- tests ----------------------------------------------------------- */
+
+/* 2xx: exact bytes, every header, drain, connection reuse, health, idle. */
+static void
+test_ok_delivery(void **state)
+{
+	struct env	*e = *state;
+	struct buf	 s1 = { 0 }, s2 = { 0 };
+	char		 name[QUEUE_NAME_MAX], stem1[QUEUE_NAME_MAX], dropped[32];
+	json_t		*log, *r0, *r1, *h, *hl, *st;
+	int64_t		 t0, t1, sent;
+	struct upload_counters c;
+
+	start_collector(e, NULL, NULL);
+	new_uploader(e);
+	assert_string_equal(kick_wait(e, 0), "empty");
+
+	write_segment(e, 0, 3, &s1);
+	assert_int_equal(count_files(e, ".ndjson", name, sizeof name), 1);
+	snprintf(stem1, sizeof stem1, "%.*s", (int)(strlen(name) - 7), name);
+	sleep_ms(1100);		/* segment names carry the second */
+	write_segment(e, 3, 2, &s2);
+	snprintf(dropped, sizeof dropped, "%llu",
+	    (unsigned long long)queue_dropped(e->q));
+
+	t0 = now_ms();
+	assert_string_equal(kick_wait(e, 1), "ok");
+	t1 = now_ms();
+	assert_int_equal(e->status, 200);
+
+	log = clog_load(e);
+	assert_int_equal(json_array_size(log), 2);
+	r0 = json_array_get(log, 0);
+	r1 = json_array_get(log, 1);
+	assert_string_equal(str_of(r0, "method"), "POST");
+	assert_string_equal(str_of(r0, "path"), "/v1/events");
+	assert_string_equal(str_of(r0, "raw"), s1.data);	/* exact bytes */
+	assert_string_equal(str_of(r1, "raw"), s2.data);
+	assert_int_equal(json_array_size(json_object_get(r0, "records")), 3);
+	h = json_object_get(r0, "headers");
+	assert_string_equal(str_of(h, "content-type"), "application/x-ndjson");
+	assert_string_equal(str_of(h, "content-encoding"), "gzip");
+	assert_string_equal(str_of(h, "x-atomcode-schema"), "1");
+	assert_string_equal(str_of(h, "x-atomcode-dropped"), dropped);
+	assert_string_equal(str_of(h, "user-agent"),
+	    "atomcode-telemetry/" T_VERSION);
+	assert_string_equal(str_of(h, "idempotency-key"), stem1);
+	sent = strtoll(str_of(h, "x-atomcode-sent-at"), NULL, 10);
+	assert_true(sent >= t0 && sent <= t1);
+	assert_null(json_object_get(h, "expect"));
+	assert_null(json_object_get(h, "authorization"));
+	/* The body is gzip: smaller than the NDJSON here. */
+	assert_true(uint_of(r0, "body_bytes") < (json_int_t)s1.len);
+	hl = json_object_get(r1, "headers");
+	assert_string_not_equal(str_of(hl, "idempotency-key"), stem1);
+	/* One connection for both (keep-alive reuse). */
+	assert_int_equal(uint_of(r0, "client_port"),
+	    uint_of(r1, "client_port"));
+	json_decref(log);
+
+	assert_int_equal(count_files(e, ".ndjson", NULL, 0), 0);
+	assert_int_equal(count_files(e, ".sending-", NULL, 0), 0);
+	assert_int_equal(count_files(e, ".invalid", NULL, 0), 0);
+
+	upload_counters(e->u, &c);
+	assert_int_equal(c.segments_posted, 2);
+	assert_int_equal(c.events_uploaded, 5);
+	assert_int_equal(c.bytes_sent, s1.len + s2.len);
+	assert_int_equal(c.failures, 0);
+	assert_true(c.last_post_unix_ms >= t0 && c.last_post_unix_ms <= t1);
+
+	/* health.json, upstream shape. */
+	upload_set_tracked(e->u, 42);
+	st = json_load_file(e->health, 0, NULL);
+	assert_non_null(st);
+	assert_int_equal(uint_of(st, "segments_posted"), 2);
+	assert_int_equal(uint_of(st, "bytes_sent"), (json_int_t)(s1.len +
+	    s2.len));
+	assert_int_equal(uint_of(st, "last_post_unix_ms"),
+	    c.last_post_unix_ms);
+	assert_int_equal(uint_of(st, "events_dropped_mpsc"), 0);
+	assert_int_equal(uint_of(st, "events_dropped_disk"), 0);
+	assert_int_equal(uint_of(st, "events_tracked"), 0);
+	assert_non_null(strstr(str_of(st, "last_post_iso"), "T"));
+	json_decref(st);
+
+	/* Idle means idle: nothing of ours is armed. */
+	assert_true(upload_idle(e->u));
+	assert_int_equal(event_base_get_num_events(e->base,
+	    EVENT_BASE_COUNT_ADDED), e->base_events);
+	st = ustatus(e);
+	assert_string_equal(str_of(st, "state"), "idle");
+	assert_int_equal(uint_of(st, "attempt"), 0);
+	assert_int_equal(uint_of(st, "last_status"), 200);
+	assert_true(json_is_null(json_object_get(st, "last_error")));
+	json_decref(st);
+
+	/* upload_abort writes health.json with the tracked count. */
+	upload_abort(e->u);
+	st = json_load_file(e->health, 0, NULL);
+	assert_non_null(st);
+	assert_int_equal(uint_of(st, "events_tracked"), 42);
+	json_decref(st);
+	assert_string_equal(kick_wait(e, 1), "aborted");
+	buf_free(&s1);
+	buf_free(&s2);
+}
+
+/* Any 2xx is a delivery (202, 204). */
+static void
+test_other_2xx(void **state)
+{
+	struct env	*e = *state;
+
+	start_collector(e, NULL, NULL);
+	ctl(e, "{\"script\":[{\"status\":202},{\"status\":204}]}");
+	new_uploader(e);
+	write_segment(e, 0, 1, NULL);
+	write_segment(e, 1, 1, NULL);
+	assert_string_equal(kick_wait(e, 1), "ok");
+	assert_int_equal(count_files(e, ".ndjson", NULL, 0), 0);
+	assert_int_equal(clog_count(e), 2);
+}
+
+/* 400: quarantined as .invalid, never retried; the drain goes on. */
+static void
+test_400_quarantine(void **state)
+{
+	struct env	*e = *state;
+	char		 name[QUEUE_NAME_MAX], inv[QUEUE_NAME_MAX];
+	json_t		*st;
+
+	start_collector(e, NULL, NULL);
+	ctl(e, "{\"script\":[{\"status\":400}]}");
+	new_uploader(e);
+	write_segment(e, 0, 2, NULL);
+	assert_int_equal(count_files(e, ".ndjson", name, sizeof name), 1);
+	sleep_ms(1100);
+	write_segment(e, 2, 2, NULL);
+	assert_string_equal(kick_wait(e, 1), "rejected");
+	assert_int_equal(count_files(e, ".ndjson", NULL, 0), 0);
+	assert_int_equal(count_files(e, ".invalid", inv, sizeof inv), 1);
+	/* Same stem. */
+	assert_memory_equal(name, inv, strlen(name) - 7);
+	assert_int_equal(clog_count(e), 2);
+	st = ustatus(e);
+	assert_int_equal(uint_of(st, "quarantined"), 1);
+	assert_int_equal(uint_of(st, "segments_posted"), 1);
+	assert_int_equal(uint_of(st, "attempt"), 0);
+	assert_string_equal(str_of(st, "state"), "idle");
+	json_decref(st);
+	assert_string_equal(kick_wait(e, 1), "empty");
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* 413: split in halves, each delivered once; a lone record quarantined. */
+static void
+test_413_split(void **state)
+{
+	struct env	*e = *state;
+	struct buf	 orig = { 0 }, got = { 0 };
+	json_t		*log, *r;
+	size_t		 i, n413 = 0, n200 = 0, nl = 0;
+	char		*lines[16], *p, *nlp;
+	json_t		*st;
+
+	start_collector(e, NULL, NULL);
+	ctl(e, "{\"max_records\":3}");
+	new_uploader(e);
+	write_segment(e, 0, 5, &orig);
+	assert_string_equal(kick_wait(e, 1), "ok");
+	assert_int_equal(count_files(e, ".ndjson", NULL, 0), 0);
+	assert_int_equal(count_files(e, ".invalid", NULL, 0), 0);
+	log = clog_load(e);
+	assert_int_equal(json_array_size(log), 3);
+	for (i = 0; i < json_array_size(log); i++) {
+		r = json_array_get(log, i);
+		if (uint_of(r, "status") == 413) {
+			n413++;
+			assert_string_equal(str_of(r, "raw"), orig.data);
+		} else if (uint_of(r, "status") == 200) {
+			n200++;
+			assert_int_equal(buf_puts(&got, str_of(r, "raw")), 0);
+		}
+	}
+	assert_int_equal(n413, 1);
+	assert_int_equal(n200, 2);
+	json_decref(log);
+	/* The two halves hold every record exactly once (order of halves
+	 * is the queue's name order). */
+	assert_int_equal(got.len, orig.len);
+	assert_int_equal(buf_putc(&got, '\0'), 0);
+	for (p = got.data; *p != '\0' && nl < 16; p = nlp + 1) {
+		if ((nlp = strchr(p, '\n')) == NULL)
+			break;
+		*nlp = '\0';
+		lines[nl++] = p;
+	}
+	assert_int_equal(nl, 5);
+	qsort(lines, nl, sizeof lines[0], cmp_str);
+	for (i = 0; i < nl; i++) {
+		char	want[256];
+
+		snprintf(want, sizeof want, "\"seq\":%zu,", i);
+		assert_non_null(strstr(lines[i], want));
+	}
+	st = ustatus(e);
+	assert_int_equal(uint_of(st, "split"), 1);
+	assert_int_equal(uint_of(st, "events_uploaded"), 5);
+	json_decref(st);
+
+	/* One record alone too large: quarantined. */
+	ctl(e, "{\"max_records\":0}");
+	write_segment(e, 10, 1, NULL);
+	assert_string_equal(kick_wait(e, 1), "rejected");
+	assert_int_equal(e->status, 413);
+	assert_int_equal(count_files(e, ".invalid", NULL, 0), 1);
+	assert_int_equal(count_files(e, ".ndjson", NULL, 0), 0);
+	buf_free(&orig);
+	buf_free(&got);
+}
+
+/* 401/403: claim restored, paused an hour, not overridden, persisted. */
+static void
+test_401_pause(void **state)
+{
+	struct env	*e = *state;
+	json_t		*st, *f;
+	int64_t		 t, next;
+
+	start_collector(e, NULL, NULL);
+	ctl(e, "{\"script\":[{\"status\":401}]}");
+	new_uploader(e);
+	write_segment(e, 0, 2, NULL);
+	assert_string_equal(kick_wait(e, 1), "paused");
+	t = now_ms();
+	assert_int_equal(e->status, 401);
+	assert_int_equal(count_files(e, ".ndjson", NULL, 0), 1);
+	assert_int_equal(count_files(e, ".sending-", NULL, 0), 0);
+	st = ustatus(e);
+	assert_string_equal(str_of(st, "state"), "paused");
+	assert_string_equal(str_of(st, "next_reason"), "unauthorized");
+	next = uint_of(st, "next_attempt_unix_ms");
+	assert_true(next > t + 3600 * 1000 - 5000 && next <= t + 3600 * 1000);
+	assert_int_equal(uint_of(st, "attempt"), 0);
+	assert_int_equal(uint_of(st, "last_status"), 401);
+	json_decref(st);
+	assert_false(upload_idle(e->u));	/* the pause timer is armed */
+
+	/* now=1 does not override a server-requested pause. */
+	assert_string_equal(kick_wait(e, 1), "paused");
+	run_until(e, pred_false, 100);
+	assert_int_equal(clog_count(e), 1);
+
+	/* Persisted. */
+	f = json_load_file(e->state, 0, NULL);
+	assert_non_null(f);
+	assert_string_equal(str_of(f, "reason"), "unauthorized");
+	assert_int_equal(uint_of(f, "next_attempt_unix_ms"), next);
+	json_decref(f);
+
+	/* A restarted uploader keeps quiet too. */
+	upload_free(e->u);
+	new_uploader(e);
+	assert_true(upload_idle(e->u));	/* nothing armed until kicked */
+	st = ustatus(e);
+	assert_string_equal(str_of(st, "state"), "paused");
+	assert_int_equal(uint_of(st, "next_attempt_unix_ms"), next);
+	json_decref(st);
+	assert_string_equal(kick_wait(e, 1), "paused");
+	run_until(e, pred_false, 100);
+	assert_int_equal(clog_count(e), 1);
+	assert_int_equal(count_files(e, ".ndjson", NULL, 0), 1);
+}
+
+/* 403 behaves as 401. */
+static void
+test_403_pause(void **state)
+{
+	struct env	*e = *state;
+	json_t		*st;
+
+	start_collector(e, NULL, NULL);
+	ctl(e, "{\"script\":[{\"status\":403}]}");
+	e->cfg.backoff_scale_pct = 1;	/* 1 h → 36 s */
+	new_uploader(e);
+	write_segment(e, 0, 1, NULL);
+	assert_string_equal(kick_wait(e, 0), "paused");
+	st = ustatus(e);
+	assert_string_equal(str_of(st, "next_reason"), "unauthorized");
+	assert_true(uint_of(st, "next_attempt_unix_ms") <= now_ms() + 36000);
+	assert_true(uint_of(st, "next_attempt_unix_ms") > now_ms() + 30000);
+	json_decref(st);
+}
+
+/* 429/503 + Retry-After (seconds, HTTP-date); without it: backoff. */
+static void
+test_429_retry_after(void **state)
+{
+	struct env	*e = *state;
+	json_t		*st;
+	int64_t		 t, next;
+
+	start_collector(e, NULL, NULL);
+	ctl(e, "{\"script\":[{\"status\":429,\"retry_after\":\"1\"}]}");
+	new_uploader(e);
+	write_segment(e, 0, 2, NULL);
+	assert_string_equal(kick_wait(e, 1), "paused");
+	t = now_ms();
+	assert_int_equal(e->status, 429);
+	assert_int_equal(count_files(e, ".ndjson", NULL, 0), 1);
+	st = ustatus(e);
+	next = uint_of(st, "next_attempt_unix_ms");
+	assert_string_equal(str_of(st, "next_reason"), "retry_after");
+	assert_string_equal(str_of(st, "state"), "paused");
+	assert_int_equal(uint_of(st, "attempt"), 1);
+	assert_true(next > t + 1000 - 200 && next <= t + 1000);
+	json_decref(st);
+	/* Not overridden by now=1. */
+	assert_string_equal(kick_wait(e, 1), "paused");
+	assert_int_equal(clog_count(e), 1);
+	/* The timer retries by itself and the drain ends idle. */
+	assert_true(run_until(e, pred_queue_empty_idle, T_WAIT_MS));
+	assert_int_equal(clog_count(e), 2);
+	st = ustatus(e);
+	assert_int_equal(uint_of(st, "attempt"), 0);
+	assert_string_equal(str_of(st, "state"), "idle");
+	json_decref(st);
+
+	/* HTTP-date form, 503. */
+	ctl(e, "{\"script\":[{\"status\":503,\"retry_after\":{\"date_in\":3}}]}");
+	write_segment(e, 10, 1, NULL);
+	assert_string_equal(kick_wait(e, 1), "paused");
+	t = now_ms();
+	assert_int_equal(e->status, 503);
+	st = ustatus(e);
+	next = uint_of(st, "next_attempt_unix_ms");
+	assert_true(next >= t + 1500 && next <= t + 3100);
+	assert_string_equal(str_of(st, "next_reason"), "retry_after");
+	json_decref(st);
+
+	/* A new uploader with a cap of 1 s: Retry-After 100 is capped. */
+	upload_free(e->u);
+	unlink(e->state);
+	e->cfg.max_retry_after_s = 1;
+	new_uploader(e);
+	ctl(e, "{\"script\":[{\"status\":429,\"retry_after\":\"100\"}]}");
+	assert_string_equal(kick_wait(e, 1), "paused");
+	t = now_ms();
+	st = ustatus(e);
+	next = uint_of(st, "next_attempt_unix_ms");
+	assert_true(next <= t + 1000);
+	json_decref(st);
+
+	/* Without a usable Retry-After: generic backoff. */
+	upload_free(e->u);
+	unlink(e->state);
+	new_uploader(e);
+	ctl(e, "{\"script\":[{\"status\":429,\"retry_after\":\"soon\"}]}");
+	assert_string_equal(kick_wait(e, 1), "failed");
+	st = ustatus(e);
+	assert_string_equal(str_of(st, "next_reason"), "backoff");
+	assert_string_equal(str_of(st, "state"), "backoff");
+	json_decref(st);
+}
+
+/* 500: backoff 2 s (scaled 1% → 10–20 ms), then success; reset. */
+static void
+test_500_backoff(void **state)
+{
+	struct env	*e = *state;
+	json_t		*st, *f;
+	int64_t		 t, next;
+	struct upload_counters c;
+
+	start_collector(e, NULL, NULL);
+	ctl(e, "{\"script\":[{\"status\":500,\"count\":2}]}");
+	e->cfg.backoff_scale_pct = 1;
+	new_uploader(e);
+	write_segment(e, 0, 2, NULL);
+	assert_string_equal(kick_wait(e, 1), "failed");
+	t = now_ms();
+	assert_int_equal(e->status, 500);
+	assert_non_null(strstr(e->error, "500"));
+	st = ustatus(e);
+	assert_string_equal(str_of(st, "next_reason"), "backoff");
+	assert_int_equal(uint_of(st, "attempt"), 1);
+	next = uint_of(st, "next_attempt_unix_ms");
+	assert_true(next <= t + 20);	/* ≤ 2 s × 1% */
+	assert_true(next >= t - 50);	/* ≥ 1 s × 1%, minus callback latency */
+	json_decref(st);
+	f = json_load_file(e->state, 0, NULL);
+	assert_non_null(f);
+	assert_int_equal(uint_of(f, "attempt"), 1);
+	json_decref(f);
+
+	assert_true(run_until(e, pred_queue_empty_idle, T_WAIT_MS));
+	assert_int_equal(clog_count(e), 3);
+	st = ustatus(e);
+	assert_int_equal(uint_of(st, "attempt"), 0);
+	assert_int_equal(uint_of(st, "next_attempt_unix_ms"), 0);
+	assert_string_equal(str_of(st, "state"), "idle");
+	json_decref(st);
+	upload_counters(e->u, &c);
+	assert_int_equal(c.failures, 2);
+	assert_int_equal(c.segments_posted, 1);
+	f = json_load_file(e->state, 0, NULL);
+	assert_non_null(f);
+	assert_int_equal(uint_of(f, "attempt"), 0);
+	json_decref(f);
+	assert_true(upload_idle(e->u));
+	assert_int_equal(event_base_get_num_events(e->base,
+	    EVENT_BASE_COUNT_ADDED), e->base_events);
+}
+
+/* Backoff state survives a restart; now=1 overrides it; now=0 does not. */
+static void
+test_backoff_persist_override(void **state)
+{
+	struct env	*e = *state;
+	json_t		*st;
+	int64_t		 next;
+
+	start_collector(e, NULL, NULL);
+	ctl(e, "{\"script\":[{\"status\":502}]}");
+	new_uploader(e);	/* real scale: 1–2 s */
+	write_segment(e, 0, 1, NULL);
+	assert_string_equal(kick_wait(e, 1), "failed");
+	st = ustatus(e);
+	next = uint_of(st, "next_attempt_unix_ms");
+	assert_true(next >= now_ms() + 800);
+	json_decref(st);
+
+	upload_free(e->u);
+	new_uploader(e);
+	st = ustatus(e);
+	assert_string_equal(str_of(st, "state"), "backoff");
+	assert_int_equal(uint_of(st, "attempt"), 1);
+	assert_int_equal(uint_of(st, "next_attempt_unix_ms"), next);
+	json_decref(st);
+
+	assert_string_equal(kick_wait(e, 0), "backoff");
+	assert_int_equal(clog_count(e), 1);
+	assert_false(upload_idle(e->u));	/* timer armed now */
+	assert_string_equal(kick_wait(e, 1), "ok");
+	assert_int_equal(clog_count(e), 2);
+	st = ustatus(e);
+	assert_int_equal(uint_of(st, "attempt"), 0);
+	json_decref(st);
+	assert_true(upload_idle(e->u));
+}
+
+/* A throwaway CA: wrong CA fails, right CA works; HTTPS_PROXY → CONNECT. */
+static void
+test_https(void **state)
+{
+	struct env	*e = *state;
+	char		 cmd[4 * T_PATH], ca1[T_PATH], ca2[T_PATH], crt[T_PATH];
+	char		 key[T_PATH], pf[T_PATH], *plog;
+	json_t		*log;
+
+	snprintf(ca1, sizeof ca1, "%s/ca1.pem", e->dir);
+	snprintf(ca2, sizeof ca2, "%s/ca2.pem", e->dir);
+	snprintf(crt, sizeof crt, "%s/srv.pem", e->dir);
+	snprintf(key, sizeof key, "%s/srv.key", e->dir);
+	snprintf(cmd, sizeof cmd, "(cd '%s' && "
+	    "K='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes' && "
+	    "openssl req -x509 $K -keyout ca1.key -out ca1.pem -days 2 "
+	    "-subj /CN=upl-test-ca-1 && "
+	    "openssl req -x509 $K -keyout ca2.key -out ca2.pem -days 2 "
+	    "-subj /CN=upl-test-ca-2 && "
+	    "openssl req $K -keyout srv.key -out srv.csr -subj /CN=127.0.0.1 && "
+	    "printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n"
+	    "extendedKeyUsage=serverAuth\\nsubjectKeyIdentifier=hash\\n"
+	    "authorityKeyIdentifier=keyid\\n' > ext.cnf && "
+	    "openssl x509 -req -in srv.csr -CA ca1.pem -CAkey ca1.key "
+	    "-CAcreateserial -out srv.pem -days 2 -extfile ext.cnf",
+	    e->dir);
+	snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd),
+	    ") >/dev/null 2>&1");
+	if (system(cmd) != 0)
+		fail_msg("openssl failed");
+	start_collector(e, crt, key);
+	snprintf(e->ctl_ca, sizeof e->ctl_ca, "%s", ca1);
+
+	/* Wrong CA: TLS verification fails; the segment stays. */
+	e->cfg.ca_file = ca2;
+	new_uploader(e);
+	write_segment(e, 0, 2, NULL);
+	assert_string_equal(kick_wait(e, 1), "failed");
+	assert_int_equal(e->status, 0);
+	assert_true(strstr(e->error, "certificate") != NULL ||
+	    strstr(e->error, "SSL") != NULL);
+	assert_int_equal(count_files(e, ".ndjson", NULL, 0), 1);
+	assert_int_equal(clog_count(e), 0);
+
+	/* Right CA (reconfigure, then now=1 overrides the backoff). */
+	e->cfg.ca_file = ca1;
+	upload_reconfigure(e->u, &e->cfg);
+	assert_string_equal(kick_wait(e, 1), "ok");
+	assert_int_equal(count_files(e, ".ndjson", NULL, 0), 0);
+	log = clog_load(e);
+	assert_int_equal(json_array_size(log), 1);
+	assert_int_equal(json_array_size(json_object_get(json_array_get(log,
+	    0), "records")), 2);
+	json_decref(log);
+
+	/* Through a CONNECT proxy from HTTPS_PROXY. */
+	snprintf(pf, sizeof pf, "%s/proxy.port", e->dir);
+	e->proxy_pid = spawn_py(e, "proxy.py", pf, e->plog, NULL, NULL,
+	    &e->pport);
+	snprintf(cmd, sizeof cmd, "http://127.0.0.1:%d", e->pport);
+	setenv("HTTPS_PROXY", cmd, 1);
+	write_segment(e, 2, 1, NULL);
+	assert_string_equal(kick_wait(e, 1), "ok");
+	unsetenv("HTTPS_PROXY");
+	plog = slurp(e->plog, NULL);
+	assert_non_null(plog);
+	snprintf(cmd, sizeof cmd, "CONNECT 127.0.0.1:%d HTTP/1.1\n", e->port);
+	assert_string_equal(plog, cmd);
+	free(plog);
+	assert_int_equal(clog_count(e), 2);
+}
+
+/* http_proxy routes plain HTTP; ATOMCODE_PROXY_MODE=no_proxy bypasses. */
+static void
+test_proxy_env(void **state)
+{
+	struct env	*e = *state;
+	char		 pf[T_PATH], want[T_PATH], *plog;
+
+	start_collector(e, NULL, NULL);
+	snprintf(pf, sizeof pf, "%s/proxy.port", e->dir);
+	e->proxy_pid = spawn_py(e, "proxy.py", pf, e->plog, NULL, NULL,
+	    &e->pport);
+	snprintf(want, sizeof want, "http://127.0.0.1:%d", e->pport);
+	setenv("http_proxy", want, 1);
+	new_uploader(e);
+	write_segment(e, 0, 2, NULL);
+	assert_string_equal(kick_wait(e, 1), "ok");
+	assert_int_equal(clog_count(e), 1);
+	plog = slurp(e->plog, NULL);
+	assert_non_null(plog);
+	snprintf(want, sizeof want, "POST %s HTTP/1.1\n", e->endpoint);
+	assert_string_equal(plog, want);
+	free(plog);
+
+	setenv("ATOMCODE_PROXY_MODE", "no_proxy", 1);
+	write_segment(e, 2, 2, NULL);
+	assert_string_equal(kick_wait(e, 1), "ok");
+	assert_int_equal(clog_count(e), 2);
+	plog = slurp(e->plog, NULL);
+	assert_string_equal(plog, want);	/* unchanged */
+	free(plog);
+	unsetenv("ATOMCODE_PROXY_MODE");
+	unsetenv("http_proxy");
+}
+
+/* Disabled: nothing is sent; enabling again sends. */
+static void
+test_disabled(void **state)
+{
+	struct env	*e = *state;
+	json_t		*st;
+
+	start_collector(e, NULL, NULL);
+	e->cfg.enabled = 0;
+	new_uploader(e);
+	write_segment(e, 0, 1, NULL);
+	assert_string_equal(kick_wait(e, 1), "disabled");
+	run_until(e, pred_false, 50);
+	assert_int_equal(clog_count(e), 0);
+	assert_int_equal(count_files(e, ".ndjson", NULL, 0), 1);
+	st = ustatus(e);
+	assert_string_equal(str_of(st, "state"), "disabled");
+	json_decref(st);
+	assert_true(upload_idle(e->u));
+
+	e->cfg.enabled = 1;
+	upload_reconfigure(e->u, &e->cfg);
+	assert_string_equal(kick_wait(e, 1), "ok");
+	assert_int_equal(clog_count(e), 1);
+
+	/* Disabling during a transfer stops it and restores the claim. */
+	ctl(e, "{\"mode\":\"hang\"}");
+	write_segment(e, 1, 1, NULL);
+	e->done = 0;
+	e->want_requests = clog_count(e) + 1;
+	upload_kick(e->u, 1, done_cb, e);
+	assert_true(run_until(e, pred_requests, T_WAIT_MS));
+	assert_int_equal(count_files(e, ".sending-", NULL, 0), 1);
+	assert_int_equal(e->done, 0);
+	e->cfg.enabled = 0;
+	upload_reconfigure(e->u, &e->cfg);
+	assert_true(run_until(e, pred_done, T_WAIT_MS));
+	assert_string_equal(e->result, "disabled");
+	assert_int_equal(count_files(e, ".ndjson", NULL, 0), 1);
+	assert_int_equal(count_files(e, ".sending-", NULL, 0), 0);
+	ctl(e, "{\"release\":true,\"mode\":\"normal\"}");
+}
+
+/* Dropped connection, refused connection, timeout; abort is prompt. */
+static void
+test_transport_and_abort(void **state)
+{
+	struct env	*e = *state;
+	int64_t		 t0, dt;
+	json_t		*st;
+	char		 saved[256];
+
+	start_collector(e, NULL, NULL);
+	e->cfg.timeout_s = 1;
+	new_uploader(e);
+	write_segment(e, 0, 2, NULL);
+
+	ctl(e, "{\"script\":[{\"action\":\"drop\"}]}");
+	assert_string_equal(kick_wait(e, 1), "failed");
+	assert_int_equal(e->status, 0);
+	assert_true(e->error[0] != '\0');
+	assert_int_equal(count_files(e, ".ndjson", NULL, 0), 1);
+	assert_int_equal(count_files(e, ".sending-", NULL, 0), 0);
+
+	/* Timeout: the server hangs longer than timeout_s. */
+	ctl(e, "{\"script\":[{\"action\":\"hang\"}]}");
+	assert_string_equal(kick_wait(e, 1), "failed");
+	if (strstr(e->error, "timed out") == NULL &&
+	    strstr(e->error, "imeout") == NULL)
+		fail_msg("want a timeout, got \"%s\"", e->error);
+	assert_int_equal(count_files(e, ".ndjson", NULL, 0), 1);
+	ctl(e, "{\"release\":true}");
+
+	/* Nobody listening. */
+	snprintf(saved, sizeof saved, "%s", e->endpoint);
+	snprintf(e->endpoint, sizeof e->endpoint,
+	    "http://127.0.0.1:9/v1/events");
+	e->cfg.endpoint = e->endpoint;
+	upload_reconfigure(e->u, &e->cfg);
+	assert_string_equal(kick_wait(e, 1), "failed");
+	assert_int_equal(e->status, 0);
+	st = ustatus(e);
+	assert_string_equal(str_of(st, "state"), "backoff");
+	assert_int_equal(uint_of(st, "attempt"), 1);	/* reset by new URL */
+	json_decref(st);
+
+	/* Abort while the server hangs: fast, claim restored, answered. */
+	snprintf(e->endpoint, sizeof e->endpoint, "%s", saved);
+	e->cfg.endpoint = e->endpoint;
+	e->cfg.timeout_s = 10;
+	upload_reconfigure(e->u, &e->cfg);
+	ctl(e, "{\"script\":[{\"action\":\"hang\"}]}");
+	e->done = 0;
+	e->want_requests = clog_count(e) + 1;
+	upload_kick(e->u, 1, done_cb, e);
+	assert_true(run_until(e, pred_requests, T_WAIT_MS));
+	assert_int_equal(count_files(e, ".sending-", NULL, 0), 1);
+	st = ustatus(e);
+	assert_string_equal(str_of(st, "state"), "inflight");
+	json_decref(st);
+	t0 = now_ms();
+	upload_abort(e->u);
+	dt = now_ms() - t0;
+	assert_true(dt < 500);	/* the shutdown budget (DESIGN §5) */
+	assert_int_equal(e->done, 1);
+	assert_string_equal(e->result, "aborted");
+	assert_int_equal(count_files(e, ".sending-", NULL, 0), 0);
+	assert_int_equal(count_files(e, ".ndjson", NULL, 0), 1);
+	assert_true(access(e->state, F_OK) == 0);
+	assert_true(upload_idle(e->u));
+	ctl(e, "{\"release\":true}");
+}
+
+/* Empty segments are dropped without a request; blank lines not sent as
+ * records. */
+static void
+test_blank_segments(void **state)
+{
+	struct env	*e = *state;
+	json_t		*log;
+	struct upload_counters c;
+	const char	*two =
+	    "{\"event_id\":\"x\",\"ts\":1}\n\n{\"event_id\":\"y\",\"ts\":2}\n";
+
+	start_collector(e, NULL, NULL);
+	new_uploader(e);
+	assert_int_equal(queue_write_ready(e->q, "\n\n", 2), 0);
+	assert_int_equal(queue_write_ready(e->q, two, strlen(two)), 0);
+	assert_string_equal(kick_wait(e, 1), "ok");
+	log = clog_load(e);
+	assert_int_equal(json_array_size(log), 1);
+	assert_int_equal(json_array_size(json_object_get(json_array_get(log,
+	    0), "records")), 2);
+	json_decref(log);
+	upload_counters(e->u, &c);
+	assert_int_equal(c.events_uploaded, 2);
+	assert_int_equal(count_files(e, ".ndjson", NULL, 0), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(test_ok_delivery),
+		T(test_other_2xx),
+		T(test_400_quarantine),
+		T(test_413_split),
+		T(test_401_pause),
+		T(test_403_pause),
+		T(test_429_retry_after),
+		T(test_500_backoff),
+		T(test_backoff_persist_override),
+		T(test_https),
+		T(test_proxy_env),
+		T(test_disabled),
+		T(test_transport_and_abort),
+		T(test_blank_segments),
+#undef T
+	};
+	int	r;
+
+	signal(SIGPIPE, SIG_IGN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	r = cmocka_run_group_tests(tests, NULL, NULL);
+	curl_global_cleanup();
+	return r;
+}
