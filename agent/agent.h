@@ -21,10 +21,9 @@
 #include "settings.h"
 #include "upload.h"
 
-#define AGENT_MAX_CLIENTS	256		/* further connections are closed */
+#define AGENT_MAX_CLIENTS	1024		/* past this the longest-idle client is closed */
 #define CONN_IN_MAX		(FRAME_MAX + FRAME_HDR + 16384) /* unread input */
 #define CONN_OUT_MAX		(256 * 1024)	/* unsent replies before cut-off */
-#define CONN_STALL_S		10		/* partial frame / unread replies */
 #define BATCH_COMMIT_BYTES	(1024 * 1024)	/* commit a batch early past this */
 #define DROPPED_NAMES_MAX	64		/* distinct dropped field names kept */
 #define ROLL_MAX_AGE_S		30		/* roll a trickled segment at this age */
@@ -41,7 +40,7 @@ struct agent_counters {
 	uint64_t	storage_dropped;	/* lost to write errors */
 	uint64_t	write_errors;	/* failed append batches */
 	uint64_t	peers_rejected;	/* wrong uid */
-	uint64_t	conns_refused;	/* over AGENT_MAX_CLIENTS */
+	uint64_t	conns_evicted;	/* idle clients closed for a newcomer */
 	uint64_t	conns_cut;	/* stalled or over their bounds */
 	uint64_t	bad_frames;	/* framing errors */
 	uint64_t	control;	/* control frames */
@@ -59,6 +58,7 @@ struct conn {
 	int		 flush_wanted;	/* ack after the next commit */
 	uint64_t	 flush_seq;
 	int		 dead;		/* closing: freed on the deferred path */
+	time_t		 last_active;	/* monotonic seconds of the last read */
 	char		*cwd, *home;	/* scrub context from hello (owned) */
 	struct scrub_ctx scrub;
 };
@@ -86,7 +86,7 @@ struct agent {
 	uint64_t		 next_conn_id;
 	struct buf		 batch;		/* records of this loop pass */
 	unsigned		 batch_events;
-	struct event		*commit_ev;	/* low priority: end of pass */
+	struct event		*commit_ev;	/* activated: runs at end of pass */
 	struct event		*reap_ev;	/* frees dead conns */
 	struct event		*roll_ev;	/* quiet-interval roll */
 	struct event		*idle_ev;	/* idle exit */

@@ -101,7 +101,12 @@ ingest_event(struct agent *a, struct conn *c, const unsigned char *p, size_t n)
 		ingest_schedule_commit(a);
 }
 
-/* Make the commit run at the end of this loop pass. */
+/*
+ * Make the commit run at the end of this loop pass. One priority only: an
+ * event activated from a callback joins the tail of the active queue, so
+ * it runs after every descriptor that was ready in this pass (libevent
+ * 2.1 event_process_active_single_queue) and nothing can starve it.
+ */
 void
 ingest_schedule_commit(struct agent *a)
 {

@@ -271,6 +271,21 @@ agent_listen_fds(void)
 	return 3;	/* SD_LISTEN_FDS_START; extra fds are ignored */
 }
 
+/* Room for AGENT_MAX_CLIENTS connections plus our own files. */
+static void
+agent_raise_nofile(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < AGENT_MAX_CLIENTS + 64) {
+		rl.rlim_cur = rl.rlim_max < AGENT_MAX_CLIENTS + 64 ?
+		    rl.rlim_max : AGENT_MAX_CLIENTS + 64;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 /* Tell systemd we are ready (Type=notify) without libsystemd. */
 static void
 agent_sd_notify(const char *msg)
@@ -397,6 +412,7 @@ main(int argc, char **argv)
 	}
 
 	umask(077);
+	agent_raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
 	a->lock_fd = a->listen_fd = -1;
 	if (paths_init(&a->paths) == -1) {
@@ -479,8 +495,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "atomcode-telemetryd: curl_global_init failed\n");
 		return 1;
 	}
-	if ((a->base = event_base_new()) == NULL ||
-	    event_base_priority_init(a->base, 2) == -1) {
+	if ((a->base = event_base_new()) == NULL) {
 		fprintf(stderr, "atomcode-telemetryd: event_base_new failed\n");
 		return 1;
 	}
@@ -491,7 +506,6 @@ main(int argc, char **argv)
 	if (a->commit_ev == NULL || a->idle_ev == NULL ||
 	    a->dropped_fields == NULL)
 		fatalx("out of memory at start");
-	event_priority_set(a->commit_ev, 1);
 	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
 		a->sig_ev[i] = evsignal_new(a->base, sigs[i], agent_signal_cb, a);
 		if (a->sig_ev[i] == NULL || event_add(a->sig_ev[i], NULL) == -1)

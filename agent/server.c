@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,6 +24,33 @@ static void	conn_write_cb(evutil_socket_t, short, void *);
 static void	conn_timer_cb(evutil_socket_t, short, void *);
 static void	conn_arm_timer(struct conn *);
 static void	server_reap_cb(evutil_socket_t, short, void *);
+
+static time_t
+mono_now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* At the client limit: close the connection that was quiet the longest. */
+static void
+server_evict_idlest(struct agent *a)
+{
+	struct conn	*c, *old = NULL;
+
+	TAILQ_FOREACH(c, &a->conns, entry)
+		if (!c->dead && (old == NULL || c->last_active < old->last_active))
+			old = c;
+	if (old != NULL) {
+		a->ctr.conns_evicted++;
+		conn_close(old);
+		/* Free it now: the limit is about descriptors. */
+		if (old->batch_first == 0)
+			event_active(a->reap_ev, 0, 0);
+	}
+}
 
 /* Accept every pending connection. */
 static void
@@ -49,16 +77,18 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			close(fd);
 			continue;
 		}
-		if (a->nclients >= AGENT_MAX_CLIENTS || a->stopping) {
-			a->ctr.conns_refused++;
+		if (a->stopping) {
 			close(fd);
 			continue;
 		}
+		if (a->nclients >= AGENT_MAX_CLIENTS)
+			server_evict_idlest(a);
 		if ((c = calloc(1, sizeof *c)) == NULL) {
 			close(fd);
 			continue;
 		}
 		c->id = ++a->next_conn_id;
+		c->last_active = mono_now();
 		c->fd = fd;
 		c->rev = event_new(a->base, fd, EV_READ | EV_PERSIST,
 		    conn_read_cb, c);
@@ -73,7 +103,6 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			close(fd);
 			continue;
 		}
-		event_priority_set(c->rev, 0);
 		event_add(c->rev, NULL);
 		TAILQ_INSERT_TAIL(&a->conns, c, entry);
 		a->nclients++;
@@ -90,7 +119,8 @@ server_start(struct agent *a, char *cause, size_t causelen)
 
 	TAILQ_INIT(&a->conns);
 	if (a->listen_fd == -1) {
-		if ((a->listen_fd = sock_listen(a->paths.sock, 128)) == -1) {
+		if ((a->listen_fd = sock_listen(a->paths.sock,
+		    AGENT_MAX_CLIENTS)) == -1) {
 			snprintf(cause, causelen, "cannot listen on %s: %s",
 			    a->paths.sock, strerror(errno));
 			return -1;
@@ -110,7 +140,6 @@ server_start(struct agent *a, char *cause, size_t causelen)
 		snprintf(cause, causelen, "event_new failed");
 		return -1;
 	}
-	event_priority_set(a->reap_ev, 1);
 	event_add(a->accept_ev, NULL);
 	return 0;
 }
@@ -322,6 +351,7 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (n > 0) {
 		c->in.len += (size_t)n;
+		c->last_active = mono_now();
 		conn_process(agent, c);
 	}
 }
@@ -352,7 +382,7 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
 static void
 conn_arm_timer(struct conn *c)
 {
-	struct timeval	tv = { CONN_STALL_S, 0 };
+	struct timeval	tv = { (time_t)agent->settings.stall_timeout_s, 0 };
 
 	if (c->in.len > 0 || c->out.len > 0) {
 		if (!evtimer_pending(c->tev, NULL))
@@ -369,8 +399,8 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (c->in.len == 0 && c->out.len == 0)
 		return;
-	log_warnx("client %llu stalled for %d s: closing",
-	    (unsigned long long)c->id, CONN_STALL_S);
+	log_warnx("client %llu stalled for %u s: closing",
+	    (unsigned long long)c->id, agent->settings.stall_timeout_s);
 	agent->ctr.conns_cut++;
 	conn_close(c);
 }

@@ -27,6 +27,7 @@ settings_defaults(struct settings *s)
 	s->fsync = QUEUE_FSYNC_ROLL;
 	s->roll_interval_ms = 2000;
 	s->idle_exit_s = 600;
+	s->stall_timeout_s = 10;
 	s->upload_timeout_s = 10;
 	s->upload_connect_timeout_s = 5;
 	s->backoff_scale_pct = 100;
@@ -73,6 +74,9 @@ settings_handler(void *arg, const char *section, const char *name,
 			goto bad;
 	} else if (IS("agent", "idle_exit_s")) {
 		if (settings_uint(value, 0, 7 * 86400, &s->idle_exit_s))
+			goto bad;
+	} else if (IS("agent", "stall_timeout_s")) {
+		if (settings_uint(value, 1, 3600, &s->stall_timeout_s))
 			goto bad;
 	} else if (IS("agent", "log_level")) {
 		if ((l = log_level_parse(value)) == -1)
@@ -145,8 +149,9 @@ settings_print(const struct settings *s, FILE *fp)
 {
 	static const char *const levels[] = { "error", "warn", "info", "debug" };
 
-	fprintf(fp, "[agent]\nidle_exit_s = %u\nlog_level = %s\n\n",
-	    s->idle_exit_s, levels[s->log_level & 3]);
+	fprintf(fp, "[agent]\nidle_exit_s = %u\nstall_timeout_s = %u\n"
+	    "log_level = %s\n\n", s->idle_exit_s, s->stall_timeout_s,
+	    levels[s->log_level & 3]);
 	fprintf(fp, "[queue]\nfsync = %s\nroll_interval_ms = %u\n\n",
 	    s->fsync == QUEUE_FSYNC_ALWAYS ? "always" :
 	    s->fsync == QUEUE_FSYNC_NEVER ? "never" : "roll",

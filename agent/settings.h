@@ -14,6 +14,7 @@ struct settings {
 	enum queue_fsync fsync;		/* [queue] fsync = always|roll|never */
 	unsigned	roll_interval_ms;	/* [queue] roll_interval_ms: quiet → roll */
 	unsigned	idle_exit_s;	/* [agent] idle_exit_s (auto-spawned only; 0 = never) */
+	unsigned	stall_timeout_s;	/* [agent] stall_timeout_s: cut stalled clients */
 	unsigned	upload_timeout_s;	/* [upload] timeout_s */
 	unsigned	upload_connect_timeout_s;	/* [upload] connect_timeout_s */
 	unsigned	backoff_scale_pct;	/* [upload] backoff_scale_pct (tests shorten) */

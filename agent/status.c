@@ -61,7 +61,7 @@ status_snapshot(struct agent *a)
 	    "storage_dropped", (json_int_t)a->ctr.storage_dropped,
 	    "write_errors", (json_int_t)a->ctr.write_errors,
 	    "peers_rejected", (json_int_t)a->ctr.peers_rejected,
-	    "conns_refused", (json_int_t)a->ctr.conns_refused,
+	    "conns_evicted", (json_int_t)a->ctr.conns_evicted,
 	    "conns_cut", (json_int_t)a->ctr.conns_cut,
 	    "bad_frames", (json_int_t)a->ctr.bad_frames);
 	if (a->up != NULL) {

@@ -18,6 +18,12 @@
  *   PAUSED    the server asked for quiet: timer armed, never overridden
  *   DISABLED  telemetry is off: nothing is uploaded
  * An empty queue always ends in IDLE with no timer armed.
+ *
+ * state_path holds {"next_attempt_unix_ms","reason","attempt","last_status",
+ * "saved_unix_ms"} (reason: "", "backoff", "unauthorized", "retry_after"),
+ * rewritten (temp + rename) whenever the schedule changes, so a restarted
+ * agent keeps a pause the server asked for. It arms no timer by itself: the
+ * first kick does.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -393,8 +399,9 @@ upload_load_state(struct uploader *u)
 
 	/* A wrong clock must not silence us for years. */
 	now = upload_now_ms();
-	cap = (int64_t)(UPLOAD_PAUSE_AUTH_MS > (int64_t)u->max_ra_s * 1000 ?
-	    UPLOAD_PAUSE_AUTH_MS : (int64_t)u->max_ra_s * 1000);
+	cap = (int64_t)u->max_ra_s * 1000;
+	if (cap < UPLOAD_PAUSE_AUTH_MS)
+		cap = UPLOAD_PAUSE_AUTH_MS;
 	if (next > now + cap)
 		next = now + cap;
 	if (next > now && u->reason != UPLOAD_R_NONE) {
@@ -540,6 +547,13 @@ upload_pause(struct uploader *u, enum upload_reason why, uint64_t ms,
 	upload_unclaim(u);
 	upload_release(u);
 	u->failures++;
+	/* Log the first pause of a run; repeats only at debug. */
+	if (u->reason != why)
+		log_warnx("upload paused for %" PRIu64 " ms: %s", ms,
+		    u->last_error);
+	else
+		log_debug("upload paused again for %" PRIu64 " ms: %s", ms,
+		    u->last_error);
 	if (why == UPLOAD_R_AUTH)
 		u->attempt = 0;
 	else
@@ -547,7 +561,6 @@ upload_pause(struct uploader *u, enum upload_reason why, uint64_t ms,
 	u->reason = why;
 	u->next_ms = upload_now_ms() + (int64_t)ms;
 	u->state = UPLOAD_PAUSED;
-	log_warnx("upload paused for %" PRIu64 " ms: %s", ms, u->last_error);
 	upload_save_state(u, 0);
 	upload_arm_retry(u);
 	u->drain_sent = u->drain_rejected = 0;
@@ -784,7 +797,11 @@ upload_prepare(struct uploader *u)
 	curl_easy_reset(e);	/* keeps connections, TLS sessions, DNS */
 #define SET(o, v) do { if (rc == CURLE_OK) rc = curl_easy_setopt(e, o, v); } while (0)
 	SET(CURLOPT_URL, u->endpoint);
+#if LIBCURL_VERSION_NUM >= 0x075500
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_POST, 1L);
 	SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)u->gzlen);

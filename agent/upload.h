@@ -44,7 +44,8 @@ struct upload_config {
  *   "disabled" telemetry is disabled
  *   "aborted"  upload_abort/upload_free ran first
  * error is borrowed for the call only; http_status is the last HTTP status
- * seen in the attempt (0 if none).
+ * seen in the attempt (0 if none). The callback may kick again but must not
+ * free the uploader.
  */
 typedef void (*upload_done_cb)(void *arg, const char *result, long http_status,
     const char *error);

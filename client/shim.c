@@ -618,8 +618,11 @@ maybe_request_ack(struct atc *h, uint64_t now)
 
 	if (h->conn_seq <= h->flush_seq)
 		return;
-	if (unflushed >= ATC_ACK_EVERY || h->count >= ATC_RING_EVENTS / 2 ||
-	    (h->flush_seq <= h->ack_seq && now >= h->unflushed_ms + ATC_ACK_MS))
+	if (unflushed >= ATC_ACK_EVERY)
+		request_ack(h);
+	else if (h->flush_seq <= h->ack_seq &&	/* none outstanding */
+	    (h->count >= ATC_RING_EVENTS / 2 ||
+	    now >= h->unflushed_ms + ATC_ACK_MS))
 		request_ack(h);
 }
 
@@ -669,7 +672,9 @@ submit(struct atc *h, const char *rec, size_t len)
 		goto fallback;
 	if (h->fd != -1) {
 		pump_out(h, now);
-		if (h->flush_seq > h->ack_seq)
+		/* Replies matter only once a batch of acks is due. */
+		if (h->flush_seq > h->ack_seq &&
+		    h->ninflight >= ATC_ACK_EVERY)
 			pump_in(h);
 		if (h->fd != -1) {
 			maybe_request_ack(h, now);
@@ -1016,6 +1021,8 @@ atc_emit(struct atc *h, const char *event_id, const char *payload)
 	if (payload != NULL &&
 	    (p = env_payload(payload, strlen(payload), &h->members)) !=
 	    ENV_P_OK) {
+		if (p == ENV_P_RESERVED)
+			h->st.rejected++;
 		e = p == ENV_P_RESERVED ? ATC_E_SCHEMA : ATC_E_JSON;
 		goto out;
 	}

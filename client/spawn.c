@@ -58,25 +58,48 @@ join(char *out, size_t outlen, const char *dir, size_t dlen, const char *name)
 	return 0;
 }
 
+/* Find name in the absolute directories of $PATH. */
+static int
+path_search(const char *name, char *out, size_t outlen)
+{
+	const char	*p, *colon;
+
+	for (p = getenv("PATH"); p != NULL && *p != '\0'; p = colon + 1) {
+		if ((colon = strchr(p, ':')) == NULL)
+			colon = p + strlen(p);
+		/* Empty and relative entries would make us depend on cwd. */
+		if (*p == '/' && join(out, outlen, p, (size_t)(colon - p),
+		    name) == 0 && executable(out))
+			return 0;
+		if (*colon == '\0')
+			break;
+	}
+	errno = ENOENT;
+	return -1;
+}
+
 /* Resolve the agent program to execute. */
 int
 spawn_program(char *out, size_t outlen)
 {
-	const char	*env, *p, *colon;
+	const char	*env;
 	char		 self[SPAWN_PATH_MAX], *slash;
 	ssize_t		 n;
 	size_t		 len;
 
 	env = getenv("ATOMCODE_TELEMETRYD");
-	if (env != NULL && *env != '\0') {
-		len = strlen(env);
-		if (len >= outlen || !executable(env)) {
+	if (env != NULL && *env != '\0' && strchr(env, '/') != NULL) {
+		/* The agent runs in "/": make a relative path absolute. */
+		if (realpath(env, self) == NULL || (len = strlen(self)) >=
+		    outlen || !executable(self)) {
 			errno = ENOENT;
 			return -1;
 		}
-		memcpy(out, env, len + 1);
+		memcpy(out, self, len + 1);
 		return 0;
 	}
+	if (env != NULL && *env != '\0')
+		return path_search(env, out, outlen);
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n > 0) {
 		self[n] = '\0';
@@ -85,19 +108,7 @@ spawn_program(char *out, size_t outlen)
 		    SPAWN_PROGRAM) == 0 && executable(out))
 			return 0;
 	}
-	env = getenv("PATH");
-	for (p = env; p != NULL && *p != '\0'; p = colon + 1) {
-		if ((colon = strchr(p, ':')) == NULL)
-			colon = p + strlen(p);
-		/* Empty and relative entries would make us depend on cwd. */
-		if (*p == '/' && join(out, outlen, p, (size_t)(colon - p),
-		    SPAWN_PROGRAM) == 0 && executable(out))
-			return 0;
-		if (*colon == '\0')
-			break;
-	}
-	errno = ENOENT;
-	return -1;
+	return path_search(SPAWN_PROGRAM, out, outlen);
 }
 
 /* Our environment minus inherited activation variables, plus the lock fd. */

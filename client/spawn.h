@@ -18,7 +18,8 @@ enum spawn_result {
 };
 
 /*
- * Resolve the agent program: $ATOMCODE_TELEMETRYD if set, else
+ * Resolve the agent program as an absolute path: $ATOMCODE_TELEMETRYD if
+ * set (a path, or a bare name looked up on $PATH), else
  * atomcode-telemetryd next to /proc/self/exe, else on $PATH.
  * 0 and the path in out, or -1 (ENOENT).
  */

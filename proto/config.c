@@ -43,7 +43,7 @@
 #endif
 
 #define CONFIG_MAX_SIZE		(1024 * 1024)	/* larger config.toml: EFBIG */
-#define CONFIG_MAX_DEPTH	64	/* nesting of arrays / inline tables */
+#define CONFIG_MAX_DEPTH	32	/* nesting of arrays / inline tables */
 #define KEY_PART_MAX		32	/* longer key parts never match ours */
 #define KEY_PARTS_MAX		8	/* deeper keys never match ours */
 #define EDIT_ATTEMPTS		3	/* tries if the file keeps changing */
@@ -55,16 +55,22 @@ enum vkind {
 	V_STRING
 };
 
-/* One of the three keys we read, wherever it was found. */
+/* A value token; small, since the scanner keeps one per nesting level. */
 struct found {
 	int		 present;
 	enum vkind	 kind;
 	int		 b;		/* V_BOOL */
-	char		 str[1024];	/* V_STRING, decoded */
-	int		 toolong;	/* V_STRING did not fit str */
-	int		 nul;		/* V_STRING contains U+0000 */
 	size_t		 vstart;	/* value token in the file */
 	size_t		 vend;
+	int		 line;		/* where it starts */
+	size_t		 linestart;
+};
+
+/* A string value of one of our keys, decoded. */
+struct sval {
+	char	str[1024];
+	int	toolong;	/* did not fit str */
+	int	nul;		/* contains U+0000 */
 };
 
 enum { F_OFFLINE, F_ENABLED, F_ENDPOINT, F_COUNT };
@@ -98,6 +104,7 @@ struct scan {
 	struct kpath	 table;		/* current [table] */
 	int		 table_aot;	/* it is an [[array table]] */
 	struct found	 f[F_COUNT];
+	struct sval	 sv[F_COUNT];	/* when f[i].kind is V_STRING */
 
 	int		 crlf;		/* the first newline is \r\n */
 	int		 tel_header;	/* [telemetry] seen */
@@ -497,7 +504,8 @@ static int
 note_key(struct scan *sc, const struct kpath *tbl, const struct kpath *key,
     const struct found *v)
 {
-	int	which = -1;
+	size_t	pos, linestart;
+	int	which = -1, line, r;
 
 	if (kpath_is(tbl, key, "offline_mode", NULL))
 		which = F_OFFLINE;
@@ -515,6 +523,22 @@ note_key(struct scan *sc, const struct kpath *tbl, const struct kpath *key,
 	}
 	sc->f[which] = *v;
 	sc->f[which].present = 1;
+	if (v->kind == V_STRING) {
+		/* Decode it now (scan_value only checked it), then go back. */
+		pos = sc->pos;
+		line = sc->line;
+		linestart = sc->linestart;
+		sc->pos = v->vstart;
+		sc->line = v->line;
+		sc->linestart = v->linestart;
+		r = scan_string(sc, sc->sv[which].str,
+		    sizeof(sc->sv[which].str), &sc->sv[which].toolong,
+		    &sc->sv[which].nul);
+		sc->pos = pos;
+		sc->line = line;
+		sc->linestart = linestart;
+		return r;
+	}
 	return 0;
 }
 
@@ -568,11 +592,9 @@ scan_scalar(struct scan *sc, struct found *v)
 static int
 scan_array(struct scan *sc, int depth)
 {
-	struct kpath	none;
+	static const struct kpath none = { .odd = 1 };	/* never ours */
 	struct found	v;
 
-	memset(&none, 0, sizeof(none));
-	none.odd = 1;		/* nothing inside an array is ours */
 	sc->pos++;
 	for (;;) {
 		skip_ws_nl(sc);
@@ -650,7 +672,7 @@ static int
 scan_value(struct scan *sc, const struct kpath *self, int depth,
     struct found *v)
 {
-	int	c;
+	int	c, toolong = 0, nul = 0;
 
 	memset(v, 0, sizeof(*v));
 	if (depth > CONFIG_MAX_DEPTH) {
@@ -658,11 +680,12 @@ scan_value(struct scan *sc, const struct kpath *self, int depth,
 		return -1;
 	}
 	v->vstart = sc->pos;
+	v->line = sc->line;
+	v->linestart = sc->linestart;
 	c = peek(sc, 0);
 	if (c == '"' || c == '\'') {
 		v->kind = V_STRING;
-		if (scan_string(sc, v->str, sizeof(v->str), &v->toolong,
-		    &v->nul) == -1)
+		if (scan_string(sc, NULL, 0, &toolong, &nul) == -1)
 			return -1;
 	} else if (c == '[') {
 		v->kind = V_OTHER;
@@ -867,6 +890,7 @@ static int
 apply(const struct scan *sc, struct tconfig *c)
 {
 	const struct found	*f;
+	const struct sval	*sv;
 
 	f = &sc->f[F_OFFLINE];
 	if (f->present) {
@@ -875,7 +899,7 @@ apply(const struct scan *sc, struct tconfig *c)
 			    "offline_mode: expected a string");
 			return -1;
 		}
-		c->offline = strcmp(f->str, "on") == 0;
+		c->offline = strcmp(sc->sv[F_OFFLINE].str, "on") == 0;
 	}
 	f = &sc->f[F_ENABLED];
 	if (f->present) {
@@ -887,14 +911,15 @@ apply(const struct scan *sc, struct tconfig *c)
 		c->enabled = f->b;
 	}
 	f = &sc->f[F_ENDPOINT];
+	sv = &sc->sv[F_ENDPOINT];
 	if (f->present) {
-		if (f->kind != V_STRING || f->toolong || f->nul) {
+		if (f->kind != V_STRING || sv->toolong || sv->nul) {
 			snprintf(c->error, sizeof(c->error),
 			    "telemetry.endpoint: expected a string of at most "
 			    "%zu bytes", sizeof(c->endpoint) - 1);
 			return -1;
 		}
-		memcpy(c->endpoint, f->str, strlen(f->str) + 1);
+		memcpy(c->endpoint, sv->str, strlen(sv->str) + 1);
 	}
 	return 0;
 }

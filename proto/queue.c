@@ -40,9 +40,9 @@
 #define UUID_STR	37		/* 36 characters + NUL */
 #define RECOVER_MAX	(64 * 1024 * 1024) /* bigger partials: quarantined */
 #define READ_MAX	(256 * 1024 * 1024) /* largest file read into memory */
-#define DROPPED_MAX	32		/* bytes of the dropped counter file */
+#define DROPPED_MAX	32		/* bytes of the dropped counter */
 #define CAUSE_PATH	160		/* path bytes quoted in a cause */
-#define STEM_MAX	64		/* a stem we create: 15 + 1 + 36 + NUL */
+#define STEM_MAX	64		/* our stems: 15 + 1 + 36 + NUL */
 
 enum kind {
 	K_OTHER = 0,	/* not ours: never touched */
@@ -63,13 +63,13 @@ struct ent {
 
 struct queue {
 	char			*dir;
-	int			 dfd;		/* the directory, O_DIRECTORY */
+	int			 dfd;		/* the directory */
 	enum queue_fsync	 fsync;
-	int			 afd;		/* active segment or -1 */
-	char			 aname[QUEUE_NAME_MAX];	/* X.partial */
+	int			 afd;		/* active segment, -1 */
+	char			 aname[QUEUE_NAME_MAX]; /* its name */
 	unsigned		 aevents;
 	uint64_t		 abytes;
-	uint64_t		 dropped_mem;	/* fallback if the file fails */
+	uint64_t		 dropped_mem;	/* if the file fails */
 	struct queue_recovery	 last;
 };
 
@@ -84,7 +84,7 @@ struct analysis {
 	enum verdict	 v;
 	size_t		 keep;		/* bytes kept */
 	int		 torn;		/* last line cut off */
-	int		 add_nl;	/* last line valid but unterminated */
+	int		 add_nl;	/* last line valid, no newline */
 	unsigned	 valid;		/* valid lines kept */
 };
 
@@ -265,7 +265,8 @@ analyze(const char *p, size_t n, struct analysis *a)
 	}
 	/* Every other non-blank line must pass. */
 	for (s = p; s < ls; s = nl + 1) {
-		nl = memchr(s, '\n', (size_t)(ls - s));	/* always found */
+		/* Always found: ls starts a line after a newline. */
+		nl = memchr(s, '\n', (size_t)(ls - s));
 		if (is_blank(s, (size_t)(nl - s)))
 			continue;
 		if (line_check(s, (size_t)(nl - s)) != NULL) {
@@ -277,9 +278,20 @@ analyze(const char *p, size_t n, struct analysis *a)
 	if (a->valid > 0)
 		a->v = V_PROMOTE;
 	else if (lnl)
-		a->v = V_QUARANTINE;	/* one complete bad line: upstream */
+		a->v = V_QUARANTINE;	/* one bad line: as upstream */
 	else
 		a->v = V_DELETE;	/* only a torn fragment */
+}
+
+/* fdatasync where it exists (Linux), else fsync. */
+static int
+sync_data(int fd)
+{
+#if defined(__linux__)
+	return fdatasync(fd);
+#else
+	return fsync(fd);
+#endif
 }
 
 static int
@@ -435,7 +447,11 @@ scan_dir(int dfd, struct ent **out, size_t *nout)
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
-			if ((nv = reallocarray(v, cap, sizeof *v)) == NULL)
+			if (cap > SIZE_MAX / sizeof *v) {
+				errno = ENOMEM;
+				goto fail;
+			}
+			if ((nv = realloc(v, cap * sizeof *v)) == NULL)
 				goto fail;
 			v = nv;
 		}
@@ -651,13 +667,11 @@ enforce_caps(struct queue *q)
 	return evicted;
 }
 
+/* Caps after a new ready/invalid file (evictions show in queue_dropped). */
 static void
 caps_after_write(struct queue *q)
 {
-	int	n;
-
-	if ((n = enforce_caps(q)) > 0)
-		q->last.evicted += (unsigned)n;
+	(void)enforce_caps(q);
 }
 
 static int
@@ -737,7 +751,7 @@ recover_partial(struct queue *q, const struct ent *e, int legacy, time_t now,
 			break;
 		if (a.add_nl && pwrite(fd, "\n", 1, (off_t)a.keep) != 1)
 			break;
-		if ((a.torn || a.add_nl) && fdatasync(fd) == -1)
+		if ((a.torn || a.add_nl) && sync_data(fd) == -1)
 			break;
 		if (partial_finish(q->dfd, e->name) == 0) {
 			r->promoted++;
@@ -762,15 +776,21 @@ recover(struct queue *q, int legacy, struct queue_recovery *r)
 	time_t		 now = now_s(), t;
 	char		 to[QUEUE_NAME_MAX], partial[QUEUE_NAME_MAX];
 	const char	*p;
+	struct stat	 st;
 	int		 ev;
 
 	memset(r, 0, sizeof *r);
 	if (scan_dir(q->dfd, &v, &n) == -1)
 		return -1;
-	/* 1. Stale claims back to .ndjson. */
+	/* 1. Stale claims back to .ndjson (mtime checked again just before:
+	 * the claimant may have refreshed it since the scan). */
 	for (i = 0; i < n; i++) {
 		if (v[i].kind != K_CLAIM || now - v[i].mtime <
 		    QUEUE_CLAIM_STALE_S)
+			continue;
+		if (fstatat(q->dfd, v[i].name, &st,
+		    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISREG(st.st_mode) ||
+		    now_s() - st.st_mtime < QUEUE_CLAIM_STALE_S)
 			continue;
 		p = strstr(v[i].name, CLAIM_TAG);
 		l = (size_t)(p - v[i].name);
@@ -1064,7 +1084,7 @@ queue_append(struct queue *q, const char *lines, size_t len,
 		if (write_all(q->afd, p, (size_t)(c - p)) == -1)
 			goto fail;
 		if (c == e && q->fsync == QUEUE_FSYNC_ALWAYS &&
-		    fdatasync(q->afd) == -1)
+		    sync_data(q->afd) == -1)
 			goto fail;
 		q->aevents += n;
 		q->abytes = b;
@@ -1093,7 +1113,7 @@ queue_sync(struct queue *q)
 {
 	if (q->afd == -1)
 		return 0;
-	return fdatasync(q->afd);
+	return sync_data(q->afd);
 }
 
 /* Finish the active segment (see queue.h). */
@@ -1173,8 +1193,21 @@ queue_claim(struct queue *q, struct queue_claim *c)
 	if (scan_dir(q->dfd, &v, &n) == -1)
 		return -1;
 	for (i = 0; i < n; i++) {
-		if (v[i].kind != K_READY || strlen(v[i].name) >= sizeof c->ready)
+		if (v[i].kind != K_READY ||
+		    strlen(v[i].name) >= sizeof c->ready)
 			continue;
+		/*
+		 * Touch first: rename keeps the old mtime, and a claim that
+		 * appeared with it would look stale to a concurrent recovery
+		 * until the utimensat below.
+		 */
+		if (utimensat(q->dfd, v[i].name, NULL,
+		    AT_SYMLINK_NOFOLLOW) == -1) {
+			if (errno == ENOENT)
+				continue;	/* another claimant won */
+			rv = -1;
+			break;
+		}
 		uuid_generate_random(id);
 		uuid_unparse_lower(id, u);
 		snprintf(c->name, sizeof c->name, "%s%s%ld-%s", v[i].name,
@@ -1185,7 +1218,8 @@ queue_claim(struct queue *q, struct queue_claim *c)
 			rv = -1;
 			break;
 		}
-		if (utimensat(q->dfd, c->name, NULL, AT_SYMLINK_NOFOLLOW) == -1 ||
+		if (utimensat(q->dfd, c->name, NULL,
+		    AT_SYMLINK_NOFOLLOW) == -1 ||
 		    fstatat(q->dfd, c->name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
 			e = errno;
 			renameat(q->dfd, c->name, q->dfd, v[i].name);

@@ -281,9 +281,11 @@ rec_code(enum rec_err e)
 
 /* ---- JSON scanning ---- */
 
-static void
+static inline void
 skip_ws(struct scan *s)
 {
+	if (s->p >= s->end || *s->p > ' ')
+		return;
 	while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' ||
 	    *s->p == '\r' || *s->p == '\t')) {
 		s->p++;
@@ -318,12 +320,50 @@ hex4(const unsigned char *p, unsigned *v)
 	return 0;
 }
 
+#define ONES	UINT64_C(0x0101010101010101)
+#define HIGHS	UINT64_C(0x8080808080808080)
+
+/* Non-zero when some byte of w is zero (exact as a yes/no test). */
+static inline uint64_t
+has_zero(uint64_t w)
+{
+	return (w - ONES) & ~w & HIGHS;
+}
+
+/*
+ * First byte in [p, end) that is '"', '\\' or a control byte, or end.
+ * Eight bytes at a time while possible (SWAR), then bytewise.
+ */
+static inline const unsigned char *
+str_plain(const unsigned char *p, const unsigned char *end)
+{
+	uint64_t	 w, m;
+
+	while (end - p >= 8) {
+		memcpy(&w, p, 8);
+		m = has_zero(w ^ (ONES * '"')) | has_zero(w ^ (ONES * '\\')) |
+		    ((w - ONES * 0x20) & ~w & HIGHS);
+		if (m != 0) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			/* the lowest flag is exact (borrows only go up) */
+			return p + (__builtin_ctzll(m) >> 3);
+#else
+			break;
+#endif
+		}
+		p += 8;
+	}
+	while (p < end && *p != '"' && *p != '\\' && *p >= 0x20)
+		p++;
+	return p;
+}
+
 /*
  * Scan a string at s->p (a '"'). Refuses raw control bytes, bad escapes,
  * lone surrogates and \u0000 (jansson cannot load it). *esc is set when the
  * string has escapes.
  */
-static int
+static inline int
 scan_string(struct scan *s, int *esc)
 {
 	const unsigned char	*p = s->p + 1, *end = s->end;
@@ -331,8 +371,7 @@ scan_string(struct scan *s, int *esc)
 
 	*esc = 0;
 	for (;;) {
-		while (p < end && *p != '"' && *p != '\\' && *p >= 0x20)
-			p++;
+		p = str_plain(p, end);
 		if (p >= end || *p < 0x20)
 			return -1;
 		if (*p == '"')
@@ -422,7 +461,7 @@ scan_literal(struct scan *s, const char *lit, size_t n)
 }
 
 /* A scalar value; its type in *t and VF_ESC in *fl. */
-static int
+static inline int
 scan_scalar(struct scan *s, unsigned char *t, unsigned char *fl)
 {
 	int	 esc, isint;
@@ -925,6 +964,12 @@ parse_u64(const char *p, size_t n, uint64_t *v)
 	unsigned	 dg;
 	size_t		 i;
 
+	if (n < 20) {	/* 19 digits cannot overflow */
+		for (i = 0; i < n; i++)
+			x = x * 10 + (unsigned)(p[i] - '0');
+		*v = x;
+		return 0;
+	}
 	for (i = 0; i < n; i++) {
 		dg = (unsigned)(p[i] - '0');
 		if (x > (UINT64_MAX - dg) / 10)
@@ -964,22 +1009,36 @@ check_int(const char *p, size_t n, int kind)
 	}
 }
 
+/* 8 bytes of lowercase hex digits? (SWAR: '0'-'9' or 'a'-'f') */
+static int
+hex8_ok(const char *p)
+{
+	uint64_t	 w, dig, alp;
+
+	memcpy(&w, p, 8);
+	if (w & HIGHS)
+		return 0;
+	/* high bit of each byte set when the byte is in the range */
+	dig = (w + ONES * (0x80 - '0')) & ~(w + ONES * (0x80 - '9' - 1));
+	alp = (w + ONES * (0x80 - 'a')) & ~(w + ONES * (0x80 - 'f' - 1));
+	return ((dig | alp) & HIGHS) == HIGHS;
+}
+
 static int
 uuid_ok(const char *p, size_t n)
 {
-	size_t	 i;
+	char	 t[8];
 
-	if (n != 36)
+	if (n != 36 || p[8] != '-' || p[13] != '-' || p[18] != '-' ||
+	    p[23] != '-')
 		return 0;
-	for (i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (p[i] != '-')
-				return 0;
-		} else if (!is_digit((unsigned char)p[i]) &&
-		    !(p[i] >= 'a' && p[i] <= 'f'))
-			return 0;
-	}
-	return 1;
+	memcpy(t, p + 9, 4);
+	memcpy(t + 4, p + 14, 4);
+	if (!hex8_ok(t))
+		return 0;
+	memcpy(t, p + 19, 4);
+	memcpy(t + 4, p + 24, 4);
+	return hex8_ok(p) && hex8_ok(t) && hex8_ok(p + 28);
 }
 
 static int

@@ -78,38 +78,79 @@ emit_name(struct sout *o, size_t from, size_t to, size_t cs, size_t ce)
 		o->counts[SCRUB_PATH]++;
 }
 
-/* ---- character classes (ASCII only; bytes >= 0x80 are in none) ---- */
+/* ---- character classes: one table lookup per byte ---- */
+
+#define CL_ALPHA	0x0001	/* [A-Za-z] */
+#define CL_DIGIT	0x0002	/* [0-9] */
+#define CL_UPPER	0x0004	/* [A-Z] */
+#define CL_US		0x0008	/* '_' */
+#define CL_DASH		0x0010	/* '-' */
+#define CL_DOT		0x0020	/* '.' */
+#define CL_LOCAL	0x0040	/* also in e-mail local parts: % + */
+#define CL_SCHEME	0x0080	/* also in URL schemes: + */
+#define CL_BEARER	0x0100	/* also in bearer tokens: ~ + / = */
+#define CL_PSTOP	0x0200	/* ends a path component */
+#define CL_USTOP	0x0400	/* ends a URL */
+#define CL_SPACE	0x0800	/* white space */
+#define CL_ALNUM	(CL_ALPHA | CL_DIGIT)
+
+#define IN(c, a, b)	((c) >= (a) && (c) <= (b))
+#define CLS(c) (unsigned short)(					\
+    (IN(c, 'a', 'z') || IN(c, 'A', 'Z') ? CL_ALPHA : 0) |		\
+    (IN(c, '0', '9') ? CL_DIGIT : 0) |					\
+    (IN(c, 'A', 'Z') ? CL_UPPER : 0) |					\
+    ((c) == '_' ? CL_US : 0) | ((c) == '-' ? CL_DASH : 0) |		\
+    ((c) == '.' ? CL_DOT : 0) |						\
+    ((c) == '%' || (c) == '+' ? CL_LOCAL : 0) |				\
+    ((c) == '+' ? CL_SCHEME : 0) |					\
+    ((c) == '~' || (c) == '+' || (c) == '/' || (c) == '=' ? CL_BEARER : 0) | \
+    ((c) <= 0x20 || (c) == 0x7f || (c) == '"' || (c) == '\'' ||	\
+    (c) == '`' || (c) == '<' || (c) == '>' || (c) == '|' || (c) == ':' || \
+    (c) == ',' || (c) == ';' || (c) == '(' || (c) == ')' || (c) == '[' || \
+    (c) == ']' || (c) == '{' || (c) == '}' ? CL_PSTOP : 0) |		\
+    ((c) <= 0x20 || (c) == 0x7f || (c) == '"' || (c) == '\'' ||	\
+    (c) == '<' || (c) == '>' || (c) == '\\' || (c) == '`' || (c) == '{' || \
+    (c) == '}' || (c) == '|' || (c) == '^' || (c) == ',' || (c) == ';' || \
+    (c) == ')' || (c) == ']' ? CL_USTOP : 0) |				\
+    ((c) == ' ' || IN(c, 0x09, 0x0d) ? CL_SPACE : 0))
+#define R4(n)	CLS(n), CLS(n + 1), CLS(n + 2), CLS(n + 3)
+#define R16(n)	R4(n), R4(n + 4), R4(n + 8), R4(n + 12)
+#define R64(n)	R16(n), R16(n + 16), R16(n + 32), R16(n + 48)
+
+/* Classes of the 128 ASCII bytes; bytes >= 0x80 are in none. */
+static const unsigned short cls[256] = { R64(0), R64(64) };
+
+/* Rule-specific character sets. */
+#define S_WORD		(CL_ALNUM | CL_US)		/* skipped as one word */
+#define S_TOK		(CL_ALNUM | CL_US | CL_DASH)	/* [A-Za-z0-9_-] */
+#define S_KEY		(S_TOK | CL_DOT)		/* key names */
+#define S_LOCAL		(S_KEY | CL_LOCAL)		/* e-mail local part */
+#define S_SCHEME	(CL_ALNUM | CL_DASH | CL_DOT | CL_SCHEME)
+#define S_DOMAIN	(CL_ALNUM | CL_DASH | CL_DOT)
+#define S_BEARER	(S_TOK | CL_DOT | CL_BEARER)
+
+static int
+has(unsigned char c, unsigned m)
+{
+	return (cls[c] & m) != 0;
+}
 
 static int
 is_alpha(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+	return has(c, CL_ALPHA);
 }
 
 static int
 is_alnum(unsigned char c)
 {
-	return is_alpha(c) || (c >= '0' && c <= '9');
-}
-
-static int
-is_upper_alnum(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-/* Token body characters: [A-Za-z0-9_-]. */
-static int
-is_tok(unsigned char c)
-{
-	return is_alnum(c) || c == '_' || c == '-';
+	return has(c, CL_ALNUM);
 }
 
 static int
 is_space(unsigned char c)
 {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
-	    c == '\v';
+	return has(c, CL_SPACE);
 }
 
 static unsigned char
@@ -152,7 +193,7 @@ word_start(const char *s, size_t i)
 	p = (unsigned char)s[i - 1];
 	if (p >= 0x80)
 		return 1;
-	if (is_alnum(p) || p == '_')
+	if (has(p, S_WORD))
 		return after_text_escape(s, i);
 	return 1;
 }
@@ -176,19 +217,11 @@ path_start(const char *s, size_t i)
 	return after_text_escape(s, i);
 }
 
-/* Bytes that end a path component (besides the separators). */
+/* Does byte c end a path component (bs: backslash is a separator)? */
 static int
-path_stop(unsigned char c)
+path_stop(unsigned char c, int bs)
 {
-	if (c < 0x20 || c == ' ' || c == 0x7f)
-		return 1;
-	switch (c) {
-	case '"': case '\'': case '`': case '<': case '>': case '|':
-	case ':': case ',': case ';': case '(': case ')': case '[': case ']':
-	case '{': case '}':
-		return 1;
-	}
-	return 0;
+	return has(c, CL_PSTOP) || (!bs && c == '\\');
 }
 
 static int
@@ -204,7 +237,7 @@ space_continues(const char *s, size_t n, size_t k, int bs)
 	if (k >= n || is_sep((unsigned char)s[k], bs))
 		return 0;
 	while (k < n && !is_sep((unsigned char)s[k], bs) &&
-	    !path_stop((unsigned char)s[k]) && s[k] != '\\')
+	    !path_stop((unsigned char)s[k], 0))
 		k++;
 	return k < n && is_sep((unsigned char)s[k], bs);
 }
@@ -212,25 +245,29 @@ space_continues(const char *s, size_t n, size_t k, int bs)
 /*
  * Scan path components from j (separators '/' and, when bs, '\\').
  * Returns the end; *nc counts components, [*ls, *le) is the last one.
+ * The scan starts at a separator (UNC: at the server name). Trailing
+ * separators are not part of the path. A component may contain single
+ * spaces when the next word goes on with a separator ("/Users/J Doe/x").
  */
 static size_t
 path_scan(const char *s, size_t n, size_t j, int bs, unsigned *nc,
     size_t *ls, size_t *le)
 {
-	size_t	 cs;
+	size_t	 cs, k;
 
 	*nc = 0;
 	for (;;) {
-		while (j < n && is_sep((unsigned char)s[j], bs))
-			j++;
-		if (j >= n || path_stop((unsigned char)s[j]) ||
-		    (!bs && s[j] == '\\'))
+		/* trailing separators stay outside (keeps \" intact) */
+		for (k = j; k < n && is_sep((unsigned char)s[k], bs); k++)
+			;
+		if (k == j && *nc > 0)
 			return j;
-		cs = j;
+		if (k >= n || path_stop((unsigned char)s[k], bs))
+			return j;
+		j = cs = k;
 		for (;;) {
 			while (j < n && !is_sep((unsigned char)s[j], bs) &&
-			    !path_stop((unsigned char)s[j]) &&
-			    (bs || s[j] != '\\'))
+			    !path_stop((unsigned char)s[j], bs))
 				j++;
 			if (j < n && s[j] == ' ' &&
 			    space_continues(s, n, j + 1, bs)) {
@@ -292,11 +329,11 @@ try_unc(struct sout *o, size_t n, size_t i)
 	return j;
 }
 
-/* End of the run of chars accepted by ok() from j. */
+/* End of the run of bytes in class set m from j. */
 static size_t
-run(const char *s, size_t n, size_t j, int (*ok)(unsigned char))
+run(const char *s, size_t n, size_t j, unsigned m)
 {
-	while (j < n && ok((unsigned char)s[j]))
+	while (j < n && has((unsigned char)s[j], m))
 		j++;
 	return j;
 }
@@ -306,39 +343,19 @@ run(const char *s, size_t n, size_t j, int (*ok)(unsigned char))
  * at every word start stay linear overall.
  */
 static size_t
-run_max(const char *s, size_t n, size_t j, int (*ok)(unsigned char),
-    size_t max)
+run_max(const char *s, size_t n, size_t j, unsigned m, size_t max)
 {
 	if (n - j > max + 1)
 		n = j + max + 1;
-	return run(s, n, j, ok);
+	return run(s, n, j, m);
 }
 
 static int
-is_b62(unsigned char c)
+has_prefix(const char *s, size_t n, size_t i, const char *pfx, size_t l)
 {
-	return is_alnum(c);
-}
-
-static int
-is_tok_us(unsigned char c)
-{
-	return is_alnum(c) || c == '_';
-}
-
-static int
-is_tok_dash(unsigned char c)
-{
-	return is_alnum(c) || c == '-';
-}
-
-static int
-has_prefix(const char *s, size_t n, size_t i, const char *pfx)
-{
-	size_t	 l = strlen(pfx);
-
 	return n - i >= l && memcmp(s + i, pfx, l) == 0;
 }
+#define PFX(s, n, i, lit)	has_prefix(s, n, i, lit, sizeof(lit) - 1)
 
 /* JWT: eyJ<b64url>.eyJ<b64url>.<b64url>; returns its end or 0. */
 static size_t
@@ -346,15 +363,25 @@ jwt_end(const char *s, size_t n, size_t i)
 {
 	size_t	 j;
 
-	j = run_max(s, n, i + 3, is_tok, SCRUB_JWT_HEAD);
+	j = run_max(s, n, i + 3, S_TOK, SCRUB_JWT_HEAD);
 	if (j - i < 10 || j - i > SCRUB_JWT_HEAD || j >= n || s[j] != '.' ||
-	    !has_prefix(s, n, j + 1, "eyJ"))
+	    !PFX(s, n, j + 1, "eyJ"))
 		return 0;
 	i = j + 1;
-	j = run_max(s, n, i + 3, is_tok, SCRUB_JWT_BODY);
+	j = run_max(s, n, i + 3, S_TOK, SCRUB_JWT_BODY);
 	if (j - i < 10 || j - i > SCRUB_JWT_BODY || j >= n || s[j] != '.')
 		return 0;
-	return run(s, n, j + 1, is_tok);
+	return run(s, n, j + 1, S_TOK);
+}
+
+/* Body of at least min bytes of class m after a prefix of pl bytes. */
+static size_t
+body(const char *s, size_t n, size_t i, size_t pl, unsigned m, size_t min)
+{
+	size_t	 j;
+
+	j = run(s, n, i + pl, m);
+	return j - (i + pl) >= min ? j : 0;
 }
 
 /* Known credential shapes at i; returns the token's end or 0. */
@@ -365,49 +392,38 @@ token_end(const char *s, size_t n, size_t i)
 
 	switch (s[i]) {
 	case 's':
-		if (has_prefix(s, n, i, "sk-")) {
-			j = run(s, n, i + 3, is_tok);
-			return j - (i + 3) >= 16 ? j : 0;
-		}
+		if (PFX(s, n, i, "sk-"))
+			return body(s, n, i, 3, S_TOK, 16);
 		break;
 	case 'g':
-		if (n - i > 4 && s[i + 1] == 'h' && s[i + 2] != '\0' &&
-		    strchr("posur", s[i + 2]) != NULL && s[i + 3] == '_') {
-			j = run(s, n, i + 4, is_b62);
-			return j - (i + 4) >= 20 ? j : 0;
-		}
-		if (has_prefix(s, n, i, "github_pat_")) {
-			j = run(s, n, i + 11, is_tok_us);
-			return j - (i + 11) >= 20 ? j : 0;
-		}
-		if (has_prefix(s, n, i, "glpat-")) {
-			j = run(s, n, i + 6, is_tok);
-			return j - (i + 6) >= 20 ? j : 0;
-		}
+		if (n - i > 4 && s[i + 1] == 'h' && (s[i + 2] == 'p' ||
+		    s[i + 2] == 'o' || s[i + 2] == 's' || s[i + 2] == 'u' ||
+		    s[i + 2] == 'r') && s[i + 3] == '_')
+			return body(s, n, i, 4, CL_ALNUM, 20);
+		if (PFX(s, n, i, "github_pat_"))
+			return body(s, n, i, 11, CL_ALNUM | CL_US, 20);
+		if (PFX(s, n, i, "glpat-"))
+			return body(s, n, i, 6, S_TOK, 20);
 		break;
 	case 'x':
 		if (n - i > 5 && s[i + 1] == 'o' && s[i + 2] == 'x' &&
-		    s[i + 3] != '\0' && strchr("abpr", s[i + 3]) != NULL &&
-		    s[i + 4] == '-') {
-			j = run(s, n, i + 5, is_tok_dash);
-			return j - (i + 5) >= 10 ? j : 0;
-		}
+		    (s[i + 3] == 'a' || s[i + 3] == 'b' || s[i + 3] == 'p' ||
+		    s[i + 3] == 'r') && s[i + 4] == '-')
+			return body(s, n, i, 5, CL_ALNUM | CL_DASH, 10);
 		break;
 	case 'A':
-		if (has_prefix(s, n, i, "AKIA") || has_prefix(s, n, i, "ASIA")) {
-			j = run_max(s, n, i + 4, is_upper_alnum, 16);
+		if (PFX(s, n, i, "AKIA") || PFX(s, n, i, "ASIA")) {
+			j = run_max(s, n, i + 4, CL_UPPER | CL_DIGIT, 16);
 			if (j - (i + 4) == 16 && (j == n ||
-			    !is_tok((unsigned char)s[j])))
+			    !has((unsigned char)s[j], S_TOK)))
 				return j;
 			return 0;
 		}
-		if (has_prefix(s, n, i, "AIza")) {
-			j = run(s, n, i + 4, is_tok);
-			return j - (i + 4) >= 35 ? j : 0;
-		}
+		if (PFX(s, n, i, "AIza"))
+			return body(s, n, i, 4, S_TOK, 35);
 		break;
 	case 'e':
-		if (has_prefix(s, n, i, "eyJ"))
+		if (PFX(s, n, i, "eyJ"))
 			return jwt_end(s, n, i);
 		break;
 	}
@@ -425,12 +441,6 @@ try_token(struct sout *o, size_t n, size_t i)
 	return j;
 }
 
-static int
-is_keych(unsigned char c)
-{
-	return is_alnum(c) || c == '_' || c == '-' || c == '.';
-}
-
 /*
  * Is k[0..n) a credential key? It must equal, or end in, one of the words
  * below, where the word starts after '_', '-', '.' or as a camelCase hump.
@@ -439,16 +449,27 @@ is_keych(unsigned char c)
 static int
 secret_key(const char *k, size_t n, int *auth)
 {
-	static const char *const words[] = { "authorization", "api_key",
-	    "apikey", "api-key", "password", "passwd", "token", "secret",
-	    "access_key", "secret_key", "private_key", NULL };
-	const char *const	*w;
-	size_t			 l;
-	unsigned char		 p, c;
+	static const struct {
+		const char	*w;
+		size_t		 l;
+	} words[] = {
+#define W(x)	{ x, sizeof(x) - 1 }
+		W("authorization"), W("api_key"), W("apikey"), W("api-key"),
+		W("password"), W("passwd"), W("token"), W("secret"),
+		W("access_key"), W("secret_key"), W("private_key"),
+#undef W
+	};
+	size_t		 i, l;
+	unsigned char	 p, c;
 
-	for (w = words; *w != NULL; w++) {
-		l = strlen(*w);
-		if (n < l || !ci_eq(k + n - l, *w, l))
+	if (n < 5)
+		return 0;
+	c = lower((unsigned char)k[n - 1]);	/* every word ends in one of */
+	if (c != 'n' && c != 'y' && c != 'd' && c != 't')
+		return 0;
+	for (i = 0; i < sizeof words / sizeof words[0]; i++) {
+		l = words[i].l;
+		if (n < l || !ci_eq(k + n - l, words[i].w, l))
 			continue;
 		if (n > l) {
 			p = (unsigned char)k[n - l - 1];
@@ -457,7 +478,7 @@ secret_key(const char *k, size_t n, int *auth)
 			    !(c >= 'A' && c <= 'Z' && p >= 'a' && p <= 'z'))
 				continue;
 		}
-		*auth = **w == 'a' && (*w)[1] == 'u';
+		*auth = i == 0;
 		return 1;
 	}
 	return 0;
@@ -471,16 +492,27 @@ literal_value(const char *p, size_t n)
 	    memcmp(p, "true", 4) == 0)) || (n == 5 && memcmp(p, "false", 5) == 0);
 }
 
-/* key=value / key: value / "key":"value" with a credential key at i. */
+/* Bytes that end an unquoted credential value. */
+static int
+value_stop(unsigned char c)
+{
+	return is_space(c) || c == '"' || c == '\'' || c == '&' || c == ',' ||
+	    c == ';' || c == ')' || c == ']' || c == '}' || c == '<' ||
+	    c == '>' || c == '\\' || c == '`';
+}
+
+/*
+ * key=value / key: value / "key":"value" with a credential key s[i..j)
+ * (bytes of S_KEY).
+ */
 static size_t
-try_keyval(struct sout *o, size_t n, size_t i)
+try_keyval(struct sout *o, size_t n, size_t i, size_t j)
 {
 	const char	*s = o->s;
-	size_t		 j, q, w, vs;
+	size_t		 q, w, vs;
 	int		 auth = 0, bsq = 0;
 	char		 quote = 0;
 
-	j = run_max(s, n, i, is_keych, SCRUB_KEY_MAX);
 	if (j - i > SCRUB_KEY_MAX)
 		return 0;
 	q = j;
@@ -494,8 +526,6 @@ try_keyval(struct sout *o, size_t n, size_t i)
 	if (!secret_key(s + i, j - i, &auth))
 		return 0;
 	q++;
-	if (q < n && s[q] == '/')	/* scheme://, not a value */
-		return 0;
 	while (q < n && (s[q] == ' ' || s[q] == '\t'))
 		q++;
 	if (q + 1 < n && s[q] == '\\' && (s[q + 1] == '"' ||
@@ -507,8 +537,8 @@ try_keyval(struct sout *o, size_t n, size_t i)
 		quote = s[q];
 		q++;
 	}
-	if (auth) {
-		w = run_max(s, n, q, is_alpha, 6);
+	if (auth) {	/* keep the scheme: Authorization: Bearer <REDACTED> */
+		w = run_max(s, n, q, CL_ALPHA, 6);
 		if (w < n && s[w] == ' ' && ((w - q == 6 && ci_eq(s + q,
 		    "bearer", 6)) || (w - q == 5 && ci_eq(s + q, "basic", 5)) ||
 		    (w - q == 5 && ci_eq(s + q, "token", 5)))) {
@@ -530,8 +560,7 @@ try_keyval(struct sout *o, size_t n, size_t i)
 		if (q > n)
 			q = n;
 	} else {
-		while (q < n && !is_space((unsigned char)s[q]) &&
-		    !strchr("\"'&,;)]}<>\\`", s[q]))
+		while (q < n && !value_stop((unsigned char)s[q]))
 			q++;
 		if (literal_value(s + vs, q - vs))
 			return 0;
@@ -541,13 +570,6 @@ try_keyval(struct sout *o, size_t n, size_t i)
 		return 0;
 	emit(o, vs, q, R_REDACTED, sizeof R_REDACTED - 1, SCRUB_SECRET);
 	return q;
-}
-
-static int
-is_bearer_ch(unsigned char c)
-{
-	return is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
-	    c == '+' || c == '/' || c == '=';
 }
 
 /* A bare "Bearer <token>". */
@@ -562,54 +584,43 @@ try_bearer(struct sout *o, size_t n, size_t i)
 	q = i + 6;
 	while (q < n && s[q] == ' ')
 		q++;
-	j = run(s, n, q, is_bearer_ch);
+	j = run(s, n, q, S_BEARER);
 	if (j - q < SCRUB_BEARER_MIN)
 		return 0;
 	emit(o, q, j, R_REDACTED, sizeof R_REDACTED - 1, SCRUB_SECRET);
 	return j;
 }
 
-static int
-is_scheme_ch(unsigned char c)
-{
-	return is_alnum(c) || c == '+' || c == '-' || c == '.';
-}
-
-/* Bytes that end a URL. */
-static int
-url_stop(unsigned char c)
-{
-	if (c <= 0x20 || c == 0x7f)
-		return 1;
-	return strchr("\"'<>\\`{}|^,;)]", c) != NULL;
-}
-
-/* scheme://[userinfo@]host[:port][/path][?query][#frag] → scheme://host */
+/*
+ * scheme://[userinfo@]host[:port][/path][?query][#frag] → scheme://host.
+ * The scheme is s[i..j). An URL already in that form is passed over.
+ */
 static size_t
-try_url(struct sout *o, size_t n, size_t i)
+try_url(struct sout *o, size_t n, size_t i, size_t j)
 {
 	const char	*s = o->s;
-	size_t		 j, a, e, end, h, he, k;
+	size_t		 a, e, end, h, he, k;
 
-	j = run_max(s, n, i, is_scheme_ch, SCRUB_SCHEME_MAX);
-	if (j - i > SCRUB_SCHEME_MAX || n - j < 3 || memcmp(s + j, "://",
-	    3) != 0)
+	if (!is_alpha((unsigned char)s[i]) || j - i > SCRUB_SCHEME_MAX ||
+	    run(s, j, i, S_SCHEME) != j)
 		return 0;
 	a = j + 3;
 	e = a;
 	if (e < n && s[e] == '[') {	/* IPv6 literal */
-		while (e < n && s[e] != ']' && !url_stop((unsigned char)s[e]))
+		while (e < n && s[e] != ']' && !has((unsigned char)s[e],
+		    CL_USTOP))
 			e++;
 		if (e < n && s[e] == ']')
 			e++;
 	}
-	while (e < n && !url_stop((unsigned char)s[e]) && s[e] != '/' &&
+	while (e < n && !has((unsigned char)s[e], CL_USTOP) && s[e] != '/' &&
 	    s[e] != '?' && s[e] != '#')
 		e++;
 	end = e;
-	while (end < n && !url_stop((unsigned char)s[end]))
+	while (end < n && !has((unsigned char)s[end], CL_USTOP))
 		end++;
-	while (end > a && strchr(".:!?", s[end - 1]))
+	while (end > a && (s[end - 1] == '.' || s[end - 1] == ':' ||
+	    s[end - 1] == '!' || s[end - 1] == '?'))
 		end--;
 	if (e > end)
 		e = end;
@@ -644,33 +655,17 @@ try_url(struct sout *o, size_t n, size_t i)
 	return end;
 }
 
-static int
-is_local_ch(unsigned char c)
-{
-	return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' ||
-	    c == '-';
-}
-
-static int
-is_domain_ch(unsigned char c)
-{
-	return is_alnum(c) || c == '.' || c == '-';
-}
-
-/* local@domain.tld → <EMAIL>. */
+/* local@domain.tld → <EMAIL>; the local part is s[i..j), s[j] == '@'. */
 static size_t
-try_email(struct sout *o, size_t n, size_t i)
+try_email(struct sout *o, size_t n, size_t i, size_t j)
 {
 	const char	*s = o->s;
-	size_t		 j, d, e, t;
+	size_t		 d, e, t;
 
-	j = run_max(s, n, i, is_local_ch, SCRUB_LOCAL_MAX);
-	if (j - i > SCRUB_LOCAL_MAX || j >= n || s[j] != '@')
-		return 0;
 	d = j + 1;
 	if (d >= n || !is_alnum((unsigned char)s[d]))
 		return 0;
-	e = run(s, n, d, is_domain_ch);
+	e = run(s, n, d, S_DOMAIN);
 	while (e > d && (s[e - 1] == '.' || s[e - 1] == '-'))
 		e--;
 	t = e;
@@ -682,26 +677,56 @@ try_email(struct sout *o, size_t n, size_t i)
 	return e;
 }
 
-/* Rules for a word starting at i (an ASCII letter or digit). */
+/*
+ * Rules for a word starting at i (an ASCII letter or digit). Returns where
+ * to go on after a replacement, or 0; *skip is where the next word can
+ * start when nothing matched.
+ */
 static size_t
-try_word(struct sout *o, size_t n, size_t i)
+try_word(struct sout *o, size_t n, size_t i, size_t *skip)
 {
 	const char	*s = o->s;
-	size_t		 j;
+	unsigned char	 c = (unsigned char)s[i], t;
+	unsigned	 acc = 0, k;
+	size_t		 j, lim;
 
-	if (is_alpha((unsigned char)s[i]) && n - i > 2 && s[i + 1] == ':' &&
-	    (s[i + 2] == '\\' || s[i + 2] == '/') && path_start(s, i) &&
+	*skip = i + 1;
+	if (n - i > 2 && s[i + 1] == ':' && (s[i + 2] == '\\' ||
+	    s[i + 2] == '/') && is_alpha(c) && path_start(s, i) &&
 	    (j = try_wpath(o, n, i)) != 0)
 		return j;
-	if ((j = try_token(o, n, i)) != 0)
+	if ((c == 's' || c == 'g' || c == 'x' || c == 'A' || c == 'e') &&
+	    (j = try_token(o, n, i)) != 0)
 		return j;
-	if ((j = try_keyval(o, n, i)) != 0)
+	if ((c == 'b' || c == 'B') && (j = try_bearer(o, n, i)) != 0)
 		return j;
-	if ((s[i] == 'b' || s[i] == 'B') && (j = try_bearer(o, n, i)) != 0)
-		return j;
-	if ((j = try_url(o, n, i)) != 0)
-		return j;
-	return try_email(o, n, i);
+	/* one scan of the word decides which of the other rules can apply */
+	lim = n - i > SCRUB_LOCAL_MAX + 1 ? i + SCRUB_LOCAL_MAX + 1 : n;
+	for (j = i; j < lim && ((k = cls[(unsigned char)s[j]]) & S_LOCAL);
+	    j++)
+		acc |= k;
+	if (!(acc & ~S_WORD & S_LOCAL))
+		*skip = j;	/* a plain word: nothing can start inside */
+	if (j >= n || j - i > SCRUB_LOCAL_MAX)
+		return 0;
+	t = (unsigned char)s[j];
+	if (t == '@')
+		return try_email(o, n, i, j);
+	if (t == ':' && n - j >= 3 && s[j + 1] == '/' && s[j + 2] == '/')
+		return try_url(o, n, i, j);
+	if (acc & CL_LOCAL)
+		return 0;	/* '%' or '+': not a key name */
+	if (t == ' ' || t == '\t') {	/* "key : value"? */
+		for (lim = j; lim < n && (s[lim] == ' ' || s[lim] == '\t');
+		    lim++)
+			;
+		if (lim >= n || (s[lim] != ':' && s[lim] != '='))
+			return 0;
+		return try_keyval(o, n, i, j);
+	}
+	if (t == ':' || t == '=' || t == '"' || t == '\'' || t == '\\')
+		return try_keyval(o, n, i, j);
+	return 0;
 }
 
 /* The rule pass over s[0..n), appended to out. Replacements or -1. */
@@ -709,7 +734,7 @@ static int
 scrub_rules(const char *s, size_t n, struct buf *out, unsigned *counts)
 {
 	struct sout	 o;
-	size_t		 i = 0, j;
+	size_t		 i = 0, j, skip;
 	unsigned char	 c;
 
 	o.out = out;
@@ -720,14 +745,15 @@ scrub_rules(const char *s, size_t n, struct buf *out, unsigned *counts)
 	o.err = 0;
 	while (i < n && !o.err) {
 		c = (unsigned char)s[i];
-		if (is_alnum(c)) {
-			if (word_start(s, i) && (j = try_word(&o, n, i)) != 0) {
-				i = j;
-				continue;
+		if (has(c, CL_ALNUM)) {
+			if (word_start(s, i)) {
+				if ((j = try_word(&o, n, i, &skip)) != 0) {
+					i = j;
+					continue;
+				}
+				i = skip;
 			}
-			while (i < n && (is_alnum((unsigned char)s[i]) ||
-			    s[i] == '_'))
-				i++;
+			i = run(s, n, i, S_WORD);
 			continue;
 		}
 		if (c == '/' && path_start(s, i) &&
@@ -755,6 +781,23 @@ scrub_rules(const char *s, size_t n, struct buf *out, unsigned *counts)
 	return o.n;
 }
 
+/* First occurrence of pat[0..pl) (pl >= 1) in s[0..n), or NULL. */
+static const char *
+find(const char *s, size_t n, const char *pat, size_t pl)
+{
+	const char	*p;
+
+	while (n >= pl) {
+		if ((p = memchr(s, pat[0], n - pl + 1)) == NULL)
+			return NULL;
+		if (memcmp(p + 1, pat + 1, pl - 1) == 0)
+			return p;
+		n -= (size_t)(p + 1 - s);
+		s = p + 1;
+	}
+	return NULL;
+}
+
 /* Replace every pat in s[0..n) by rep into out; the count, or -1. */
 static int
 replace_all(const char *s, size_t n, const char *pat, size_t pl,
@@ -763,7 +806,7 @@ replace_all(const char *s, size_t n, const char *pat, size_t pl,
 	const char	*p, *end = s + n;
 	int		 cnt = 0;
 
-	while ((p = memmem(s, (size_t)(end - s), pat, pl)) != NULL) {
+	while ((p = find(s, (size_t)(end - s), pat, pl)) != NULL) {
 		if (buf_add(out, s, (size_t)(p - s)) == -1 ||
 		    buf_puts(out, rep) == -1)
 			return -1;
@@ -780,10 +823,10 @@ int
 scrub_text(const char *in, size_t len, const struct scrub_ctx *ctx,
     struct buf *out, unsigned counts[SCRUB_NKINDS])
 {
-	struct buf	 a = { 0 }, b = { 0 };
-	const char	*s = in, *pat[2] = { NULL, NULL };
 	static const char *const reps[2] = { "<HOME>", "<CWD>" };
+	struct buf	 a = { 0 }, b = { 0 };
 	struct buf	*tmp[2] = { &a, &b };
+	const char	*s = in, *pat[2] = { NULL, NULL };
 	size_t		 n = len, start = out->len, pl;
 	int		 total = 0, r, k;
 
@@ -793,8 +836,8 @@ scrub_text(const char *in, size_t len, const struct scrub_ctx *ctx,
 	}
 	for (k = 0; k < 2; k++) {
 		/* "/" alone would turn every slash into a marker */
-		if (pat[k] == NULL || (pl = strlen(pat[k])) < 2 ||
-		    memmem(s, n, pat[k], pl) == NULL)
+		if (pat[k] == NULL || (pl = strlen(pat[k])) < 2 || pl > n ||
+		    find(s, n, pat[k], pl) == NULL)
 			continue;
 		if ((r = replace_all(s, n, pat[k], pl, reps[k], tmp[k])) == -1)
 			goto nomem;

@@ -14,17 +14,26 @@ import time
 
 
 def connect(path, timeout=2.0):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    if len(path.encode()) >= 108:
-        d = os.open(os.path.dirname(path), os.O_PATH | os.O_DIRECTORY)
+    """Connect, retrying while the listen backlog is full (EAGAIN)."""
+    deadline = time.time() + timeout
+    while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
         try:
-            s.connect("/proc/self/fd/%d/%s" % (d, os.path.basename(path)))
-        finally:
-            os.close(d)
-    else:
-        s.connect(path)
-    return s
+            if len(path.encode()) >= 108:
+                d = os.open(os.path.dirname(path), os.O_PATH | os.O_DIRECTORY)
+                try:
+                    s.connect("/proc/self/fd/%d/%s" % (d, os.path.basename(path)))
+                finally:
+                    os.close(d)
+            else:
+                s.connect(path)
+            return s
+        except BlockingIOError:
+            s.close()
+            if time.time() > deadline:
+                raise
+            time.sleep(0.005)
 
 
 def frame(payload):

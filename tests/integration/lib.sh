@@ -27,6 +27,17 @@ check() { # check DESC CMD...
 	if "$@"; then ok "$d"; else fail "$d"; fi
 }
 
+# wait_for SHELL-CONDITION [TENTHS]: poll until true (default 10 s). 0 or 1.
+wait_for() {
+	_i=0
+	while [ $_i -lt "${2:-100}" ]; do
+		sh -c "$1" >/dev/null 2>&1 && return 0
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	return 1
+}
+
 # start_agent [args]: start the agent in the foreground of a background job,
 # wait until its socket answers. Sets AGENT_PID.
 start_agent() {
@@ -35,9 +46,9 @@ start_agent() {
 	PIDS="$PIDS $AGENT_PID"
 	i=0
 	while [ $i -lt 200 ]; do
-		[ -S "$ATOMCODE_HOME/telemetry.sock" ] && \
-		    "$CLI" status >/dev/null 2>&1 && \
-		    grep -q '^Telemetry:' "$T/agent.out" 2>/dev/null && return 0
+		grep -q '^Telemetry:' "$T/agent.out" 2>/dev/null && \
+		    "$CLI" status --json 2>/dev/null | \
+		    grep -q "\"pid\":$AGENT_PID," && return 0
 		kill -0 "$AGENT_PID" 2>/dev/null || return 1
 		sleep 0.05
 		i=$((i + 1))

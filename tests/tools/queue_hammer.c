@@ -8,13 +8,14 @@
  * records with unique (writer, seq) ids in random batches, roll, write ready
  * segments directly, reopen their handle (recovery runs next to live
  * writers) and fork "crashing" children that append and _exit without
- * rolling. Claimants claim, read, check every line, log the ids they saw
- * and complete (sometimes unclaim instead), and run recovery and stats in
- * between. At the end the parent recovers, drains the rest and verifies that
- * every written record was seen exactly once (or counted as dropped by the
- * caps), that nothing is left behind and no file is corrupt. Prints one
- * summary line; exits 1 on any loss, duplication or corruption. Test tool:
- * must never touch anything outside its directory.
+ * rolling. Claimants start late (so the caps evict while they claim), then
+ * claim, read, check every line, log the ids they saw and complete
+ * (sometimes unclaim instead), and run recovery and stats in between. At
+ * the end the parent recovers, drains the rest and verifies that every
+ * written record was seen exactly once or counted as dropped by the caps
+ * (missing == dropped, exactly), that nothing is left behind and no file is
+ * corrupt. Prints one summary line; exits 1 on any loss, duplication or
+ * corruption. Test tool: never touches anything outside its directory.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -40,7 +41,8 @@
 #define NCLAIMANTS	2
 #define MAX_SECONDS	3600	/* longest run accepted */
 #define MAX_BATCH	40	/* records per append */
-#define BIG_PAD		20000	/* occasional large record (byte rolls) */
+#define BIG_PAD		20000	/* large records: byte rolls */
+#define LATE_START	0.3	/* claimants sleep this part of the run */
 #define PREFIX		"{\"event_id\":\"hammer\",\"ts\":"
 
 static char	top[PATH_MAX / 2];
@@ -243,7 +245,7 @@ parse_segment(const char *p, size_t n, struct buf *out)
 }
 
 static void
-claimant(unsigned id, double end)
+claimant(unsigned id, double start, double end)
 {
 	struct queue		*q = open_q();
 	struct queue_claim	 c;
@@ -257,6 +259,10 @@ claimant(unsigned id, double end)
 	fd = open(pa, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd == -1)
 		die(pa);
+	/* Start late so the backlog overflows the caps and evictions race
+	 * with claims (the dropped count must still be exact). */
+	while (now() < start)
+		usleep(10000);
 	while (now() < end) {
 		r = pick(100);
 		if (r < 2) {
@@ -428,7 +434,8 @@ main(int argc, char **argv)
 			seed();
 			if (i < NWRITERS)
 				writer(i, stop);
-			claimant(i - NWRITERS, stop);
+			claimant(i - NWRITERS, stop - secs * (1 - LATE_START),
+			    stop);
 		}
 	}
 	for (i = 0; i < NWRITERS + NCLAIMANTS; i++) {

@@ -241,7 +241,7 @@ test_read_missing_and_errors(void **state)
 {
 	struct tconfig	c;
 	char		path[PATH_MAX];
-	char		big[2000];
+	char		big[2048];
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/nope/config.toml", tmpdir);
@@ -264,6 +264,24 @@ test_read_missing_and_errors(void **state)
 	assert_int_equal(c.parsed, 0);
 	assert_string_equal(c.endpoint, "");
 	assert_non_null(strstr(c.error, "endpoint"));
+
+	/* nesting: 20 levels are fine, 1000 are refused without recursing */
+	memset(big, 0, sizeof(big));
+	memcpy(big, "a = ", 4);
+	memset(big + 4, '[', 20);
+	memset(big + 24, ']', 20);
+	memcpy(big + 44, "\n[telemetry]\nenabled = false\n", 29);
+	spew(path, big, strlen(big), 0600);
+	assert_int_equal(config_read(path, &c), 0);
+	assert_int_equal(c.parsed, 1);
+	assert_int_equal(c.enabled, 0);
+	memset(big + 4, '[', 1000);
+	memset(big + 1004, ']', 1000);
+	memcpy(big + 1004, "\n", 1);
+	spew(path, big, 1005, 0600);
+	assert_int_equal(config_read(path, &c), 0);
+	assert_int_equal(c.parsed, 0);
+	assert_non_null(strstr(c.error, "nested too deeply"));
 
 	/* offline_mode must be a string */
 	spew(path, "offline_mode = true\n", 20, 0600);
