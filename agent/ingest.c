@@ -157,6 +157,8 @@ ingest_commit(struct agent *a)
 			ingest_fail_batch(a, errno);
 		} else {
 			a->ctr.persisted += a->batch_events;
+			if (a->up != NULL)
+				upload_set_tracked(a->up, a->ctr.persisted);
 			rolled = queue_active_events(a->q) !=
 			    before + a->batch_events;
 			clock_gettime(CLOCK_MONOTONIC, &a->last_write);

@@ -423,8 +423,8 @@ cmd_flush(const struct paths *p, int argc, char **argv)
 		if (err != NULL)
 			printf(": %s", err);
 		printf("\n");
-		if (strcmp(result, "failed") == 0 ||
-		    strcmp(result, "paused") == 0)
+		if (strcmp(result, "ok") != 0 && strcmp(result, "empty") != 0 &&
+		    strcmp(result, "started") != 0)
 			rc = 1;
 	}
 	json_decref(rep);

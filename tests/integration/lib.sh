@@ -68,3 +68,39 @@ stop_agent() {
 	wait "$AGENT_PID" 2>/dev/null
 	return 0
 }
+
+# start_collector [args]: tests/collector.py on 127.0.0.1, port in $CPORT;
+# sets ATOMCODE_TELEMETRY_ENDPOINT to it. Stopped by PID at exit.
+start_collector() {
+	rm -f "$T/cport"
+	python3 "$TOP/tests/collector.py" --port-file "$T/cport" \
+	    --log "$T/collector.log" "$@" >"$T/collector.out" 2>&1 &
+	COLLECTOR_PID=$!
+	PIDS="$PIDS $COLLECTOR_PID"
+	wait_for "test -s '$T/cport'" 100 || return 1
+	CPORT=$(cat "$T/cport")
+	export ATOMCODE_TELEMETRY_ENDPOINT="http://127.0.0.1:$CPORT/v1/events"
+}
+
+# ctl JSON: send a control command to the collector.
+ctl() {
+	python3 -c 'import sys,urllib.request as u; u.urlopen(u.Request(sys.argv[1], data=sys.argv[2].encode(), method="POST")).read()' \
+	    "http://127.0.0.1:$CPORT/_control" "$1"
+}
+
+# collected: number of records the collector received (all requests).
+collected() {
+	python3 -c 'import json,sys,urllib.request as u; print(json.load(u.urlopen(sys.argv[1]))["records"])' \
+	    "http://127.0.0.1:$CPORT/_stats"
+}
+
+# records N [TS0]: N distinct llm_chat records (ts = TS0 + i), one per line.
+records() {
+	python3 - "$GOLDEN/llm_chat.json" "$1" "${2:-1}" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+for i in range(int(sys.argv[2])):
+    r["ts"] = int(sys.argv[3]) + i
+    print(json.dumps(r, separators=(",", ":")))
+PY
+}
