@@ -126,6 +126,9 @@ ubsan:
 bench: all $(BENCH_BIN) $(TOOL_BIN)
 	@sh tests/bench/run.sh $(BUILD)
 
+demo: all
+	@sh scripts/demo.sh $(BUILD)
+
 lint:
 	@sh scripts/lint.sh
 

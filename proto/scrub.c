@@ -207,7 +207,7 @@ path_start(const char *s, size_t i)
 	if (i == 0)
 		return 1;
 	p = (unsigned char)s[i - 1];
-	if (p >= 0x80 || is_space(p))
+	if (p >= 0x80 || p <= 0x20)
 		return 1;
 	switch (p) {
 	case '"': case '\'': case '`': case '(': case '[': case '{':
@@ -605,17 +605,20 @@ try_url(struct sout *o, size_t n, size_t i, size_t j)
 	    run(s, j, i, S_SCHEME) != j)
 		return 0;
 	a = j + 3;
-	e = a;
-	if (e < n && s[e] == '[') {	/* IPv6 literal */
-		while (e < n && s[e] != ']' && !has((unsigned char)s[e],
-		    CL_USTOP))
-			e++;
-		if (e < n && s[e] == ']')
-			e++;
-	}
-	while (e < n && !has((unsigned char)s[e], CL_USTOP) && s[e] != '/' &&
-	    s[e] != '?' && s[e] != '#')
+	for (e = a; e < n; ) {
+		if (s[e] == '[') {	/* IPv6 literal: ']' does not end it */
+			while (e < n && s[e] != ']' &&
+			    !has((unsigned char)s[e], CL_USTOP))
+				e++;
+			if (e < n && s[e] == ']')
+				e++;
+			continue;
+		}
+		if (has((unsigned char)s[e], CL_USTOP) || s[e] == '/' ||
+		    s[e] == '?' || s[e] == '#')
+			break;
 		e++;
+	}
 	end = e;
 	while (end < n && !has((unsigned char)s[end], CL_USTOP))
 		end++;
