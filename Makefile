@@ -30,6 +30,7 @@ PKGS       = libevent jansson inih libcurl uuid zlib
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
+LIB_LIBS   = $(shell pkg-config --libs jansson inih uuid 2>/dev/null)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DATC_VERSION='"$(VERSION)"' -fPIC \
              -Iinclude -Iproto $(WARN) $(CFLAGS) $(PKG_CFLAGS)
 
@@ -77,7 +78,7 @@ $(LIB_A): $(PROTO_OBJ) $(SHIM_OBJ)
 $(LIB_SO): $(PROTO_OBJ) $(SHIM_OBJ)
 	$(CC) -shared -Wl,-soname,libatomcode-telemetry.so.$(SOVERSION) \
 	    -Wl,--version-script=client/libatomcode-telemetry.map \
-	    $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+	    $(CFLAGS) -o $@ $^ $(LIB_LIBS)
 	ln -sf libatomcode-telemetry.so.$(SOVERSION) $(BUILD)/libatomcode-telemetry.so
 
 $(AGENT_A): $(AGENT_OBJ)
@@ -126,6 +127,15 @@ ubsan:
 bench: all $(BENCH_BIN) $(TOOL_BIN)
 	@sh tests/bench/run.sh $(BUILD)
 
+# libFuzzer targets (clang): FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+# Chaos scenarios (bounded, loopback only).
+chaos: all $(TOOL_BIN)
+	@sh tests/chaos/run.sh $(BUILD)
+
 demo: all
 	@sh scripts/demo.sh $(BUILD)
 
@@ -144,7 +154,10 @@ install: all
 	ln -sf libatomcode-telemetry.so.$(SOVERSION) \
 	    $(DESTDIR)$(LIBDIR)/libatomcode-telemetry.so
 	install -m 0644 include/atomcode/telemetry.h $(DESTDIR)$(INCDIR)/atomcode/
-	install -m 0644 $(PCFILE) $(DESTDIR)$(PCDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    client/atomcode-telemetry.pc.in >$(DESTDIR)$(PCDIR)/atomcode-telemetry.pc
+	chmod 0644 $(DESTDIR)$(PCDIR)/atomcode-telemetry.pc
 	if [ -d man ] && ls man/*.[0-9] >/dev/null 2>&1; then \
 	    for m in man/*.[0-9]; do s=$${m##*.}; \
 	        install -d $(DESTDIR)$(MANDIR)/man$$s; \
