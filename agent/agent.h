@@ -22,7 +22,9 @@
 #include "upload.h"
 
 #define AGENT_MAX_CLIENTS	1024		/* past this the longest-idle client is closed */
-#define CONN_IN_MAX		(FRAME_MAX + FRAME_HDR + 16384) /* unread input */
+#define CONN_READ_CHUNK		(128 * 1024)	/* one read(2) into the shared buffer */
+#define CONN_IN_KEEP		4096		/* idle input buffers above this are freed */
+#define AGENT_IN_TOTAL_MAX	(8 * 1024 * 1024) /* partial frames held, all clients */
 #define CONN_OUT_MAX		(256 * 1024)	/* unsent replies before cut-off */
 #define BATCH_COMMIT_BYTES	(1024 * 1024)	/* commit a batch early past this */
 #define DROPPED_NAMES_MAX	64		/* distinct dropped field names kept */
@@ -43,6 +45,7 @@ struct agent_counters {
 	uint64_t	conns_evicted;	/* idle clients closed for a newcomer */
 	uint64_t	conns_cut;	/* stalled or over their bounds */
 	uint64_t	bad_frames;	/* framing errors */
+	uint64_t	conns_over_mem;	/* cut: partial frames over the global bound */
 	uint64_t	control;	/* control frames */
 };
 
@@ -85,6 +88,7 @@ struct agent {
 	unsigned		 nclients;
 	uint64_t		 next_conn_id;
 	struct buf		 batch;		/* records of this loop pass */
+	size_t			 in_total;	/* bytes allocated for partial frames */
 	unsigned		 batch_events;
 	struct event		*commit_ev;	/* activated: runs at end of pass */
 	struct event		*reap_ev;	/* frees dead conns */

@@ -249,6 +249,7 @@ conn_free(struct agent *a, struct conn *c)
 {
 	TAILQ_REMOVE(&a->conns, c, entry);
 	a->nclients--;
+	a->in_total -= c->in.cap;
 	event_free(c->rev);
 	event_free(c->wev);
 	event_free(c->tev);
@@ -288,9 +289,13 @@ conn_find(struct agent *a, uint64_t id)
 	return NULL;
 }
 
-/* Split and dispatch every complete frame in c->in. */
-static void
-conn_process(struct agent *a, struct conn *c)
+/*
+ * Dispatch every complete frame in p[0..len); returns the bytes used. The
+ * connection may be closed on the way (c->dead).
+ */
+static size_t
+conn_frames(struct agent *a, struct conn *c, const unsigned char *buf,
+    size_t len)
 {
 	const unsigned char	*p;
 	size_t			 plen, used, off = 0;
@@ -298,8 +303,7 @@ conn_process(struct agent *a, struct conn *c)
 	enum frame_status	 st;
 
 	while (!c->dead) {
-		st = frame_decode((unsigned char *)c->in.data + off,
-		    c->in.len - off, &p, &plen, &used);
+		st = frame_decode(buf + off, len - off, &p, &plen, &used);
 		if (st == FRAME_NEED_MORE)
 			break;
 		if (st == FRAME_ERR_LEN) {
@@ -324,36 +328,95 @@ conn_process(struct agent *a, struct conn *c)
 		} else
 			ingest_event(a, c, p, plen);
 	}
-	buf_consume(&c->in, off);
+	return off;
+}
+
+/* Keep c->in's allocation in the global account; free idle buffers. */
+static void
+conn_in_account(struct agent *a, struct conn *c, size_t oldcap)
+{
+	if (c->in.len == 0 && c->in.cap > CONN_IN_KEEP)
+		buf_free(&c->in);
+	a->in_total = a->in_total - oldcap + c->in.cap;
+}
+
+/* Over the global bound: cut the client holding the largest partial frame. */
+static void
+conn_enforce_total(struct agent *a)
+{
+	struct conn	*c, *big;
+	size_t		 oldcap;
+
+	while (a->in_total > AGENT_IN_TOTAL_MAX) {
+		big = NULL;
+		TAILQ_FOREACH(c, &a->conns, entry)
+			if (!c->dead && (big == NULL || c->in.cap > big->in.cap))
+				big = c;
+		if (big == NULL || big->in.cap == 0)
+			return;
+		log_warnx("client %llu holds %zu bytes of unfinished frames:"
+		    " closing (global bound)", (unsigned long long)big->id,
+		    big->in.len);
+		a->ctr.conns_over_mem++;
+		oldcap = big->in.cap;
+		conn_close(big);
+		buf_free(&big->in);
+		a->in_total -= oldcap;
+	}
+}
+
+/*
+ * New bytes from the socket: frames are decoded straight from the shared
+ * read buffer; only an unfinished frame is copied into c->in.
+ */
+static void
+conn_input(struct agent *a, struct conn *c, const unsigned char *data,
+    size_t n)
+{
+	size_t	used, oldcap = c->in.cap;
+
+	c->last_active = mono_now();
+	if (c->in.len == 0) {
+		used = conn_frames(a, c, data, n);
+		if (!c->dead && used < n && buf_add(&c->in, data + used,
+		    n - used) == -1)
+			conn_close(c);
+	} else if (buf_add(&c->in, data, n) == -1) {
+		conn_close(c);
+	} else {
+		used = conn_frames(a, c, (unsigned char *)c->in.data,
+		    c->in.len);
+		buf_consume(&c->in, used);
+	}
+	if (c->dead) {
+		c->in.len = 0;
+		conn_in_account(a, c, oldcap);
+		return;
+	}
+	conn_in_account(a, c, oldcap);
+	conn_enforce_total(a);
 	if (!c->dead)
 		conn_arm_timer(c);
 }
 
-/* Readable: one bounded read, then process frames. */
+static unsigned char	read_buf[CONN_READ_CHUNK];
+
+/* Readable: one bounded read into the shared buffer, then process frames. */
 static void
 conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn	*c = arg;
 	ssize_t		 n;
-	size_t		 room;
 
 	if (c->dead)
 		return;
-	room = CONN_IN_MAX - c->in.len;
-	if (room == 0 || buf_reserve(&c->in, room) == -1) {
-		conn_close(c);
-		return;
-	}
-	n = read(c->fd, c->in.data + c->in.len, room);
+	n = read(c->fd, read_buf, sizeof read_buf);
 	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
 		conn_close(c);
 		return;
 	}
-	if (n > 0) {
-		c->in.len += (size_t)n;
-		c->last_active = mono_now();
-		conn_process(agent, c);
-	}
+	if (n > 0)
+		conn_input(agent, c, read_buf, (size_t)n);
 }
 
 /* Writable: push pending replies. */
@@ -411,19 +474,14 @@ server_drain(struct agent *a)
 {
 	struct conn	*c;
 	ssize_t		 n;
-	size_t		 room;
 	int		 rounds;
 
 	TAILQ_FOREACH(c, &a->conns, entry) {
-		for (rounds = 0; rounds < 64 && !c->dead; rounds++) {
-			room = CONN_IN_MAX - c->in.len;
-			if (room == 0 || buf_reserve(&c->in, room) == -1)
-				break;
-			n = read(c->fd, c->in.data + c->in.len, room);
+		for (rounds = 0; rounds < 1024 && !c->dead; rounds++) {
+			n = read(c->fd, read_buf, sizeof read_buf);
 			if (n <= 0)
 				break;
-			c->in.len += (size_t)n;
-			conn_process(a, c);
+			conn_input(a, c, read_buf, (size_t)n);
 		}
 	}
 }

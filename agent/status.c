@@ -64,6 +64,8 @@ status_snapshot(struct agent *a)
 	    "conns_evicted", (json_int_t)a->ctr.conns_evicted,
 	    "conns_cut", (json_int_t)a->ctr.conns_cut,
 	    "bad_frames", (json_int_t)a->ctr.bad_frames);
+	json_object_set_new(c, "conns_over_mem",
+	    json_integer((json_int_t)a->ctr.conns_over_mem));
 	if (a->up != NULL) {
 		struct upload_counters uc;
 

@@ -219,7 +219,8 @@ env_render(struct envelope *e)
 		return -1;
 	if (e->model != NULL && put_str(t, "model", e->model) == -1)
 		return -1;
-	if (e->repo_set && (buf_puts(t, ",\"repo_origin\":{\"host\":\"") == -1 ||
+	if (e->repo_set &&
+	    (buf_puts(t, ",\"repo_origin\":{\"host\":\"") == -1 ||
 	    buf_puts(t, repo_host_name(e->repo.host)) == -1 ||
 	    buf_puts(t, "\",\"has_git\":") == -1 ||
 	    buf_puts(t, e->repo.has_git ? "true}" : "false}") == -1))

@@ -17,7 +17,7 @@
 #include "identity.h"
 #include "repo.h"
 
-#define ENV_STR_MAX	256	/* longest envelope string (provider, model…) */
+#define ENV_STR_MAX	256	/* longest envelope string (model, …) */
 #define ENV_LOCALE_MAX	64	/* longer locale values read as "en-US" */
 #define ENV_JSON_DEPTH	32	/* deepest payload nesting accepted */
 #define ENV_DEFAULT_LOCALE	"en-US"
@@ -32,7 +32,7 @@ struct envelope {
 	const char	*os;		/* static */
 	const char	*arch;		/* static */
 	char		 locale[ENV_LOCALE_MAX];
-	char		*provider;	/* owned; NULL: omitted (all below too) */
+	char		*provider;	/* owned, NULL: omitted (also below) */
 	char		*provider_host;
 	char		*model;
 	char		*mode;
@@ -71,7 +71,7 @@ const char *env_arch(void);
 /* locale from LANG, then LC_ALL (research §1.4); either may be NULL. */
 void	env_locale(const char *lang, const char *lc_all, char *out,
 	    size_t outlen);
-/* The host of a URL with a scheme ("scheme://[user@]host[:port]/…"). 1 or 0. */
+/* The host of "scheme://[user@]host[:port]/…", lower-cased. 1 or 0. */
 int	env_url_host(const char *url, char *out, size_t outlen);
 /* provider_host (research §1.5): URL host, else vendor default. 1 or 0. */
 int	env_provider_host(const char *vendor, const char *base_url, char *out,

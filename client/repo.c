@@ -72,7 +72,7 @@ repo_classify(const char *url)
 	return REPO_OTHER;
 }
 
-/* Parse a section header at p (after '['); returns 1 if it is remote "origin". */
+/* Parse a section header at p (after '['): 1 if it is remote "origin". */
 static int
 section_is_origin(const char *p, const char *end, const char **after)
 {
@@ -275,7 +275,8 @@ resolve(char *out, size_t outlen, const char *base, const char *rel)
 static int
 config_of_gitdir(const char *gitdir, char *out, size_t outlen)
 {
-	char	 path[REPO_PATH_MAX], line[REPO_SMALL_MAX], common[REPO_PATH_MAX];
+	char	 path[REPO_PATH_MAX], line[REPO_SMALL_MAX];
+	char	 common[REPO_PATH_MAX];
 	char	*v;
 
 	if (resolve(path, sizeof(path), gitdir, "commondir") == 0 &&
@@ -337,7 +338,8 @@ repo_find_config(const char *dir, char *out, size_t outlen)
 			errno = ENOENT;
 			return -1;
 		}
-		if ((slash = strrchr(cur, '/')) == NULL || strcmp(cur, "/") == 0)
+		if ((slash = strrchr(cur, '/')) == NULL ||
+		    strcmp(cur, "/") == 0)
 			break;
 		if (slash == cur)
 			slash[1] = '\0';

@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #define REPO_URL_MAX		2048		/* longest origin URL we keep */
-#define REPO_CONFIG_MAX		(1024 * 1024)	/* bigger git config: not read */
+#define REPO_CONFIG_MAX		(1024 * 1024)	/* git config read at most */
 
 enum repo_host {
 	REPO_NONE = 0,

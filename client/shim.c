@@ -58,14 +58,14 @@
 #define ATC_VERSION "0.0.0"
 #endif
 
-#define ATC_RING_EVENTS		1024	/* events kept until the agent confirms */
-#define ATC_RING_BYTES		(1024 * 1024)	/* … and their frame bytes */
-#define ATC_ACK_EVERY		64	/* ask for an ack after this many sends */
-#define ATC_ACK_MS		1000	/* … or when one waited this long */
+#define ATC_RING_EVENTS		1024	/* events kept until confirmed */
+#define ATC_RING_BYTES		(1024 * 1024)	/* and their frame bytes */
+#define ATC_ACK_EVERY		64	/* ask for an ack after N sends */
+#define ATC_ACK_MS		1000	/* or when one waited this long */
 #define ATC_STALL_MS		5000	/* unconfirmed this long with a full
 					   ring: the agent is stuck, spill */
-#define ATC_RECONNECT_MS	1000	/* at most one connect attempt per … */
-#define ATC_SPAWN_MS		10000	/* at most one spawn per … per handle */
+#define ATC_RECONNECT_MS	1000	/* at most one connect attempt per */
+#define ATC_SPAWN_MS		10000	/* at most one spawn per handle per */
 #define ATC_SPAWN_MAX		3	/* spawns per handle, ever */
 #define ATC_CLOSE_MS		100	/* default atc_close() bound */
 #define ATC_IOV_MAX		64	/* frames per sendmsg() */
@@ -544,7 +544,7 @@ handle_reply(struct atc *h, const unsigned char *p, size_t n)
 				continue;
 			if (code != NULL && (strcmp(code, "busy") == 0 ||
 			    strcmp(code, "storage") == 0)) {
-				/* Not stored by the agent: keep it ourselves. */
+				/* Not stored by the agent: keep it. */
 				fb_add(h, ev->frame.data + FRAME_HDR,
 				    ev->frame.len - FRAME_HDR);
 				fb_commit(h);
@@ -905,11 +905,14 @@ atc_open(const struct atc_options *opt, struct atc **out)
 	h->enabled = 1;
 	h->sudo = h->paths.sudo || env_test_hooks.sudo;
 	if (opt->cwd != NULL && *opt->cwd != '\0') {
-		if (strlen(opt->cwd) >= sizeof(h->cwd)) {
-			handle_free(h);
-			return ATC_E_INVAL;
+		/* Absolute, so that <CWD> scrubbing matches real paths. */
+		if (realpath(opt->cwd, h->cwd) == NULL) {
+			if (strlen(opt->cwd) >= sizeof(h->cwd)) {
+				handle_free(h);
+				return ATC_E_INVAL;
+			}
+			memcpy(h->cwd, opt->cwd, strlen(opt->cwd) + 1);
 		}
-		memcpy(h->cwd, opt->cwd, strlen(opt->cwd) + 1);
 	} else if (getcwd(h->cwd, sizeof(h->cwd)) == NULL)
 		h->cwd[0] = '\0';
 	if ((e = open_enabled(h, opt)) != ATC_OK) {

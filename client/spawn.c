@@ -25,7 +25,7 @@
 #include "spawn.h"
 
 #define SPAWN_PATH_MAX		4096	/* longest program path we build */
-#define SPAWN_MAX_CLOSE		65536	/* close-loop bound without close_range */
+#define SPAWN_MAX_CLOSE		65536	/* close loop bound, no close_range */
 #define SPAWN_LOCK_ENV		"ATOMCODE_LOCK_FD=3"
 
 extern char **environ;
@@ -153,7 +153,7 @@ spawn_exec(int lk, char *const argv[], char *const envp[], long maxfd)
 	sigemptyset(&sa.sa_mask);
 	for (sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &sa, NULL);	/* EINVAL for some: fine */
+			sigaction(sig, &sa, NULL);	/* EINVAL: fine */
 
 	/* The held lock becomes fd 3 without close-on-exec. */
 	if (lk != SPAWN_LOCK_FD) {

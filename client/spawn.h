@@ -8,11 +8,11 @@
 #include <stddef.h>
 
 #define SPAWN_PROGRAM	"atomcode-telemetryd"	/* the agent's file name */
-#define SPAWN_LOCK_FD	3			/* where the agent finds the lock */
+#define SPAWN_LOCK_FD	3		/* where the agent finds the lock */
 
 enum spawn_result {
 	SPAWN_CONNECTED = 0,	/* a retry connected: *fdp is the socket */
-	SPAWN_BUSY,		/* the lock is held: an agent is alive/starting */
+	SPAWN_BUSY,		/* lock held: an agent is alive or starting */
 	SPAWN_STARTED,		/* we started an agent (not waited for) */
 	SPAWN_FAILED,		/* no program, fork failed…: errno */
 };

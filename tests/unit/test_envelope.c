@@ -363,6 +363,8 @@ test_golden(void **state)
 	    "\"mode\":\"tui\",\"surface\":\"code_review\","
 	    "\"event_id\":\"open_atomcode\","
 	    "\"dangerously_skip_permissions\":true}";
+	static const char	 payload[] =
+	    "{ \"dangerously_skip_permissions\" : true }";
 	struct envelope		 e;
 	struct buf		 members = { NULL, 0, 0 }, rec = { NULL, 0, 0 };
 	struct buf		 out = { NULL, 0, 0 };
@@ -373,8 +375,8 @@ test_golden(void **state)
 
 	(void)state;
 	golden_envelope(&e);
-	assert_int_equal(env_payload("{ \"dangerously_skip_permissions\" : true }",
-	    41, &members), ENV_P_OK);
+	assert_int_equal(env_payload(payload, strlen(payload), &members),
+	    ENV_P_OK);
 	assert_int_equal(env_record(&e, &rec, 0, "open_atomcode",
 	    members.data, members.len), 0);
 	/* Exact bytes: declaration order, compact. */

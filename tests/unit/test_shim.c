@@ -50,7 +50,7 @@ enum fake_mode {
 	FA_ACK,		/* ack every flush */
 	FA_NOACK,	/* read everything, never answer */
 	FA_DIE,		/* exit after reading `n` events, no answer */
-	FA_REJECT,	/* error for event seq 1 (and `n` if set), ack flushes */
+	FA_REJECT,	/* error for seq 1 (and `n` if set), ack flushes */
 	FA_BUSY,	/* error "busy" for seq 1, ack flushes */
 	FA_STALL,	/* accept, then never read */
 };
@@ -149,7 +149,8 @@ fake_serve(int c, enum fake_mode mode, int n, int logfd)
 			return;
 		len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
 		    (uint32_t)hdr[2] << 8 | hdr[3];
-		if (len == 0 || len > FRAME_MAX || (p = malloc(len + 2)) == NULL)
+		if (len == 0 || len > FRAME_MAX ||
+		    (p = malloc(len + 2)) == NULL)
 			_exit(4);
 		if (read_full(c, p, len) == -1)
 			_exit(5);
@@ -287,7 +288,8 @@ count_files(const char *dir, const char *suffix)
 	if ((d = opendir(dir)) == NULL)
 		return 0;
 	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		n = strlen(de->d_name);
 		if (n >= sl && strcmp(de->d_name + n - sl, suffix) == 0)
@@ -517,7 +519,8 @@ test_noack_close_bound(void **state)
 	assert_true(dt < 2000);
 	fake_stop(agent);
 	assert_int_equal(log_count("E "), 5);	/* the agent had them… */
-	assert_int_equal(fallback_records(NULL, NULL), 5);	/* …but no ack */
+	/* …but did not confirm them. */
+	assert_int_equal(fallback_records(NULL, NULL), 5);
 }
 
 static void
@@ -656,7 +659,8 @@ test_sudo_creates_nothing(void **state)
 	(void)state;
 	env_test_hooks.sudo = 1;
 	setenv("ATOMCODE_TELEMETRYD", "/nonexistent", 1);
-	h = open_handle(0, 100);	/* spawning allowed, but not under sudo */
+	/* Spawning is allowed, but never under sudo. */
+	h = open_handle(0, 100);
 	assert_int_equal(atc_emit(h, "open_atomcode", NULL), ATC_E_IO);
 	assert_int_equal(atc_flush(h, 100), ATC_OK);
 	atc_get_stats(h, &st);
@@ -845,7 +849,8 @@ check_session(const char *line, size_t len, void *arg)
 	(void)arg;
 	assert_non_null(strstr(line,
 	    "\"session_id\":\"0f8fad5b-d9cb-469f-a165-70867728950e\""));
-	assert_non_null(strstr(line, "\"provider_host\":\"api.anthropic.com\""));
+	assert_non_null(strstr(line,
+	    "\"provider_host\":\"api.anthropic.com\""));
 	return 0;
 }
 
@@ -952,7 +957,8 @@ test_spawn_program(void **state)
 	assert_int_equal(spawn_program(out, sizeof(out)), -1);
 	setenv("ATOMCODE_TELEMETRYD", "no-such-agent-xyz", 1);
 	assert_int_equal(spawn_program(out, sizeof(out)), -1);
-	setenv("ATOMCODE_TELEMETRYD", "/etc/passwd", 1);	/* not executable */
+	/* Not executable. */
+	setenv("ATOMCODE_TELEMETRYD", "/etc/passwd", 1);
 	assert_int_equal(spawn_program(out, sizeof(out)), -1);
 	assert_int_equal(spawn_program(out, 4), -1);
 	setenv("ATOMCODE_TELEMETRYD", "/bin/false", 1);

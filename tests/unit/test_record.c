@@ -1,0 +1,1023 @@
+/*
+ * test_record.c — the record validator (proto/record.c): every golden
+ * record validates and comes out as its compact form, each rejection
+ * reason, dropped fields, canonical output, truncation, UTF-8, escapes,
+ * scrubbing of free text, the recovery check, and hostile input.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "frame.h"
+#include "record.h"
+
+#define GOLDEN_MIN	18	/* tests/compat holds this many golden records */
+
+#define NIL	"00000000-0000-0000-0000-000000000000"
+#define UUID1	"0f8fad5b-d9cb-469f-a165-70867728950e"
+/* A complete envelope (without event_id), compact. */
+#define ENV	"\"device_id\":\"" NIL "\",\"launch_id\":\"" UUID1 "\"," \
+    "\"session_id\":\"" UUID1 "\",\"ts\":1700000000000," \
+    "\"schema_version\":1,\"app_version\":\"4.22.3\",\"os\":\"linux\"," \
+    "\"arch\":\"x86_64\",\"locale\":\"en-US\""
+#define TOOL	"\"event_id\":\"tool_call\",\"name\":\"bash\",\"success\":true," \
+    "\"duration_ms\":5"
+#define LLM	"\"event_id\":\"llm_chat\",\"duration_ms\":1,\"tool_calls_count\":0," \
+    "\"input_tokens\":1,\"output_tokens\":1,\"cached_tokens\":0," \
+    "\"had_error\":false,\"context_window\":1,\"system_tokens\":0," \
+    "\"tool_def_tokens\":0,\"tool_result_tokens\":0," \
+    "\"message_tokens\":1,\"messages_count\":1"
+#define PANIC	"\"event_id\":\"panic\",\"location\":\"src/main.rs:1\"," \
+    "\"thread\":\"main\",\"backtrace_top_5\":[]"
+
+/* Validate s; returns the error; *out gets the output (caller frees). */
+static enum rec_err
+validate(const char *s, size_t n, const struct scrub_ctx *sc, char **out,
+    struct rec_result *res)
+{
+	struct buf	 b = { 0 };
+	enum rec_err	 e;
+
+	e = rec_validate(s, n, sc, &b, res);
+	assert_int_equal(e, res->err);
+	if (e != REC_OK)
+		assert_int_equal(b.len, 0);
+	else {
+		assert_true(b.len > 0 && b.data[b.len - 1] == '\n');
+		assert_true(utf8_valid((unsigned char *)b.data, b.len));
+		assert_true(rec_line_ok(b.data, b.len - 1));
+	}
+	if (out != NULL)
+		*out = b.data != NULL ? b.data : strdup("");
+	else
+		buf_free(&b);
+	return e;
+}
+
+/* Validate a compact valid record and expect it unchanged. */
+static void
+expect_same(const char *s)
+{
+	struct rec_result	 res;
+	char			*out;
+
+	if (validate(s, strlen(s), NULL, &out, &res) != REC_OK)
+		fail_msg("rejected (%s, field %s): %s", rec_code(res.err),
+		    res.field, s);
+	assert_int_equal(strlen(out), strlen(s) + 1);
+	assert_memory_equal(out, s, strlen(s));
+	assert_int_equal(res.rewritten, 0);
+	free(out);
+}
+
+/* Validate and expect exactly want + "\n". */
+static void
+expect_out(const char *s, const struct scrub_ctx *sc, const char *want)
+{
+	struct rec_result	 res;
+	char			*out;
+
+	if (validate(s, strlen(s), sc, &out, &res) != REC_OK)
+		fail_msg("rejected (%s, field %s): %s", rec_code(res.err),
+		    res.field, s);
+	if (strlen(out) != strlen(want) + 1 ||
+	    memcmp(out, want, strlen(want)) != 0)
+		fail_msg("got  %swant %s", out, want);
+	assert_int_equal(res.rewritten, 1);
+	free(out);
+}
+
+static char *
+read_file(const char *path, size_t *len)
+{
+	FILE	*f;
+	char	*b;
+	long	 n;
+
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n > 0);
+	rewind(f);
+	b = malloc((size_t)n);
+	assert_non_null(b);
+	assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*len = (size_t)n;
+	return b;
+}
+
+/*
+ * Every golden record (pretty, sorted keys) validates; the output is its
+ * compact form as jansson prints it; the compact form itself passes
+ * through byte for byte, also with a scrub context.
+ */
+static void
+test_goldens(void **state)
+{
+	struct scrub_ctx	 sc = { "/Users/dev", "/tmp/work" };
+	struct rec_result	 res;
+	struct dirent		*de;
+	const char		*top = getenv("TOP");
+	char			 dir[4096], path[4096 + 512], *in, *out, *compact;
+	DIR			*d;
+	json_t			*v;
+	size_t			 n, l;
+	unsigned		 k;
+	int			 count = 0;
+
+	snprintf(dir, sizeof dir, "%s/tests/compat", top != NULL &&
+	    *top != '\0' ? top : ".");
+	d = opendir(dir);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		l = strlen(de->d_name);
+		if (l < 6 || strcmp(de->d_name + l - 5, ".json") != 0)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		in = read_file(path, &n);
+		v = json_loadb(in, n, 0, NULL);
+		assert_non_null(v);
+		compact = json_dumps(v, JSON_COMPACT);
+		assert_non_null(compact);
+		json_decref(v);
+
+		if (validate(in, n, &sc, &out, &res) != REC_OK)
+			fail_msg("%s: %s (field %s)", de->d_name,
+			    rec_code(res.err), res.field);
+		assert_int_equal(strlen(out), strlen(compact) + 1);
+		assert_memory_equal(out, compact, strlen(compact));
+		assert_int_equal(res.ndropped, 0);
+		for (k = 0; k < SCRUB_NKINDS; k++)
+			assert_int_equal(res.redactions[k], 0);
+		assert_true(res.event_id[0] != '\0');
+		assert_true(rec_known_event(res.event_id,
+		    strlen(res.event_id)));
+		free(out);
+
+		if (validate(compact, strlen(compact), &sc, &out, &res) !=
+		    REC_OK)
+			fail_msg("%s compact: %s", de->d_name,
+			    rec_code(res.err));
+		assert_int_equal(res.rewritten, 0);
+		assert_int_equal(strlen(out), strlen(compact) + 1);
+		assert_memory_equal(out, compact, strlen(compact));
+		free(out);
+		free(compact);
+		free(in);
+		count++;
+	}
+	closedir(d);
+	assert_true(count >= GOLDEN_MIN);
+}
+
+/* Records that are valid as they stand (compact: passed through). */
+static void
+test_accept(void **state)
+{
+	static const char *const ok[] = {
+		"{" ENV "," TOOL "}",
+		"{" TOOL "," ENV "}",
+		"{" ENV "," LLM "}",
+		"{" ENV "," LLM ",\"error_kind\":\"rate_limited\","
+		    "\"error_data\":\"429\"}",
+		"{" ENV "," TOOL ",\"error_kind\":\"denied_by_user\"}",
+		"{" ENV "," PANIC ",\"message_head\":\"boom\"}",
+		"{" ENV ",\"event_id\":\"open_atomcode\","
+		    "\"dangerously_skip_permissions\":false}",
+		"{" ENV ",\"event_id\":\"use_command\",\"type\":\"session\"}",
+		"{" ENV ",\"event_id\":\"mcp_connect\",\"server_name\":\"x\","
+		    "\"transport\":\"streamable_http\",\"success\":false,"
+		    "\"error_kind\":\"timeout\"}",
+		"{" ENV ",\"event_id\":\"install_completed\","
+		    "\"invite_code\":\"ABCD1234\",\"install_uuid\":\"" UUID1 "\"}",
+		"{" ENV ",\"event_id\":\"take_codingplan\",\"type\":\"fail\","
+		    "\"error_kind\":\"auth_expired\"}",
+		"{" ENV ",\"event_id\":\"telemetry_disabled\",\"turn\":1,"
+		    "\"round\":4294967295,\"request\":18446744073709551615,"
+		    "\"turn_id\":\"legacy\",\"account_id\":\"\",\"mode\":\"channel\","
+		    "\"repo_origin\":{\"has_git\":false,\"host\":\"none\"}}",
+		"{" ENV ",\"event_id\":\"codingplan_official_build_required\"}",
+		"{" ENV ",\"event_id\":\"login_success\"}",
+		/* escapes that need no rewrite are kept as sent */
+		"{" ENV ",\"event_id\":\"tool_call\",\"name\":\"ba\\u0073h \\\"x\\\"\","
+		    "\"success\":true,\"duration_ms\":0}",
+		"{" ENV ",\"event_id\":\"tool\\u005fcall\",\"name\":\"b\","
+		    "\"success\":true,\"duration_ms\":0,\"mode\":\"t\\u0075i\"}",
+		"{" ENV "," PANIC ",\"message_head\":\"\\ud83d\\ude00 \\u00e9 \\u4e2d\"}",
+		"{" ENV "," PANIC ",\"message_head\":\"é中😀 tab\\tnl\\n\"}",
+	};
+	size_t			 i;
+
+	for (i = 0; i < sizeof ok / sizeof ok[0]; i++)
+		expect_same(ok[i]);
+}
+
+/* One row per rejection reason (and its boundaries). */
+static void
+test_reject(void **state)
+{
+	static const struct {
+		const char	*in;
+		enum rec_err	 err;
+		const char	*field;	/* NULL: do not check */
+	} cases[] = {
+		{ "", REC_E_JSON, "" },
+		{ "   ", REC_E_JSON, "" },
+		{ "{", REC_E_JSON, "" },
+		{ "{\"a\":1,}", REC_E_JSON, "" },
+		{ "{\"a\" 1}", REC_E_JSON, "" },
+		{ "{\"a\":01}", REC_E_JSON, "" },
+		{ "{\"a\":1.}", REC_E_JSON, "" },
+		{ "{\"a\":-}", REC_E_JSON, "" },
+		{ "{\"a\":tru}", REC_E_JSON, "" },
+		{ "{\"a\":\"x}", REC_E_JSON, "" },
+		{ "{\"a\":\"\\x\"}", REC_E_JSON, "" },
+		{ "{\"a\":\"\\u12\"}", REC_E_JSON, "" },
+		{ "{\"a\":\"\\ud800\"}", REC_E_JSON, "" },
+		{ "{\"a\":\"\\udc00\\ud800\"}", REC_E_JSON, "" },
+		{ "{\"a\":\"\\ud800\\u0041\"}", REC_E_JSON, "" },
+		{ "{\"a\":\"\\u0000\"}", REC_E_JSON, "" },
+		{ "{\"a\":\"tab\there\"}", REC_E_JSON, "" },
+		{ "{\"a\":[1,]}", REC_E_JSON, "" },
+		{ "{\"a\":{\"b\"}}", REC_E_JSON, "" },
+		{ "{\"a\":[}", REC_E_JSON, "" },
+		{ "{\"a\":1} x", REC_E_JSON, "" },
+		{ "{\"a\":1}{}", REC_E_JSON, "" },
+		{ "[1,2]", REC_E_NOT_OBJECT, "" },
+		{ " \"x\" ", REC_E_NOT_OBJECT, "" },
+		{ "null", REC_E_NOT_OBJECT, "" },
+		{ "42", REC_E_NOT_OBJECT, "" },
+		{ "[1,", REC_E_JSON, "" },
+		{ "{}", REC_E_NO_EVENT_ID, "" },
+		{ "{" ENV "}", REC_E_NO_EVENT_ID, "" },
+		{ "{" ENV ",\"event_id\":7}", REC_E_NO_EVENT_ID, "" },
+		{ "{" ENV ",\"event_id\":null}", REC_E_NO_EVENT_ID, "" },
+		{ "{" ENV ",\"event_id\":\"nope\"}", REC_E_UNKNOWN_EVENT,
+		    "event_id" },
+		{ "{" ENV ",\"event_id\":\"Tool_call\"}", REC_E_UNKNOWN_EVENT,
+		    "event_id" },
+		{ "{\"event_id\":\"telemetry_disabled\"}", REC_E_MISSING,
+		    "device_id" },
+		{ "{" ENV ",\"event_id\":\"tool_call\",\"success\":true,"
+		    "\"duration_ms\":1}", REC_E_MISSING, "name" },
+		{ "{" ENV ",\"event_id\":\"install_completed\","
+		    "\"invite_code\":\"X\"}", REC_E_MISSING, "install_uuid" },
+		{ "{" ENV ",\"event_id\":\"panic\",\"location\":\"x\","
+		    "\"thread\":\"t\",\"message_head\":\"m\"}", REC_E_MISSING,
+		    "backtrace_top_5" },
+		{ "{" ENV ",\"event_id\":\"llm_chat\"}", REC_E_MISSING,
+		    "duration_ms" },
+		{ "{" ENV "," TOOL ",\"device_id\":\"x\"}", REC_E_DUPLICATE,
+		    "device_id" },
+		{ "{" ENV "," TOOL ",\"zz\":1,\"zz\":2}", REC_E_DUPLICATE, "zz" },
+		{ "{" ENV "," TOOL ",\"n\\u0061me\":\"x\"}", REC_E_DUPLICATE,
+		    NULL },
+		{ "{" ENV ",\"event_id\":\"tool_call\",\"name\":\"bash\","
+		    "\"success\":true,\"duration_ms\":5,"
+		    "\"install_uuid\":\"x\"}", REC_OK, NULL },
+		{ "{\"ts\":1," ENV "," TOOL "}", REC_E_DUPLICATE, "ts" },
+		{ "{" TOOL ",\"device_id\":\"" "0F8FAD5B-D9CB-469F-A165-70867728950E"
+		    "\",\"launch_id\":\"" UUID1 "\",\"session_id\":\"" UUID1 "\","
+		    "\"ts\":0,\"schema_version\":1,\"app_version\":\"1\","
+		    "\"os\":\"linux\",\"arch\":\"x86_64\",\"locale\":\"C\"}",
+		    REC_E_VALUE, "device_id" },
+		{ "{" TOOL ",\"device_id\":\"0f8fad5b-d9cb-469f-a165-70867728950\","
+		    "\"launch_id\":\"" UUID1 "\",\"session_id\":\"" UUID1 "\","
+		    "\"ts\":0,\"schema_version\":1,\"app_version\":\"1\","
+		    "\"os\":\"linux\",\"arch\":\"x86_64\",\"locale\":\"C\"}",
+		    REC_E_VALUE, "device_id" },
+		{ "{" TOOL ",\"device_id\":\"0f8fad5bxd9cb-469f-a165-70867728950e\","
+		    "\"launch_id\":\"" UUID1 "\",\"session_id\":\"" UUID1 "\","
+		    "\"ts\":0,\"schema_version\":1,\"app_version\":\"1\","
+		    "\"os\":\"linux\",\"arch\":\"x86_64\",\"locale\":\"C\"}",
+		    REC_E_VALUE, "device_id" },
+		{ "{" TOOL ",\"device_id\":\"0f8fad5b-d9cb-469f-a165-70867728950g\","
+		    "\"launch_id\":\"" UUID1 "\",\"session_id\":\"" UUID1 "\","
+		    "\"ts\":0,\"schema_version\":1,\"app_version\":\"1\","
+		    "\"os\":\"linux\",\"arch\":\"x86_64\",\"locale\":\"C\"}",
+		    REC_E_VALUE, "device_id" },
+		{ "{" TOOL ",\"device_id\":7,"
+		    "\"launch_id\":\"" UUID1 "\",\"session_id\":\"" UUID1 "\","
+		    "\"ts\":0,\"schema_version\":1,\"app_version\":\"1\","
+		    "\"os\":\"linux\",\"arch\":\"x86_64\",\"locale\":\"C\"}",
+		    REC_E_TYPE, "device_id" },
+	};
+	struct rec_result	 res;
+	struct buf		 out = { 0 };
+	size_t			 i;
+	enum rec_err		 e;
+
+	assert_int_equal(buf_puts(&out, "keep"), 0);
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		e = rec_validate(cases[i].in, strlen(cases[i].in), NULL, &out,
+		    &res);
+		if (e != cases[i].err)
+			fail_msg("case %zu: %s, want %s (field %s)", i,
+			    rec_code(e), rec_code(cases[i].err), res.field);
+		if (e != REC_OK) {
+			assert_int_equal(out.len, 4);
+			assert_string_equal(out.data, "keep");
+		} else {
+			out.len = 4;
+			out.data[4] = '\0';
+		}
+		if (cases[i].field != NULL)
+			assert_string_equal(res.field, cases[i].field);
+	}
+	buf_free(&out);
+}
+
+/* Field checks: each row replaces one field of a valid record. */
+static void
+test_field_values(void **state)
+{
+	static const struct {
+		const char	*ev;	/* event part, without the field */
+		const char	*field;	/* "name":value */
+		enum rec_err	 err;
+		const char	*name;	/* expected res.field on error */
+	} cases[] = {
+		{ TOOL, "\"turn\":18446744073709551615", REC_OK, NULL },
+		{ TOOL, "\"turn\":18446744073709551616", REC_E_VALUE, "turn" },
+		{ TOOL, "\"turn\":99999999999999999999999", REC_E_VALUE, "turn" },
+		{ TOOL, "\"turn\":-1", REC_E_VALUE, "turn" },
+		{ TOOL, "\"turn\":1.0", REC_E_TYPE, "turn" },
+		{ TOOL, "\"turn\":1e2", REC_E_TYPE, "turn" },
+		{ TOOL, "\"turn\":\"1\"", REC_E_TYPE, "turn" },
+		{ TOOL, "\"turn\":null", REC_E_TYPE, "turn" },
+		{ TOOL, "\"round\":4294967295", REC_OK, NULL },
+		{ TOOL, "\"round\":4294967296", REC_E_VALUE, "round" },
+		{ TOOL, "\"request\":0", REC_OK, NULL },
+		{ TOOL, "\"request\":-0", REC_E_VALUE, "request" },
+		{ TOOL, "\"turn_id\":5", REC_E_TYPE, "turn_id" },
+		{ TOOL, "\"account_id\":42", REC_E_TYPE, "account_id" },
+		{ TOOL, "\"mode\":\"cli\"", REC_E_VALUE, "mode" },
+		{ TOOL, "\"mode\":\"atomcode_desktop\"", REC_OK, NULL },
+		{ TOOL, "\"surface\":null", REC_E_TYPE, "surface" },
+		{ TOOL, "\"provider_host\":[]", REC_E_TYPE, "provider_host" },
+		{ TOOL, "\"model\":\"gpt-4o\"", REC_OK, NULL },
+		{ TOOL, "\"repo_origin\":{\"host\":\"github\"}", REC_E_MISSING,
+		    "repo_origin" },
+		{ TOOL, "\"repo_origin\":{\"has_git\":true}", REC_E_MISSING,
+		    "repo_origin" },
+		{ TOOL, "\"repo_origin\":{\"host\":\"bitbucket\",\"has_git\":true}",
+		    REC_E_VALUE, "repo_origin" },
+		{ TOOL, "\"repo_origin\":{\"host\":\"github\",\"has_git\":1}",
+		    REC_E_TYPE, "repo_origin" },
+		{ TOOL, "\"repo_origin\":{\"host\":1,\"has_git\":true}",
+		    REC_E_TYPE, "repo_origin" },
+		{ TOOL, "\"repo_origin\":{\"host\":\"github\",\"has_git\":true,"
+		    "\"url\":\"x\"}", REC_E_VALUE, "repo_origin" },
+		{ TOOL, "\"repo_origin\":{\"host\":\"github\",\"host\":\"none\","
+		    "\"has_git\":true}", REC_E_DUPLICATE, "repo_origin" },
+		{ TOOL, "\"repo_origin\":\"github\"", REC_E_TYPE, "repo_origin" },
+		{ TOOL, "\"repo_origin\":{\"h\\u006fst\":\"gitlab\",\"has_git\":true}",
+		    REC_OK, NULL },
+		{ TOOL, "\"error_kind\":\"Bad-Kind\"", REC_E_VALUE, "error_kind" },
+		{ TOOL, "\"error_kind\":\"\"", REC_E_VALUE, "error_kind" },
+		{ TOOL, "\"error_kind\":\"a234567890123456789012345678901234567890"
+		    "123456789012345678901234\"", REC_OK, NULL },
+		{ TOOL, "\"error_kind\":\"a234567890123456789012345678901234567890"
+		    "1234567890123456789012345\"", REC_E_TOO_LONG, "error_kind" },
+		{ TOOL, "\"error_kind\":5", REC_E_TYPE, "error_kind" },
+		{ TOOL, "\"error_data\":{\"a\":1}", REC_E_TYPE, "error_data" },
+		{ LLM, "\"error_kind\":\"denied_by_user\"", REC_E_VALUE,
+		    "error_kind" },
+		{ LLM, "\"error_kind\":\"context_overflow\"", REC_OK, NULL },
+		{ LLM, "\"had_error\":0", REC_E_DUPLICATE, "had_error" },
+		{ "\"event_id\":\"mcp_connect\",\"server_name\":\"s\","
+		    "\"success\":true", "\"transport\":\"tcp\"", REC_E_VALUE,
+		    "transport" },
+		{ "\"event_id\":\"mcp_connect\",\"server_name\":\"s\","
+		    "\"success\":\"yes\"", "\"transport\":\"sse\"", REC_E_TYPE,
+		    "success" },
+		{ "\"event_id\":\"take_codingplan\"", "\"type\":\"maybe\"",
+		    REC_E_VALUE, "type" },
+		{ "\"event_id\":\"use_command\"", "\"type\":\"maybe\"", REC_OK,
+		    NULL },
+		{ "\"event_id\":\"use_command\"", "\"type\":true", REC_E_TYPE,
+		    "type" },
+		{ "\"event_id\":\"open_atomcode\"",
+		    "\"dangerously_skip_permissions\":\"true\"", REC_E_TYPE,
+		    "dangerously_skip_permissions" },
+		{ "\"event_id\":\"login_success\"", "\"install_uuid\":\"nope\"",
+		    REC_E_VALUE, "install_uuid" },
+		{ PANIC, "\"message_head\":7", REC_E_TYPE, "message_head" },
+		{ "\"event_id\":\"panic\",\"location\":\"x\",\"thread\":\"t\","
+		    "\"message_head\":\"m\"", "\"backtrace_top_5\":[\"1\",\"2\","
+		    "\"3\",\"4\",\"5\"]", REC_OK, NULL },
+		{ "\"event_id\":\"panic\",\"location\":\"x\",\"thread\":\"t\","
+		    "\"message_head\":\"m\"", "\"backtrace_top_5\":[\"1\",\"2\","
+		    "\"3\",\"4\",\"5\",\"6\"]", REC_E_TOO_LONG, "backtrace_top_5" },
+		{ "\"event_id\":\"panic\",\"location\":\"x\",\"thread\":\"t\","
+		    "\"message_head\":\"m\"", "\"backtrace_top_5\":[\"1\",2]",
+		    REC_E_TYPE, "backtrace_top_5" },
+		{ "\"event_id\":\"panic\",\"location\":\"x\",\"thread\":\"t\","
+		    "\"message_head\":\"m\"", "\"backtrace_top_5\":\"1\"",
+		    REC_E_TYPE, "backtrace_top_5" },
+	};
+	struct rec_result	 res;
+	char			 in[4096], *out;
+	size_t			 i;
+	enum rec_err		 e;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		snprintf(in, sizeof in, "{%s,%s,%s}", ENV, cases[i].ev,
+		    cases[i].field);
+		e = validate(in, strlen(in), NULL, &out, &res);
+		if (e != cases[i].err)
+			fail_msg("case %zu: %s, want %s (field %s): %s", i,
+			    rec_code(e), rec_code(cases[i].err), res.field, in);
+		if (cases[i].name != NULL)
+			assert_string_equal(res.field, cases[i].name);
+		free(out);
+	}
+}
+
+/* Envelope values: ts range, schema_version, enums, string bounds. */
+static void
+test_envelope_values(void **state)
+{
+	static const struct {
+		const char	*ts, *schema, *os, *arch, *ver;
+		enum rec_err	 err;
+		const char	*name;
+	} cases[] = {
+		{ "0", "1", "\"macos\"", "\"aarch64\"", "\"0.0.0\"", REC_OK, NULL },
+		{ "9223372036854775807", "1", "\"windows\"", "\"other\"", "\"\"",
+		    REC_OK, NULL },
+		{ "-9223372036854775808", "1", "\"other\"", "\"x86_64\"", "\"1\"",
+		    REC_OK, NULL },
+		{ "9223372036854775808", "1", "\"linux\"", "\"x86_64\"", "\"1\"",
+		    REC_E_VALUE, "ts" },
+		{ "-9223372036854775809", "1", "\"linux\"", "\"x86_64\"", "\"1\"",
+		    REC_E_VALUE, "ts" },
+		{ "1.5", "1", "\"linux\"", "\"x86_64\"", "\"1\"", REC_E_TYPE, "ts" },
+		{ "1E3", "1", "\"linux\"", "\"x86_64\"", "\"1\"", REC_E_TYPE, "ts" },
+		{ "\"0\"", "1", "\"linux\"", "\"x86_64\"", "\"1\"", REC_E_TYPE, "ts" },
+		{ "0", "2", "\"linux\"", "\"x86_64\"", "\"1\"", REC_E_VALUE,
+		    "schema_version" },
+		{ "0", "0", "\"linux\"", "\"x86_64\"", "\"1\"", REC_E_VALUE,
+		    "schema_version" },
+		{ "0", "\"1\"", "\"linux\"", "\"x86_64\"", "\"1\"", REC_E_TYPE,
+		    "schema_version" },
+		{ "0", "1", "\"Linux\"", "\"x86_64\"", "\"1\"", REC_E_VALUE, "os" },
+		{ "0", "1", "\"plan9\"", "\"x86_64\"", "\"1\"", REC_E_VALUE, "os" },
+		{ "0", "1", "\"linux\"", "\"arm64\"", "\"1\"", REC_E_VALUE, "arch" },
+		{ "0", "1", "\"linux\"", "null", "\"1\"", REC_E_TYPE, "arch" },
+		{ "0", "1", "\"linux\"", "\"x86_64\"", "1", REC_E_TYPE,
+		    "app_version" },
+	};
+	struct rec_result	 res;
+	char			 in[4096], *out;
+	size_t			 i;
+	enum rec_err		 e;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		snprintf(in, sizeof in, "{\"device_id\":\"" NIL "\","
+		    "\"launch_id\":\"" NIL "\",\"session_id\":\"" NIL "\","
+		    "\"ts\":%s,\"schema_version\":%s,\"app_version\":%s,"
+		    "\"os\":%s,\"arch\":%s,\"locale\":\"en-US\"," TOOL "}",
+		    cases[i].ts, cases[i].schema, cases[i].ver, cases[i].os,
+		    cases[i].arch);
+		e = validate(in, strlen(in), NULL, &out, &res);
+		if (e != cases[i].err)
+			fail_msg("case %zu: %s, want %s: %s", i, rec_code(e),
+			    rec_code(cases[i].err), in);
+		if (cases[i].name != NULL)
+			assert_string_equal(res.field, cases[i].name);
+		free(out);
+	}
+}
+
+/* Bounded strings: 256 bytes pass, 257 are too long. */
+static void
+test_string_bounds(void **state)
+{
+	static const char *const fields[] = { "name", "app_version", "locale",
+	    "account_id", "model", "provider", "surface", "turn_id",
+	    "provider_host" };
+	struct rec_result	 res;
+	const char		*val[3];
+	char			 v[300], in[4096], extra[400], *out;
+	size_t			 i, len, k;
+
+	for (i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+		for (len = 256; len <= 257; len++) {
+			memset(v, 'a', len);
+			v[len] = '\0';
+			for (k = 0; k < 3; k++)
+				val[k] = i == k ? v : "x";
+			snprintf(extra, sizeof extra, "\"%s\":\"%s\"", fields[i],
+			    v);
+			snprintf(in, sizeof in, "{\"device_id\":\"" NIL "\","
+			    "\"launch_id\":\"" NIL "\",\"session_id\":\"" NIL
+			    "\",\"ts\":0,\"schema_version\":1,\"os\":\"linux\","
+			    "\"arch\":\"x86_64\",\"app_version\":\"%s\","
+			    "\"locale\":\"%s\",\"event_id\":\"tool_call\","
+			    "\"name\":\"%s\",\"success\":true,\"duration_ms\":1"
+			    "%s%s}", val[1], val[2], val[0], i < 3 ? "" : ",",
+			    i < 3 ? "" : extra);
+			if (len == 256) {
+				assert_int_equal(validate(in, strlen(in), NULL,
+				    &out, &res), REC_OK);
+				assert_int_equal(res.rewritten, 0);
+			} else {
+				assert_int_equal(validate(in, strlen(in), NULL,
+				    &out, &res), REC_E_TOO_LONG);
+				assert_string_equal(res.field, fields[i]);
+			}
+			free(out);
+		}
+	}
+}
+
+/* Unknown fields (and known ones the event does not have) are dropped. */
+static void
+test_dropped(void **state)
+{
+	struct rec_result	 res;
+	struct buf		 in = { 0 };
+	char			*out;
+	int			 i;
+
+	expect_out("{" ENV ",\"foo\":1," TOOL ",\"bar\":{\"x\":[1, 2]},"
+	    "\"message_head\":\"m\"}", NULL, "{" ENV "," TOOL "}");
+	assert_int_equal(validate("{\"foo\":1," ENV "," TOOL
+	    ",\"bar\":{\"x\":[1,2]},\"message_head\":\"m\"}",
+	    strlen("{\"foo\":1," ENV "," TOOL
+	    ",\"bar\":{\"x\":[1,2]},\"message_head\":\"m\"}"), NULL, &out,
+	    &res), REC_OK);
+	assert_string_equal(out, "{" ENV "," TOOL "}\n");
+	assert_int_equal(res.rewritten, 1);
+	assert_int_equal(res.ndropped, 3);
+	assert_int_equal(res.dropped_len[0], 3);
+	assert_memory_equal(res.dropped[0], "foo", 3);
+	assert_memory_equal(res.dropped[1], "bar", 3);
+	assert_int_equal(res.dropped_len[2], 12);
+	assert_memory_equal(res.dropped[2], "message_head", 12);
+	free(out);
+
+	/* more than REC_MAX_DROPPED: all counted, the first ones named */
+	assert_int_equal(buf_puts(&in, "{" ENV "," TOOL), 0);
+	for (i = 0; i < 20; i++)
+		assert_int_equal(buf_printf(&in, ",\"x%02d\":%d", i, i), 0);
+	assert_int_equal(buf_puts(&in, "}"), 0);
+	assert_int_equal(validate(in.data, in.len, NULL, &out, &res), REC_OK);
+	assert_string_equal(out, "{" ENV "," TOOL "}\n");
+	assert_int_equal(res.ndropped, 20);
+	assert_int_equal(res.dropped_len[REC_MAX_DROPPED - 1], 3);
+	assert_memory_equal(res.dropped[REC_MAX_DROPPED - 1], "x07", 3);
+	free(out);
+	buf_free(&in);
+
+	/* every field unknown but event_id: nothing but the event is left */
+	assert_int_equal(validate("{\"event_id\":\"x\"}", 16, NULL, &out,
+	    &res), REC_E_UNKNOWN_EVENT);
+	assert_string_equal(res.event_id, "x");
+	free(out);
+}
+
+/* Too many fields: 64 are fine, 65 are not. */
+static void
+test_too_many(void **state)
+{
+	struct rec_result	 res;
+	struct buf		 in = { 0 };
+	char			*out;
+	int			 i, nbase = 9 + 4;	/* ENV + TOOL fields */
+
+	assert_int_equal(buf_puts(&in, "{" ENV "," TOOL), 0);
+	for (i = nbase; i < REC_MAX_FIELDS; i++)
+		assert_int_equal(buf_printf(&in, ",\"u%d\":0", i), 0);
+	assert_int_equal(buf_puts(&in, "}"), 0);
+	assert_int_equal(validate(in.data, in.len, NULL, &out, &res), REC_OK);
+	assert_int_equal(res.ndropped, REC_MAX_FIELDS - nbase);
+	free(out);
+	in.len--;
+	assert_int_equal(buf_puts(&in, ",\"one_more\":0}"), 0);
+	assert_int_equal(validate(in.data, in.len, NULL, &out, &res),
+	    REC_E_TOO_MANY);
+	free(out);
+	buf_free(&in);
+}
+
+/* Whitespace anywhere outside strings gives the compact record. */
+static void
+test_canonical(void **state)
+{
+	expect_out(" \n{ " ENV " ,\t" TOOL "\r\n}\n", NULL,
+	    "{" ENV "," TOOL "}");
+	expect_out("{" ENV ",\"event_id\":\"telemetry_disabled\","
+	    "\"repo_origin\" : { \"host\" : \"github\" ,\n \"has_git\" : true } }",
+	    NULL, "{" ENV ",\"event_id\":\"telemetry_disabled\","
+	    "\"repo_origin\":{\"host\":\"github\",\"has_git\":true}}");
+	expect_out("{" ENV ",\"event_id\":\"panic\",\"location\":\"l\","
+	    "\"thread\":\"t\",\"message_head\":\"a b\",\"backtrace_top_5\":[ "
+	    "\"x y\" ,\n \"z\" ]}", NULL, "{" ENV ",\"event_id\":\"panic\","
+	    "\"location\":\"l\",\"thread\":\"t\",\"message_head\":\"a b\","
+	    "\"backtrace_top_5\":[\"x y\",\"z\"]}");
+	/* an escaped key is written with its plain name */
+	expect_out("{" ENV ",\"event_\\u0069d\":\"tool_call\",\"name\":\"b\","
+	    "\"success\":true,\"duration_ms\":0}", NULL, "{" ENV ","
+	    "\"event_id\":\"tool_call\",\"name\":\"b\",\"success\":true,"
+	    "\"duration_ms\":0}");
+}
+
+/* message_head: 200 scalar values kept, never half a character. */
+static void
+test_truncate_head(void **state)
+{
+	static const char *const ch[] = { "a", "é", "中", "😀" };
+	struct rec_result	 res;
+	struct buf		 in = { 0 }, want = { 0 }, head = { 0 };
+	char			*out;
+	size_t			 k;
+	int			 i;
+
+	for (k = 0; k < sizeof ch / sizeof ch[0]; k++) {
+		/* exactly 200: unchanged */
+		head.len = 0;
+		for (i = 0; i < 200; i++)
+			assert_int_equal(buf_puts(&head, ch[(k + (size_t)i) % 4]), 0);
+		in.len = 0;
+		assert_int_equal(buf_printf(&in, "{" ENV "," PANIC
+		    ",\"message_head\":\"%s\"}", head.data), 0);
+		expect_same(in.data);
+		/* 201 and more: cut to 200 */
+		for (i = 200; i < 260; i++)
+			assert_int_equal(buf_puts(&head, ch[(k + (size_t)i) % 4]), 0);
+		in.len = 0;
+		assert_int_equal(buf_printf(&in, "{" ENV "," PANIC
+		    ",\"message_head\":\"%s\"}", head.data), 0);
+		want.len = 0;
+		assert_int_equal(buf_puts(&want, "{" ENV "," PANIC
+		    ",\"message_head\":\""), 0);
+		for (i = 0; i < 200; i++)
+			assert_int_equal(buf_puts(&want, ch[(k + (size_t)i) % 4]), 0);
+		assert_int_equal(buf_puts(&want, "\"}"), 0);
+		expect_out(in.data, NULL, want.data);
+	}
+	/* escapes count as the characters they stand for */
+	in.len = 0;
+	assert_int_equal(buf_puts(&in, "{" ENV "," PANIC ",\"message_head\":\""),
+	    0);
+	for (i = 0; i < 201; i++)
+		assert_int_equal(buf_puts(&in, "\\ud83d\\ude00"), 0);
+	assert_int_equal(buf_puts(&in, "\"}"), 0);
+	assert_int_equal(validate(in.data, in.len, NULL, &out, &res), REC_OK);
+	assert_int_equal(res.rewritten, 1);
+	assert_non_null(strstr(out, "\"message_head\":\"😀"));
+	assert_int_equal(strlen(out), strlen("{" ENV "," PANIC
+	    ",\"message_head\":\"\"}\n") + 200 * 4);
+	free(out);
+	buf_free(&in);
+	buf_free(&want);
+	buf_free(&head);
+}
+
+/* error_data: cut at 4096 bytes on a character boundary. */
+static void
+test_truncate_data(void **state)
+{
+	struct rec_result	 res;
+	struct buf		 in = { 0 };
+	char			*out, *p, *q;
+	int			 i;
+
+	assert_int_equal(buf_puts(&in, "{" ENV "," TOOL ",\"error_data\":\"x"),
+	    0);
+	for (i = 0; i < 3000; i++)
+		assert_int_equal(buf_puts(&in, "中"), 0);	/* 3 bytes */
+	assert_int_equal(buf_puts(&in, "\"}"), 0);
+	assert_int_equal(validate(in.data, in.len, NULL, &out, &res), REC_OK);
+	assert_int_equal(res.rewritten, 1);
+	p = strstr(out, "\"error_data\":\"");
+	assert_non_null(p);
+	p += 14;
+	q = strchr(p, '"');
+	assert_non_null(q);
+	/* 1 + 3k <= 4096 → 1 + 3 * 1365 = 4096 */
+	assert_int_equal(q - p, 4096);
+	free(out);
+
+	in.len = 0;
+	assert_int_equal(buf_puts(&in, "{" ENV "," TOOL ",\"error_data\":\"xy"),
+	    0);
+	for (i = 0; i < 3000; i++)
+		assert_int_equal(buf_puts(&in, "中"), 0);
+	assert_int_equal(buf_puts(&in, "\"}"), 0);
+	assert_int_equal(validate(in.data, in.len, NULL, &out, &res), REC_OK);
+	p = strstr(out, "\"error_data\":\"") + 14;
+	q = strchr(p, '"');
+	assert_int_equal(q - p, 4094);	/* 2 + 3 * 1364 */
+	free(out);
+	buf_free(&in);
+}
+
+/* Invalid UTF-8 anywhere is refused. */
+static void
+test_bad_utf8(void **state)
+{
+	static const char *const bad[] = {
+		"\xc3\x28", "\xa0\xa1", "\xe2\x28\xa1", "\xe2\x82\x28",
+		"\xf0\x28\x8c\xbc", "\xc0\xaf", "\xe0\x80\xaf",
+		"\xed\xa0\x80", "\xf4\x90\x80\x80", "\xff", "\xc3",
+		"\xf0\x9f\x98",
+	};
+	struct rec_result	 res;
+	char			 in[4096], *out;
+	size_t			 i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(in, sizeof in, "{" ENV "," TOOL ",\"error_data\":\"a%sb\"}",
+		    bad[i]);
+		assert_int_equal(validate(in, strlen(in), NULL, &out, &res),
+		    REC_E_UTF8);
+		free(out);
+		snprintf(in, sizeof in, "{" ENV "," TOOL ",\"k%s\":1}", bad[i]);
+		assert_int_equal(validate(in, strlen(in), NULL, &out, &res),
+		    REC_E_UTF8);
+		free(out);
+		snprintf(in, sizeof in, "%s{" ENV "," TOOL "}", bad[i]);
+		assert_int_equal(validate(in, strlen(in), NULL, &out, &res),
+		    REC_E_UTF8);
+		free(out);
+	}
+}
+
+/* Free text is scrubbed; escapes are decoded first and re-encoded after. */
+static void
+test_scrubbing(void **state)
+{
+	struct scrub_ctx	 sc = { "/home/u", "/work/p" };
+	struct rec_result	 res;
+	const char		*in;
+	char			*out;
+
+	expect_out("{" ENV ",\"event_id\":\"panic\","
+	    "\"location\":\"/home/u/p/src/main.rs:10:5\",\"thread\":\"main\","
+	    "\"message_head\":\"open /work/p/a.txt: denied\","
+	    "\"backtrace_top_5\":[\"   0: x\",\"      at /rustc/abc/library/"
+	    "std/src/rt.rs:1:2\"],\"error_data\":\"{\\\"k\\\":\\\"/etc/x/y\\\"}\"}",
+	    &sc, "{" ENV ",\"event_id\":\"panic\","
+	    "\"location\":\"<HOME>/p/src/main.rs:10:5\",\"thread\":\"main\","
+	    "\"message_head\":\"open <CWD>/a.txt: denied\","
+	    "\"backtrace_top_5\":[\"   0: x\",\"      at rt.rs:1:2\"],"
+	    "\"error_data\":\"{\\\"k\\\":\\\"y\\\"}\"}");
+	/* without a context, other rules still apply */
+	in = "{" ENV "," TOOL ",\"error_data\":\"at \\/home\\/u\\/x\\/y.rs\\n"
+	    "mail bob@example.com key sk-abcdefghijklmnopqrstuv\","
+	    "\"model\":\"/models/llama/7b.gguf\"}";
+	assert_int_equal(validate(in, strlen(in), NULL, &out, &res), REC_OK);
+	assert_string_equal(out, "{" ENV "," TOOL ",\"error_data\":\"at y.rs\\n"
+	    "mail <EMAIL> key <REDACTED>\",\"model\":\"7b.gguf\"}\n");
+	assert_int_equal(res.redactions[SCRUB_PATH], 2);
+	assert_int_equal(res.redactions[SCRUB_EMAIL], 1);
+	assert_int_equal(res.redactions[SCRUB_SECRET], 1);
+	assert_int_equal(res.redactions[SCRUB_HOME], 0);
+	assert_int_equal(res.rewritten, 1);
+	free(out);
+	/* identifiers are not free text: left alone */
+	expect_same("{" ENV "," TOOL ",\"account_id\":\"bob@example.com\","
+	    "\"provider_host\":\"api.example.com\"}");
+	/* the golden values that look like paths stay as they are */
+	expect_same("{" ENV ",\"event_id\":\"panic\","
+	    "\"location\":\"~/p/src/main.rs:10:5\",\"thread\":\"main\","
+	    "\"message_head\":\"m\",\"backtrace_top_5\":[],"
+	    "\"error_data\":\"{\\\"message\\\":\\\"Failed to spawn MCP server: "
+	    "<CWD>/no-such-server\\\"}\"}");
+	/* a failed record reports no redactions */
+	in = "{" ENV "," TOOL ",\"error_data\":\"/a/b/c\",\"turn\":-1}";
+	assert_int_equal(validate(in, strlen(in), &sc, &out, &res),
+	    REC_E_VALUE);
+	assert_int_equal(res.redactions[SCRUB_PATH], 0);
+	free(out);
+}
+
+/* Garbage, deep nesting and huge numbers: answers, never crashes. */
+static void
+test_hostile(void **state)
+{
+	struct rec_result	 res;
+	struct buf		 in = { 0 };
+	char			*out;
+	int			 i;
+
+	/* nesting inside a dropped field: fine up to the depth limit */
+	assert_int_equal(buf_puts(&in, "{" ENV "," TOOL ",\"deep\":"), 0);
+	for (i = 0; i < 100; i++)
+		assert_int_equal(buf_puts(&in, i % 2 ? "{\"k\":" : "["), 0);
+	assert_int_equal(buf_putc(&in, '0'), 0);
+	for (i = 99; i >= 0; i--)
+		assert_int_equal(buf_puts(&in, i % 2 ? "}" : "]"), 0);
+	assert_int_equal(buf_puts(&in, "}"), 0);
+	assert_int_equal(validate(in.data, in.len, NULL, &out, &res), REC_OK);
+	assert_int_equal(res.ndropped, 1);
+	free(out);
+	/* 100000 levels: refused, no stack overflow */
+	in.len = 0;
+	assert_int_equal(buf_puts(&in, "{\"deep\":"), 0);
+	for (i = 0; i < 100000; i++)
+		assert_int_equal(buf_putc(&in, '['), 0);
+	for (i = 0; i < 100000; i++)
+		assert_int_equal(buf_putc(&in, ']'), 0);
+	assert_int_equal(buf_putc(&in, '}'), 0);
+	assert_int_equal(validate(in.data, in.len, NULL, &out, &res),
+	    REC_E_JSON);
+	free(out);
+	in.len = 0;
+	for (i = 0; i < 100000; i++)
+		assert_int_equal(buf_putc(&in, '['), 0);
+	assert_int_equal(validate(in.data, in.len, NULL, &out, &res),
+	    REC_E_JSON);
+	free(out);
+	/* huge numbers */
+	in.len = 0;
+	assert_int_equal(buf_puts(&in, "{" ENV "," TOOL ",\"big\":1e999999,"
+	    "\"neg\":-0.0e-0,\"turn\":"), 0);
+	for (i = 0; i < 5000; i++)
+		assert_int_equal(buf_putc(&in, '9'), 0);
+	assert_int_equal(buf_puts(&in, "}"), 0);
+	assert_int_equal(validate(in.data, in.len, NULL, &out, &res),
+	    REC_E_VALUE);
+	assert_string_equal(res.field, "turn");
+	free(out);
+	buf_free(&in);
+}
+
+/* Random mutations of a valid record: no crash; accepted output is sound. */
+static void
+test_mutations(void **state)
+{
+	static const char	 base[] = "{" ENV "," PANIC ",\"message_head\":"
+	    "\"a\\u00e9 /x/y/z\",\"error_data\":\"k=\\\"v\\\" \",\"x\":[{},[]]}";
+	static const char	 alpha[] = "{}[]:,\"\\ u0123456789abcdefnrtl-+.eE"
+	    "\x80\xc3\xa9\xe4\xb8\xad";
+	struct scrub_ctx	 sc = { "/x", "/y" };
+	struct rec_result	 res;
+	struct buf		 out = { 0 };
+	uint32_t		 seed = 7;
+	char			 b[sizeof base + 8], *copy;
+	size_t			 n, pos;
+	int			 iter, k, ok = 0;
+
+	for (iter = 0; iter < 50000; iter++) {
+		memcpy(b, base, sizeof base);
+		n = sizeof base - 1;
+		for (k = 0; k < 1 + iter % 4 && n > 0; k++) {
+			seed = seed * 1103515245 + 12345;
+			pos = (seed >> 8) % n;
+			seed = seed * 1103515245 + 12345;
+			switch ((seed >> 8) % 3) {
+			case 0:
+				b[pos] = alpha[(seed >> 12) % (sizeof alpha - 1)];
+				break;
+			case 1:
+				memmove(b + pos, b + pos + 1, n - pos - 1);
+				n--;
+				break;
+			default:
+				n = pos + 1;	/* truncate */
+				break;
+			}
+		}
+		copy = malloc(n ? n : 1);	/* exact size: ASan sees overreads */
+		assert_non_null(copy);
+		memcpy(copy, b, n);
+		out.len = 0;
+		if (rec_validate(copy, n, &sc, &out, &res) == REC_OK) {
+			ok++;
+			assert_true(utf8_valid((unsigned char *)out.data, out.len));
+			assert_true(rec_line_ok(out.data, out.len - 1));
+			/* the canonical output is a fixed point */
+			{
+				struct buf	 again = { 0 };
+				struct rec_result res2;
+
+				assert_int_equal(rec_validate(out.data,
+				    out.len - 1, &sc, &again, &res2), REC_OK);
+				assert_int_equal(res2.rewritten, 0);
+				assert_int_equal(again.len, out.len);
+				assert_memory_equal(again.data, out.data, out.len);
+				buf_free(&again);
+			}
+		}
+		free(copy);
+	}
+	assert_true(ok > 0);
+	buf_free(&out);
+}
+
+static void
+test_line_ok(void **state)
+{
+	static const struct {
+		const char	*line;
+		int		 ok;
+	} cases[] = {
+		{ "{\"event_id\":\"x\",\"ts\":0}", 1 },
+		{ "{\"ts\":-9223372036854775808,\"event_id\":\"\"}", 1 },
+		{ "{\"ts\":9223372036854775807,\"event_id\":\"x\",\"a\":[1]}", 1 },
+		{ "{\"ts\":9223372036854775808,\"event_id\":\"x\"}", 0 },
+		{ "{\"ts\":1.0,\"event_id\":\"x\"}", 0 },
+		{ "{\"ts\":\"1\",\"event_id\":\"x\"}", 0 },
+		{ "{\"event_id\":\"x\"}", 0 },
+		{ "{\"ts\":1}", 0 },
+		{ "{\"ts\":1,\"event_id\":1}", 0 },
+		{ "{\"ts\":1,\"event_id\":\"x\"", 0 },
+		{ "[{\"ts\":1,\"event_id\":\"x\"}]", 0 },
+		{ "", 0 },
+		{ "{\"ts\":1,\"event_id\":\"\xff\"}", 0 },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		if (rec_line_ok(cases[i].line, strlen(cases[i].line)) !=
+		    cases[i].ok)
+			fail_msg("case %zu: %s", i, cases[i].line);
+	}
+}
+
+static void
+test_names(void **state)
+{
+	static const char *const events[] = { "open_atomcode", "llm_chat",
+	    "tool_call", "use_command", "mcp_connect", "login_success",
+	    "install_completed", "take_codingplan", "panic",
+	    "telemetry_disabled", "codingplan_official_build_required" };
+	size_t	 i;
+
+	for (i = 0; i < sizeof events / sizeof events[0]; i++)
+		assert_true(rec_known_event(events[i], strlen(events[i])));
+	assert_false(rec_known_event("panic", 4));
+	assert_false(rec_known_event("panics", 6));
+	assert_false(rec_known_event("", 0));
+	assert_string_equal(rec_code(REC_E_JSON), "bad_json");
+	assert_string_equal(rec_code(REC_E_UTF8), "bad_utf8");
+	assert_string_equal(rec_code(REC_E_NOT_OBJECT), "not_object");
+	assert_string_equal(rec_code(REC_E_NO_EVENT_ID), "missing_event_id");
+	assert_string_equal(rec_code(REC_E_UNKNOWN_EVENT), "unknown_event");
+	assert_string_equal(rec_code(REC_E_MISSING), "missing_field");
+	assert_string_equal(rec_code(REC_E_TYPE), "bad_type");
+	assert_string_equal(rec_code(REC_E_VALUE), "bad_value");
+	assert_string_equal(rec_code(REC_E_TOO_LONG), "too_long");
+	assert_string_equal(rec_code(REC_E_DUPLICATE), "duplicate_field");
+	assert_string_equal(rec_code(REC_E_TOO_MANY), "too_many_fields");
+	assert_string_equal(rec_code(REC_E_NOMEM), "internal");
+	assert_string_equal(rec_code(REC_NERR), "internal");
+}
+
+/* res may be NULL; the output buffer is appended to. */
+static void
+test_null_result(void **state)
+{
+	static const char	 in[] = "{" ENV "," TOOL "}";
+	struct buf		 out = { 0 };
+
+	assert_int_equal(buf_puts(&out, "a\n"), 0);
+	assert_int_equal(rec_validate(in, sizeof in - 1, NULL, &out, NULL),
+	    REC_OK);
+	assert_int_equal(out.len, 2 + sizeof in);
+	assert_memory_equal(out.data + 2, in, sizeof in - 1);
+	assert_int_equal(rec_validate("x", 1, NULL, &out, NULL), REC_E_JSON);
+	assert_int_equal(out.len, 2 + sizeof in);
+	buf_free(&out);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_goldens),
+		cmocka_unit_test(test_accept),
+		cmocka_unit_test(test_reject),
+		cmocka_unit_test(test_field_values),
+		cmocka_unit_test(test_envelope_values),
+		cmocka_unit_test(test_string_bounds),
+		cmocka_unit_test(test_dropped),
+		cmocka_unit_test(test_too_many),
+		cmocka_unit_test(test_canonical),
+		cmocka_unit_test(test_truncate_head),
+		cmocka_unit_test(test_truncate_data),
+		cmocka_unit_test(test_bad_utf8),
+		cmocka_unit_test(test_scrubbing),
+		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_mutations),
+		cmocka_unit_test(test_line_ok),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_null_result),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
