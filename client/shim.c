@@ -91,6 +91,7 @@ struct atc {
 	int		 enabled;
 	const char	*reason;	/* static */
 	unsigned	 flags;
+	int		 asked_replace;	/* sent {"op":"shutdown"} to an older agent */
 	unsigned	 close_ms;
 	int		 sudo;		/* create no file */
 	pid_t		 pid;		/* the process that owns fd and q */
@@ -515,6 +516,47 @@ pump_out(struct atc *h, uint64_t now)
 	return -1;
 }
 
+/* Compare dotted numeric versions: <0, 0, >0 (missing parts count as 0). */
+static int
+version_cmp(const char *a, const char *b)
+{
+	unsigned long	x, y;
+	char		*ea, *eb;
+
+	while (*a != '\0' || *b != '\0') {
+		x = strtoul(a, &ea, 10);
+		y = strtoul(b, &eb, 10);
+		if (x != y)
+			return x < y ? -1 : 1;
+		a = *ea == '.' ? ea + 1 : ea + strlen(ea);
+		b = *eb == '.' ? eb + 1 : eb + strlen(eb);
+		if (ea == a && eb == b)
+			break;
+	}
+	return 0;
+}
+
+/*
+ * An agent older than this library is asked to step down (PROTOCOL.md §9):
+ * it persists everything and exits; the next connect starts ours. Only a
+ * handle that may spawn does this, once.
+ */
+static void
+maybe_replace_agent(struct atc *h, json_t *hello)
+{
+	static const char	 bye[] = "{\"op\":\"shutdown\"}";
+	const char		*v;
+
+	v = json_string_value(json_object_get(hello, "agent"));
+	if (v == NULL || h->asked_replace || (h->flags & ATC_F_NO_SPAWN) ||
+	    h->sudo || getenv("ATOMCODE_TELEMETRY_NO_REPLACE") != NULL)
+		return;
+	if (version_cmp(v, ATC_VERSION) >= 0)
+		return;
+	h->asked_replace = 1;
+	(void)frame_encode(&h->ctl, bye, sizeof(bye) - 1);
+}
+
 /* React to one reply frame from the agent. */
 static void
 handle_reply(struct atc *h, const unsigned char *p, size_t n)
@@ -529,7 +571,9 @@ handle_reply(struct atc *h, const unsigned char *p, size_t n)
 		return;
 	op = json_string_value(json_object_get(o, "op"));
 	seq = json_integer_value(json_object_get(o, "seq"));
-	if (op != NULL && strcmp(op, "ack") == 0 && seq > 0) {
+	if (op != NULL && strcmp(op, "hello") == 0) {
+		maybe_replace_agent(h, o);
+	} else if (op != NULL && strcmp(op, "ack") == 0 && seq > 0) {
 		if ((uint64_t)seq > h->ack_seq)
 			h->ack_seq = (uint64_t)seq;
 		while (h->ninflight > 0 && ring_at(h, 0)->seq <= h->ack_seq) {
