@@ -23,6 +23,9 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#ifdef __APPLE__
+#include <launch.h>
+#endif
 
 #include "agent.h"
 #include "log.h"
@@ -310,6 +313,27 @@ agent_sd_notify(const char *msg)
 	close(fd);
 }
 
+#ifdef __APPLE__
+/* launchd socket activation: the "Listeners" entry of the plist's Sockets. */
+static int
+agent_launchd_fd(void)
+{
+	int	*fds = NULL;
+	size_t	 n = 0, i;
+	int	 fd;
+
+	if (launch_activate_socket("Listeners", &fds, &n) != 0 || n == 0) {
+		free(fds);
+		return -1;	/* ESRCH: not managed by launchd */
+	}
+	fd = fds[0];
+	for (i = 1; i < n; i++)
+		close(fds[i]);
+	free(fds);
+	return fd;
+}
+#endif
+
 /* Redirect stdio to the log file (detached mode), rotating a large one. */
 static void
 agent_log_to_file(struct agent *a)
@@ -443,6 +467,10 @@ main(int argc, char **argv)
 	}
 
 	a->listen_fd = agent_listen_fds();
+#ifdef __APPLE__
+	if (a->listen_fd == -1)
+		a->listen_fd = agent_launchd_fd();
+#endif
 	a->socket_activated = a->listen_fd != -1;
 	if (detach == 1)
 		agent_daemonize();

@@ -252,3 +252,43 @@ wait_for "! kill -0 $dpid 2>/dev/null"
 check "detached agent exits after idle_exit_s with nothing queued" sh -c "! kill -0 $dpid 2>/dev/null"
 check "... and removed its socket" test ! -e "$ATOMCODE_HOME/telemetry.sock"
 check "... and logged to telemetry/agent.log" grep -q "idle for 1 s" "$ATOMCODE_HOME/telemetry/agent.log"
+
+# --- -n checks and prints the effective settings -------------------------------
+export ATOMCODE_HOME="$T/conf"
+mkdir -m 700 "$ATOMCODE_HOME"
+printf '[queue]\nfsync = never\n' >"$ATOMCODE_HOME/telemetryd.conf"
+"$AGENTD" -n >"$T/n.out" 2>&1
+check "-n prints the effective settings" grep -q "^fsync = never$" "$T/n.out"
+check "-n shows defaults for unset keys" grep -q "^timeout_s = 10$" "$T/n.out"
+printf '[queue]\nfsync = sometimes\n' >"$ATOMCODE_HOME/telemetryd.conf"
+"$AGENTD" -n >"$T/n2.out" 2>&1
+rc=$?
+check "-n with a bad file exits non-zero ($rc) and names the line" \
+    sh -c "test $rc != 0 && grep -q 'telemetryd.conf:2: bad value for \[queue\] fsync' '$T/n2.out'"
+"$AGENTD" >"$T/bad.out" 2>&1
+check "the agent refuses to start with a bad settings file" test $? != 0
+
+# --- unsafe state paths are refused ----------------------------------------------
+mkdir -m 700 "$T/real"
+ln -s "$T/real" "$T/link"
+ATOMCODE_HOME="$T/link" "$AGENTD" >"$T/sym.out" 2>&1
+rc=$?
+check "a symlinked ATOMCODE_HOME is refused (exit $rc)" \
+    sh -c "test $rc != 0 && grep -qi 'symbolic link' '$T/sym.out'"
+check "... and nothing was created behind the link" test -z "$(ls -A "$T/real")"
+if [ "$(id -u)" = 0 ]; then
+	mkdir -m 700 "$T/foreign"
+	chown 65534 "$T/foreign"
+	ATOMCODE_HOME="$T/foreign" "$AGENTD" >"$T/own.out" 2>&1
+	rc=$?
+	check "a foreign-owned ATOMCODE_HOME is refused (exit $rc)" \
+	    sh -c "test $rc != 0 && grep -qi 'owned by' '$T/own.out'"
+	mkdir -m 700 "$T/fq" "$T/fq/telemetry"
+	mkdir -m 700 "$T/fq/telemetry/queue"
+	chown 65534 "$T/fq/telemetry/queue"
+	ATOMCODE_HOME="$T/fq" "$AGENTD" >"$T/fq.out" 2>&1
+	rc=$?
+	check "a foreign-owned queue directory is refused (exit $rc)" test "$rc" != 0
+else
+	ok "# skip: foreign-owner checks need root"
+fi
