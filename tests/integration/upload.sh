@@ -112,3 +112,33 @@ check "no request during the server's Retry-After after a restart ($before -> $a
 "$CLI" status >"$T/status.txt"
 check "status shows the next attempt and why" grep -q "next attempt in" "$T/status.txt"
 stop_agent
+
+# --- disable: telemetry_disabled goes out first, then nothing is uploaded ---------
+ctl '{"reset": true}'
+rm -f "$ATOMCODE_HOME/telemetry/upload-state.json"	# forget the 1 h pause above
+check "agent starts for the disable test" start_agent
+n0=$(collected)
+"$CLI" disable >"$T/disable.out" 2>&1
+check "disable says so" grep -q "^Telemetry disabled\\." "$T/disable.out"
+check "telemetry_disabled reached the collector before the switch" \
+    wait_for "grep -q telemetry_disabled '$T/collector.log'"
+check "the agent reloaded: status says disabled (reason: config)" \
+    wait_for "'$CLI' status --json | grep -q '\"reason\":\"config\"'"
+n1=$(collected)
+python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1])), separators=(",",":")))' \
+    "$GOLDEN/llm_chat.json" >"$Q/20260101-000000-00000000-0000-4000-8000-000000000001.ndjson"
+"$CLI" flush --wait >"$T/flush.out" 2>&1
+check "flush while disabled reports it ($(cat "$T/flush.out"))" grep -q disabled "$T/flush.out"
+sleep 0.5
+check "nothing was uploaded while disabled ($n1 -> $(collected))" test "$(collected)" = "$n1"
+check "queued events stay on disk" test -e "$Q/20260101-000000-00000000-0000-4000-8000-000000000001.ndjson"
+stop_agent
+rm -f "$ATOMCODE_HOME/config.toml"
+ATOMCODE_OFFLINE=1 "$AGENTD" >"$T/off.out" 2>&1 &
+OFF=$!
+PIDS="$PIDS $OFF"
+wait_for "grep -q Telemetry '$T/off.out'"
+check "offline: startup line names the reason" grep -q "^Telemetry: disabled (reason: offline)$" "$T/off.out"
+sleep 0.5
+check "offline: nothing uploaded" test "$(collected)" = "$n1"
+kill -TERM "$OFF"
