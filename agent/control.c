@@ -54,14 +54,15 @@ control_hello(struct agent *a, struct conn *c, json_t *msg)
 		conn_close(c);
 		return;
 	}
+	/* Any non-empty string: only ever used as a text to replace. */
 	if ((s = json_string_value(json_object_get(msg, "cwd"))) != NULL &&
-	    *s == '/') {
+	    *s != '\0') {
 		free(c->cwd);
 		c->cwd = strdup(s);
 		c->scrub.cwd = c->cwd;
 	}
 	if ((s = json_string_value(json_object_get(msg, "home"))) != NULL &&
-	    *s == '/') {
+	    *s != '\0') {
 		free(c->home);
 		c->home = strdup(s);
 		c->scrub.home = c->home;

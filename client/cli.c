@@ -43,7 +43,8 @@ cli_usage(FILE *fp)
 	    "  recover                    recover legacy partial segments\n"
 	    "  check                      verify every queued segment\n"
 	    "  flush [--wait]             ask the agent to upload now\n"
-	    "  emit EVENT_ID [--payload JSON] [--mode M] [--app-version V]\n"
+	    "  emit EVENT_ID [--payload JSON] [--mode M] [--app-version V]"
+	    " [--cwd DIR]\n"
 	    "  emit --raw                 send records from stdin, one per line\n"
 	    "  version\n");
 }
@@ -468,6 +469,8 @@ cmd_emit(int argc, char **argv)
 			payload = argv[++i];
 		else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc)
 			ao.mode = argv[++i];
+		else if (strcmp(argv[i], "--cwd") == 0 && i + 1 < argc)
+			ao.cwd = argv[++i];
 		else if (strcmp(argv[i], "--app-version") == 0 && i + 1 < argc)
 			ao.app_version = argv[++i];
 		else if (argv[i][0] != '-' && event == NULL)

@@ -16,15 +16,15 @@
 #include "record.h"
 #include "scrub.h"
 
-#define REC_MAX_DEPTH	128	/* deeper nesting (unknown fields) → bad_json */
-#define REC_STR_MAX	256	/* ids, names, versions: bytes, else too_long */
+#define REC_MAX_DEPTH	128	/* deeper nesting is refused: bad_json */
+#define REC_STR_MAX	256	/* ids, names, versions (bytes): too_long */
 #define REC_LOC_MAX	1024	/* panic location: bytes, truncated */
-#define REC_BT_MAX	5	/* backtrace_top_5 entries, more → too_long */
-#define REC_BT_LINE_MAX	1024	/* one backtrace line: bytes, truncated */
-#define REC_HEAD_CHARS	200	/* message_head: Unicode scalar values, truncated */
+#define REC_BT_MAX	5	/* backtrace_top_5 entries: too_long */
+#define REC_BT_LINE_MAX	1024	/* one backtrace line (bytes): cut */
+#define REC_HEAD_CHARS	200	/* message_head (scalar values): cut */
 #define REC_DATA_MAX	4096	/* error_data: bytes, truncated */
 #define REC_IDENT_MAX	64	/* error_kind identifiers ([a-z0-9_]) */
-#define REC_KEY_DECODE	384	/* escaped keys longer than this are unknown */
+#define REC_KEY_DECODE	384	/* longer escaped keys are unknown */
 
 /* JSON value types as the scanner sees them. */
 enum jtype {
@@ -83,7 +83,7 @@ struct fdef {
 	unsigned char		 kind;
 	unsigned char		 flags;
 	unsigned short		 max;
-	const char *const	*enumv;	/* NULL-terminated, K_ENUM only */
+	const char *const	*enumv;	/* K_ENUM: NULL-terminated */
 };
 #define FD(n, k, f, m, e)	{ n, sizeof(n) - 1, k, f, m, e }
 
@@ -161,7 +161,8 @@ static const struct fdef llm_error_kind = FD("error_kind", K_ENUM, 0, 0,
 static const struct fdef plan_type = FD("type", K_ENUM, 0, 0, result_enum);
 
 #define ENV_ALLOW	(B(F_N) - 1 - PAY_ALL)
-#define ENV_REQ		(B(F_DEVICE_ID) | B(F_LAUNCH_ID) | B(F_SESSION_ID) | \
+#define ENV_REQ		(B(F_DEVICE_ID) | B(F_LAUNCH_ID) | \
+    B(F_SESSION_ID) | \
     B(F_TS) | B(F_SCHEMA_VERSION) | B(F_APP_VERSION) | B(F_OS) | \
     B(F_ARCH) | B(F_LOCALE) | B(F_EVENT_ID))
 #define PAY_ALL		(B(F_N) - B(F_DSP))
@@ -180,7 +181,7 @@ struct evdef {
 	size_t			 len;
 	uint64_t		 allow;
 	uint64_t		 req;
-	int			 ov_id;	/* field whose definition differs, or -1 */
+	int			 ov_id;	/* field defined by ov, or -1 */
 	const struct fdef	*ov;
 };
 #define EV(n, a, r, oi, o)	{ n, sizeof(n) - 1, a, r, oi, o }
@@ -229,7 +230,7 @@ struct rfield {
 	const char	*val;	/* raw value bytes */
 	size_t		 klen;
 	size_t		 vlen;
-	size_t		 rep_off;	/* replacement JSON text in v->rep */
+	size_t		 rep_off;	/* replacement JSON in v->rep */
 	size_t		 rep_len;	/* 0: no replacement */
 	signed char	 id;	/* enum fid, or -1 when unknown */
 	unsigned char	 type;	/* enum jtype */
@@ -363,7 +364,7 @@ str_plain(const unsigned char *p, const unsigned char *end)
  * lone surrogates and \u0000 (jansson cannot load it). *esc is set when the
  * string has escapes.
  */
-static inline int
+static inline __attribute__((always_inline)) int
 scan_string(struct scan *s, int *esc)
 {
 	const unsigned char	*p = s->p + 1, *end = s->end;
@@ -390,9 +391,9 @@ scan_string(struct scan *s, int *esc)
 				return -1;
 			p += 6;
 			if (cp >= 0xd800 && cp <= 0xdbff) {
-				if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
-				    hex4(p + 2, &lo) == -1 || lo < 0xdc00 ||
-				    lo > 0xdfff)
+				if (end - p < 6 || p[0] != '\\' ||
+				    p[1] != 'u' || hex4(p + 2, &lo) == -1 ||
+				    lo < 0xdc00 || lo > 0xdfff)
 					return -1;
 				p += 6;
 			}
@@ -461,7 +462,7 @@ scan_literal(struct scan *s, const char *lit, size_t n)
 }
 
 /* A scalar value; its type in *t and VF_ESC in *fl. */
-static inline int
+static inline __attribute__((always_inline)) int
 scan_scalar(struct scan *s, unsigned char *t, unsigned char *fl)
 {
 	int	 esc, isint;
@@ -562,7 +563,7 @@ scan_nested(struct scan *s)
 }
 
 /* Any value; type in *t, VF_ESC / VF_WS in *fl. */
-static int
+static inline __attribute__((always_inline)) int
 scan_value(struct scan *s, unsigned char *t, unsigned char *fl)
 {
 	int	 saved;
@@ -613,7 +614,8 @@ utf8_put(char **d, unsigned cp)
 static size_t
 json_unescape(const char *src, size_t n, char *dst)
 {
-	const unsigned char	*p = (const unsigned char *)src, *end = p + n;
+	const unsigned char	*p = (const unsigned char *)src;
+	const unsigned char	*end = p + n;
 	char			*d = dst;
 	unsigned		 cp, lo;
 
@@ -650,7 +652,7 @@ json_unescape(const char *src, size_t n, char *dst)
 
 /* ---- field names ---- */
 
-#define TRY(f)	do {							\
+#define TRY(f)	do {						\
 	if (n == fdefs[f].len && memcmp(k, fdefs[f].name, n) == 0)	\
 		return f;						\
 } while (0)
@@ -876,11 +878,18 @@ static int
 text_utf8(const char *s, size_t n)
 {
 	size_t		 i = 0;
-	uint64_t	 w;
+	uint64_t	 w, w2;
 
+	while (i + 16 <= n) {
+		memcpy(&w, s + i, 8);
+		memcpy(&w2, s + i + 8, 8);
+		if ((w | w2) & HIGHS)
+			break;
+		i += 16;
+	}
 	while (i + 8 <= n) {
 		memcpy(&w, s + i, 8);
-		if (w & UINT64_C(0x8080808080808080))
+		if (w & HIGHS)
 			break;
 		i += 8;
 	}
@@ -889,7 +898,7 @@ text_utf8(const char *s, size_t n)
 	return i == n || utf8_valid((const unsigned char *)s + i, n - i);
 }
 
-/* Length of the longest prefix of s[0..n) of at most max bytes, on a character boundary. */
+/* Longest prefix of s[0..n) of at most max bytes ending on a character. */
 static size_t
 cut_bytes(const char *s, size_t n, size_t max)
 {
@@ -913,7 +922,7 @@ cut_chars(const char *s, size_t n, size_t max)
 	return n;
 }
 
-/* Copy at most cap-1 bytes of s[0..n) on a character boundary, NUL-terminated. */
+/* Copy a prefix of s[0..n) that fits cap (with NUL), on a character. */
 static void
 copy_name(char *dst, size_t cap, const char *s, size_t n)
 {
@@ -1172,7 +1181,7 @@ check_repo(struct vctx *v, struct rfield *f, const struct fdef *d)
 	struct scan	 s;
 	const char	*k, *val, *p;
 	size_t		 kn, n;
-	unsigned char	 t, fl;
+	unsigned char	 t = JT_NULL, fl;
 	int		 esc, have_host = 0, have_git = 0;
 
 	s.p = (const unsigned char *)f->val + 1;
@@ -1397,6 +1406,8 @@ rec_validate(const char *in, size_t len, const struct scrub_ctx *sc,
 	if (res == NULL)
 		res = &lres;
 	memset(res, 0, sizeof *res);
+	if (len == 0)
+		return fail(res, REC_E_JSON, NULL, 0);
 	if (!text_utf8(in, len))
 		return fail(res, REC_E_UTF8, NULL, 0);
 	if ((e = scan_record(in, len, &r)) != REC_OK)
@@ -1467,7 +1478,8 @@ rec_line_ok(const char *line, size_t len)
 {
 	struct rscan	 r;
 
-	if (!text_utf8(line, len) || scan_record(line, len, &r) != REC_OK)
+	if (len == 0 || !text_utf8(line, len) ||
+	    scan_record(line, len, &r) != REC_OK)
 		return 0;
 	if (r.ev == NULL || r.evtype != JT_STR)
 		return 0;

@@ -14,12 +14,12 @@
 #include "buf.h"
 #include "scrub.h"
 
-#define SCRUB_KEY_MAX	64	/* longest key name looked at (key=value) */
+#define SCRUB_KEY_MAX	64	/* longest key name (key=value) */
 #define SCRUB_SCHEME_MAX 32	/* longest URL scheme */
 #define SCRUB_LOCAL_MAX	64	/* longest e-mail local part */
 #define SCRUB_BEARER_MIN 8	/* shortest token after a bare "Bearer " */
-#define SCRUB_JWT_HEAD	512	/* longest JWT header segment looked at */
-#define SCRUB_JWT_BODY	8192	/* longest JWT payload segment looked at */
+#define SCRUB_JWT_HEAD	512	/* longest JWT header segment */
+#define SCRUB_JWT_BODY	8192	/* longest JWT payload segment */
 
 static const char R_REDACTED[] = "<REDACTED>";
 static const char R_EMAIL[] = "<EMAIL>";
@@ -80,18 +80,18 @@ emit_name(struct sout *o, size_t from, size_t to, size_t cs, size_t ce)
 
 /* ---- character classes: one table lookup per byte ---- */
 
-#define CL_ALPHA	0x0001	/* [A-Za-z] */
-#define CL_DIGIT	0x0002	/* [0-9] */
-#define CL_UPPER	0x0004	/* [A-Z] */
-#define CL_US		0x0008	/* '_' */
-#define CL_DASH		0x0010	/* '-' */
-#define CL_DOT		0x0020	/* '.' */
-#define CL_LOCAL	0x0040	/* also in e-mail local parts: % + */
-#define CL_SCHEME	0x0080	/* also in URL schemes: + */
-#define CL_BEARER	0x0100	/* also in bearer tokens: ~ + / = */
-#define CL_PSTOP	0x0200	/* ends a path component */
-#define CL_USTOP	0x0400	/* ends a URL */
-#define CL_SPACE	0x0800	/* white space */
+#define CL_ALPHA	0x0001u	/* [A-Za-z] */
+#define CL_DIGIT	0x0002u	/* [0-9] */
+#define CL_UPPER	0x0004u	/* [A-Z] */
+#define CL_US		0x0008u	/* '_' */
+#define CL_DASH		0x0010u	/* '-' */
+#define CL_DOT		0x0020u	/* '.' */
+#define CL_LOCAL	0x0040u	/* also in e-mail local parts: % + */
+#define CL_SCHEME	0x0080u	/* also in URL schemes: + */
+#define CL_BEARER	0x0100u	/* also in bearer tokens: ~ + / = */
+#define CL_PSTOP	0x0200u	/* ends a path component */
+#define CL_USTOP	0x0400u	/* ends a URL */
+#define CL_SPACE	0x0800u	/* white space */
 #define CL_ALNUM	(CL_ALPHA | CL_DIGIT)
 
 #define IN(c, a, b)	((c) >= (a) && (c) <= (b))
@@ -121,10 +121,10 @@ emit_name(struct sout *o, size_t from, size_t to, size_t cs, size_t ce)
 static const unsigned short cls[256] = { R64(0), R64(64) };
 
 /* Rule-specific character sets. */
-#define S_WORD		(CL_ALNUM | CL_US)		/* skipped as one word */
-#define S_TOK		(CL_ALNUM | CL_US | CL_DASH)	/* [A-Za-z0-9_-] */
+#define S_WORD		(CL_ALNUM | CL_US)	/* skipped as one word */
+#define S_TOK		(S_WORD | CL_DASH)	/* [A-Za-z0-9_-] */
 #define S_KEY		(S_TOK | CL_DOT)		/* key names */
-#define S_LOCAL		(S_KEY | CL_LOCAL)		/* e-mail local part */
+#define S_LOCAL		(S_KEY | CL_LOCAL)	/* e-mail local part */
 #define S_SCHEME	(CL_ALNUM | CL_DASH | CL_DOT | CL_SCHEME)
 #define S_DOMAIN	(CL_ALNUM | CL_DASH | CL_DOT)
 #define S_BEARER	(S_TOK | CL_DOT | CL_BEARER)
@@ -464,7 +464,7 @@ secret_key(const char *k, size_t n, int *auth)
 
 	if (n < 5)
 		return 0;
-	c = lower((unsigned char)k[n - 1]);	/* every word ends in one of */
+	c = lower((unsigned char)k[n - 1]);	/* the words end in n y d t */
 	if (c != 'n' && c != 'y' && c != 'd' && c != 't')
 		return 0;
 	for (i = 0; i < sizeof words / sizeof words[0]; i++) {
@@ -489,7 +489,8 @@ static int
 literal_value(const char *p, size_t n)
 {
 	return (n == 4 && (memcmp(p, "null", 4) == 0 ||
-	    memcmp(p, "true", 4) == 0)) || (n == 5 && memcmp(p, "false", 5) == 0);
+	    memcmp(p, "true", 4) == 0)) ||
+	    (n == 5 && memcmp(p, "false", 5) == 0);
 }
 
 /* Bytes that end an unquoted credential value. */
@@ -537,7 +538,7 @@ try_keyval(struct sout *o, size_t n, size_t i, size_t j)
 		quote = s[q];
 		q++;
 	}
-	if (auth) {	/* keep the scheme: Authorization: Bearer <REDACTED> */
+	if (auth) {	/* keep the scheme: "Bearer <REDACTED>" */
 		w = run_max(s, n, q, CL_ALPHA, 6);
 		if (w < n && s[w] == ' ' && ((w - q == 6 && ci_eq(s + q,
 		    "bearer", 6)) || (w - q == 5 && ci_eq(s + q, "basic", 5)) ||
@@ -606,7 +607,7 @@ try_url(struct sout *o, size_t n, size_t i, size_t j)
 		return 0;
 	a = j + 3;
 	for (e = a; e < n; ) {
-		if (s[e] == '[') {	/* IPv6 literal: ']' does not end it */
+		if (s[e] == '[') {	/* IPv6 literal: ']' is inside */
 			while (e < n && s[e] != ']' &&
 			    !has((unsigned char)s[e], CL_USTOP))
 				e++;
@@ -833,6 +834,8 @@ scrub_text(const char *in, size_t len, const struct scrub_ctx *ctx,
 	size_t		 n = len, start = out->len, pl;
 	int		 total = 0, r, k;
 
+	if (len == 0)
+		return 0;
 	if (ctx != NULL) {
 		pat[0] = ctx->home;
 		pat[1] = ctx->cwd;

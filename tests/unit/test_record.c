@@ -19,7 +19,7 @@
 #include "frame.h"
 #include "record.h"
 
-#define GOLDEN_MIN	18	/* tests/compat holds this many golden records */
+#define GOLDEN_MIN	18	/* golden records in tests/compat */
 
 #define NIL	"00000000-0000-0000-0000-000000000000"
 #define UUID1	"0f8fad5b-d9cb-469f-a165-70867728950e"
@@ -28,9 +28,10 @@
     "\"session_id\":\"" UUID1 "\",\"ts\":1700000000000," \
     "\"schema_version\":1,\"app_version\":\"4.22.3\",\"os\":\"linux\"," \
     "\"arch\":\"x86_64\",\"locale\":\"en-US\""
-#define TOOL	"\"event_id\":\"tool_call\",\"name\":\"bash\",\"success\":true," \
-    "\"duration_ms\":5"
-#define LLM	"\"event_id\":\"llm_chat\",\"duration_ms\":1,\"tool_calls_count\":0," \
+#define TOOL	"\"event_id\":\"tool_call\",\"name\":\"bash\"," \
+    "\"success\":true,\"duration_ms\":5"
+#define LLM	"\"event_id\":\"llm_chat\",\"duration_ms\":1," \
+    "\"tool_calls_count\":0," \
     "\"input_tokens\":1,\"output_tokens\":1,\"cached_tokens\":0," \
     "\"had_error\":false,\"context_window\":1,\"system_tokens\":0," \
     "\"tool_def_tokens\":0,\"tool_result_tokens\":0," \
@@ -128,7 +129,8 @@ test_goldens(void **state)
 	struct rec_result	 res;
 	struct dirent		*de;
 	const char		*top = getenv("TOP");
-	char			 dir[4096], path[4096 + 512], *in, *out, *compact;
+	char			 dir[4096], path[4096 + 512], *in, *out,
+	    *compact;
 	DIR			*d;
 	json_t			*v;
 	size_t			 n, l;
@@ -199,22 +201,28 @@ test_accept(void **state)
 		    "\"transport\":\"streamable_http\",\"success\":false,"
 		    "\"error_kind\":\"timeout\"}",
 		"{" ENV ",\"event_id\":\"install_completed\","
-		    "\"invite_code\":\"ABCD1234\",\"install_uuid\":\"" UUID1 "\"}",
+		    "\"invite_code\":\"ABCD1234\","
+		    "\"install_uuid\":\"" UUID1 "\"}",
 		"{" ENV ",\"event_id\":\"take_codingplan\",\"type\":\"fail\","
 		    "\"error_kind\":\"auth_expired\"}",
 		"{" ENV ",\"event_id\":\"telemetry_disabled\",\"turn\":1,"
 		    "\"round\":4294967295,\"request\":18446744073709551615,"
-		    "\"turn_id\":\"legacy\",\"account_id\":\"\",\"mode\":\"channel\","
+		    "\"turn_id\":\"legacy\",\"account_id\":\"\","
+		    "\"mode\":\"channel\","
 		    "\"repo_origin\":{\"has_git\":false,\"host\":\"none\"}}",
 		"{" ENV ",\"event_id\":\"codingplan_official_build_required\"}",
 		"{" ENV ",\"event_id\":\"login_success\"}",
 		/* escapes that need no rewrite are kept as sent */
-		"{" ENV ",\"event_id\":\"tool_call\",\"name\":\"ba\\u0073h \\\"x\\\"\","
+		"{" ENV ",\"event_id\":\"tool_call\","
+		    "\"name\":\"ba\\u0073h \\\"x\\\"\","
 		    "\"success\":true,\"duration_ms\":0}",
 		"{" ENV ",\"event_id\":\"tool\\u005fcall\",\"name\":\"b\","
-		    "\"success\":true,\"duration_ms\":0,\"mode\":\"t\\u0075i\"}",
-		"{" ENV "," PANIC ",\"message_head\":\"\\ud83d\\ude00 \\u00e9 \\u4e2d\"}",
-		"{" ENV "," PANIC ",\"message_head\":\"é中😀 tab\\tnl\\n\"}",
+		    "\"success\":true,\"duration_ms\":0,"
+		    "\"mode\":\"t\\u0075i\"}",
+		"{" ENV "," PANIC ",\"message_head\":"
+		    "\"\\ud83d\\ude00 \\u00e9 \\u4e2d\"}",
+		"{" ENV "," PANIC ",\"message_head\":"
+		    "\"é中😀 tab\\tnl\\n\"}",
 	};
 	size_t			 i;
 
@@ -279,29 +287,35 @@ test_reject(void **state)
 		    "duration_ms" },
 		{ "{" ENV "," TOOL ",\"device_id\":\"x\"}", REC_E_DUPLICATE,
 		    "device_id" },
-		{ "{" ENV "," TOOL ",\"zz\":1,\"zz\":2}", REC_E_DUPLICATE, "zz" },
+		{ "{" ENV "," TOOL ",\"zz\":1,\"zz\":2}", REC_E_DUPLICATE,
+		    "zz" },
 		{ "{" ENV "," TOOL ",\"n\\u0061me\":\"x\"}", REC_E_DUPLICATE,
 		    NULL },
 		{ "{" ENV ",\"event_id\":\"tool_call\",\"name\":\"bash\","
 		    "\"success\":true,\"duration_ms\":5,"
 		    "\"install_uuid\":\"x\"}", REC_OK, NULL },
 		{ "{\"ts\":1," ENV "," TOOL "}", REC_E_DUPLICATE, "ts" },
-		{ "{" TOOL ",\"device_id\":\"" "0F8FAD5B-D9CB-469F-A165-70867728950E"
-		    "\",\"launch_id\":\"" UUID1 "\",\"session_id\":\"" UUID1 "\","
+		{ "{" TOOL ",\"device_id\":"
+		    "\"0F8FAD5B-D9CB-469F-A165-70867728950E\","
+		    "\"launch_id\":\"" UUID1 "\","
+		    "\"session_id\":\"" UUID1 "\","
 		    "\"ts\":0,\"schema_version\":1,\"app_version\":\"1\","
 		    "\"os\":\"linux\",\"arch\":\"x86_64\",\"locale\":\"C\"}",
 		    REC_E_VALUE, "device_id" },
-		{ "{" TOOL ",\"device_id\":\"0f8fad5b-d9cb-469f-a165-70867728950\","
+		{ "{" TOOL ",\"device_id\":"
+		    "\"0f8fad5b-d9cb-469f-a165-70867728950\","
 		    "\"launch_id\":\"" UUID1 "\",\"session_id\":\"" UUID1 "\","
 		    "\"ts\":0,\"schema_version\":1,\"app_version\":\"1\","
 		    "\"os\":\"linux\",\"arch\":\"x86_64\",\"locale\":\"C\"}",
 		    REC_E_VALUE, "device_id" },
-		{ "{" TOOL ",\"device_id\":\"0f8fad5bxd9cb-469f-a165-70867728950e\","
+		{ "{" TOOL ",\"device_id\":"
+		    "\"0f8fad5bxd9cb-469f-a165-70867728950e\","
 		    "\"launch_id\":\"" UUID1 "\",\"session_id\":\"" UUID1 "\","
 		    "\"ts\":0,\"schema_version\":1,\"app_version\":\"1\","
 		    "\"os\":\"linux\",\"arch\":\"x86_64\",\"locale\":\"C\"}",
 		    REC_E_VALUE, "device_id" },
-		{ "{" TOOL ",\"device_id\":\"0f8fad5b-d9cb-469f-a165-70867728950g\","
+		{ "{" TOOL ",\"device_id\":"
+		    "\"0f8fad5b-d9cb-469f-a165-70867728950g\","
 		    "\"launch_id\":\"" UUID1 "\",\"session_id\":\"" UUID1 "\","
 		    "\"ts\":0,\"schema_version\":1,\"app_version\":\"1\","
 		    "\"os\":\"linux\",\"arch\":\"x86_64\",\"locale\":\"C\"}",
@@ -349,7 +363,8 @@ test_field_values(void **state)
 	} cases[] = {
 		{ TOOL, "\"turn\":18446744073709551615", REC_OK, NULL },
 		{ TOOL, "\"turn\":18446744073709551616", REC_E_VALUE, "turn" },
-		{ TOOL, "\"turn\":99999999999999999999999", REC_E_VALUE, "turn" },
+		{ TOOL, "\"turn\":99999999999999999999999", REC_E_VALUE,
+		    "turn" },
 		{ TOOL, "\"turn\":-1", REC_E_VALUE, "turn" },
 		{ TOOL, "\"turn\":1.0", REC_E_TYPE, "turn" },
 		{ TOOL, "\"turn\":1e2", REC_E_TYPE, "turn" },
@@ -370,7 +385,8 @@ test_field_values(void **state)
 		    "repo_origin" },
 		{ TOOL, "\"repo_origin\":{\"has_git\":true}", REC_E_MISSING,
 		    "repo_origin" },
-		{ TOOL, "\"repo_origin\":{\"host\":\"bitbucket\",\"has_git\":true}",
+		{ TOOL,
+		    "\"repo_origin\":{\"host\":\"bitbucket\",\"has_git\":true}",
 		    REC_E_VALUE, "repo_origin" },
 		{ TOOL, "\"repo_origin\":{\"host\":\"github\",\"has_git\":1}",
 		    REC_E_TYPE, "repo_origin" },
@@ -378,17 +394,25 @@ test_field_values(void **state)
 		    REC_E_TYPE, "repo_origin" },
 		{ TOOL, "\"repo_origin\":{\"host\":\"github\",\"has_git\":true,"
 		    "\"url\":\"x\"}", REC_E_VALUE, "repo_origin" },
-		{ TOOL, "\"repo_origin\":{\"host\":\"github\",\"host\":\"none\","
+		{ TOOL,
+		    "\"repo_origin\":{\"host\":\"github\",\"host\":\"none\","
 		    "\"has_git\":true}", REC_E_DUPLICATE, "repo_origin" },
-		{ TOOL, "\"repo_origin\":\"github\"", REC_E_TYPE, "repo_origin" },
-		{ TOOL, "\"repo_origin\":{\"h\\u006fst\":\"gitlab\",\"has_git\":true}",
+		{ TOOL, "\"repo_origin\":\"github\"", REC_E_TYPE,
+		    "repo_origin" },
+		{ TOOL,
+		    "\"repo_origin\":{\"h\\u006fst\":\"gitlab\","
+		    "\"has_git\":true}",
 		    REC_OK, NULL },
-		{ TOOL, "\"error_kind\":\"Bad-Kind\"", REC_E_VALUE, "error_kind" },
+		{ TOOL, "\"error_kind\":\"Bad-Kind\"", REC_E_VALUE,
+		    "error_kind" },
 		{ TOOL, "\"error_kind\":\"\"", REC_E_VALUE, "error_kind" },
-		{ TOOL, "\"error_kind\":\"a234567890123456789012345678901234567890"
+		{ TOOL,
+		    "\"error_kind\":\"a234567890123456789012345678901234567890"
 		    "123456789012345678901234\"", REC_OK, NULL },
-		{ TOOL, "\"error_kind\":\"a234567890123456789012345678901234567890"
-		    "1234567890123456789012345\"", REC_E_TOO_LONG, "error_kind" },
+		{ TOOL,
+		    "\"error_kind\":\"a234567890123456789012345678901234567890"
+		    "1234567890123456789012345\"", REC_E_TOO_LONG,
+		    "error_kind" },
 		{ TOOL, "\"error_kind\":5", REC_E_TYPE, "error_kind" },
 		{ TOOL, "\"error_data\":{\"a\":1}", REC_E_TYPE, "error_data" },
 		{ LLM, "\"error_kind\":\"denied_by_user\"", REC_E_VALUE,
@@ -414,11 +438,14 @@ test_field_values(void **state)
 		    REC_E_VALUE, "install_uuid" },
 		{ PANIC, "\"message_head\":7", REC_E_TYPE, "message_head" },
 		{ "\"event_id\":\"panic\",\"location\":\"x\",\"thread\":\"t\","
-		    "\"message_head\":\"m\"", "\"backtrace_top_5\":[\"1\",\"2\","
+		    "\"message_head\":\"m\"",
+		    "\"backtrace_top_5\":[\"1\",\"2\","
 		    "\"3\",\"4\",\"5\"]", REC_OK, NULL },
 		{ "\"event_id\":\"panic\",\"location\":\"x\",\"thread\":\"t\","
-		    "\"message_head\":\"m\"", "\"backtrace_top_5\":[\"1\",\"2\","
-		    "\"3\",\"4\",\"5\",\"6\"]", REC_E_TOO_LONG, "backtrace_top_5" },
+		    "\"message_head\":\"m\"",
+		    "\"backtrace_top_5\":[\"1\",\"2\","
+		    "\"3\",\"4\",\"5\",\"6\"]", REC_E_TOO_LONG,
+		    "backtrace_top_5" },
 		{ "\"event_id\":\"panic\",\"location\":\"x\",\"thread\":\"t\","
 		    "\"message_head\":\"m\"", "\"backtrace_top_5\":[\"1\",2]",
 		    REC_E_TYPE, "backtrace_top_5" },
@@ -453,27 +480,34 @@ test_envelope_values(void **state)
 		enum rec_err	 err;
 		const char	*name;
 	} cases[] = {
-		{ "0", "1", "\"macos\"", "\"aarch64\"", "\"0.0.0\"", REC_OK, NULL },
-		{ "9223372036854775807", "1", "\"windows\"", "\"other\"", "\"\"",
-		    REC_OK, NULL },
-		{ "-9223372036854775808", "1", "\"other\"", "\"x86_64\"", "\"1\"",
-		    REC_OK, NULL },
-		{ "9223372036854775808", "1", "\"linux\"", "\"x86_64\"", "\"1\"",
-		    REC_E_VALUE, "ts" },
-		{ "-9223372036854775809", "1", "\"linux\"", "\"x86_64\"", "\"1\"",
-		    REC_E_VALUE, "ts" },
-		{ "1.5", "1", "\"linux\"", "\"x86_64\"", "\"1\"", REC_E_TYPE, "ts" },
-		{ "1E3", "1", "\"linux\"", "\"x86_64\"", "\"1\"", REC_E_TYPE, "ts" },
-		{ "\"0\"", "1", "\"linux\"", "\"x86_64\"", "\"1\"", REC_E_TYPE, "ts" },
+		{ "0", "1", "\"macos\"", "\"aarch64\"", "\"0.0.0\"", REC_OK,
+		    NULL },
+		{ "9223372036854775807", "1", "\"windows\"", "\"other\"",
+		    "\"\"", REC_OK, NULL },
+		{ "-9223372036854775808", "1", "\"other\"", "\"x86_64\"",
+		    "\"1\"", REC_OK, NULL },
+		{ "9223372036854775808", "1", "\"linux\"", "\"x86_64\"",
+		    "\"1\"", REC_E_VALUE, "ts" },
+		{ "-9223372036854775809", "1", "\"linux\"", "\"x86_64\"",
+		    "\"1\"", REC_E_VALUE, "ts" },
+		{ "1.5", "1", "\"linux\"", "\"x86_64\"", "\"1\"", REC_E_TYPE,
+		    "ts" },
+		{ "1E3", "1", "\"linux\"", "\"x86_64\"", "\"1\"", REC_E_TYPE,
+		    "ts" },
+		{ "\"0\"", "1", "\"linux\"", "\"x86_64\"", "\"1\"", REC_E_TYPE,
+		    "ts" },
 		{ "0", "2", "\"linux\"", "\"x86_64\"", "\"1\"", REC_E_VALUE,
 		    "schema_version" },
 		{ "0", "0", "\"linux\"", "\"x86_64\"", "\"1\"", REC_E_VALUE,
 		    "schema_version" },
 		{ "0", "\"1\"", "\"linux\"", "\"x86_64\"", "\"1\"", REC_E_TYPE,
 		    "schema_version" },
-		{ "0", "1", "\"Linux\"", "\"x86_64\"", "\"1\"", REC_E_VALUE, "os" },
-		{ "0", "1", "\"plan9\"", "\"x86_64\"", "\"1\"", REC_E_VALUE, "os" },
-		{ "0", "1", "\"linux\"", "\"arm64\"", "\"1\"", REC_E_VALUE, "arch" },
+		{ "0", "1", "\"Linux\"", "\"x86_64\"", "\"1\"", REC_E_VALUE,
+		    "os" },
+		{ "0", "1", "\"plan9\"", "\"x86_64\"", "\"1\"", REC_E_VALUE,
+		    "os" },
+		{ "0", "1", "\"linux\"", "\"arm64\"", "\"1\"", REC_E_VALUE,
+		    "arch" },
 		{ "0", "1", "\"linux\"", "null", "\"1\"", REC_E_TYPE, "arch" },
 		{ "0", "1", "\"linux\"", "\"x86_64\"", "1", REC_E_TYPE,
 		    "app_version" },
@@ -518,7 +552,8 @@ test_string_bounds(void **state)
 			v[len] = '\0';
 			for (k = 0; k < 3; k++)
 				val[k] = i == k ? v : "x";
-			snprintf(extra, sizeof extra, "\"%s\":\"%s\"", fields[i],
+			snprintf(extra, sizeof extra, "\"%s\":\"%s\"",
+			    fields[i],
 			    v);
 			snprintf(in, sizeof in, "{\"device_id\":\"" NIL "\","
 			    "\"launch_id\":\"" NIL "\",\"session_id\":\"" NIL
@@ -619,7 +654,8 @@ test_canonical(void **state)
 	expect_out(" \n{ " ENV " ,\t" TOOL "\r\n}\n", NULL,
 	    "{" ENV "," TOOL "}");
 	expect_out("{" ENV ",\"event_id\":\"telemetry_disabled\","
-	    "\"repo_origin\" : { \"host\" : \"github\" ,\n \"has_git\" : true } }",
+	    "\"repo_origin\" : { \"host\" : \"github\" ,\n "
+	    "\"has_git\" : true } }",
 	    NULL, "{" ENV ",\"event_id\":\"telemetry_disabled\","
 	    "\"repo_origin\":{\"host\":\"github\",\"has_git\":true}}");
 	expect_out("{" ENV ",\"event_id\":\"panic\",\"location\":\"l\","
@@ -649,14 +685,16 @@ test_truncate_head(void **state)
 		/* exactly 200: unchanged */
 		head.len = 0;
 		for (i = 0; i < 200; i++)
-			assert_int_equal(buf_puts(&head, ch[(k + (size_t)i) % 4]), 0);
+			assert_int_equal(buf_puts(&head,
+			    ch[(k + (size_t)i) % 4]), 0);
 		in.len = 0;
 		assert_int_equal(buf_printf(&in, "{" ENV "," PANIC
 		    ",\"message_head\":\"%s\"}", head.data), 0);
 		expect_same(in.data);
 		/* 201 and more: cut to 200 */
 		for (i = 200; i < 260; i++)
-			assert_int_equal(buf_puts(&head, ch[(k + (size_t)i) % 4]), 0);
+			assert_int_equal(buf_puts(&head,
+			    ch[(k + (size_t)i) % 4]), 0);
 		in.len = 0;
 		assert_int_equal(buf_printf(&in, "{" ENV "," PANIC
 		    ",\"message_head\":\"%s\"}", head.data), 0);
@@ -664,13 +702,15 @@ test_truncate_head(void **state)
 		assert_int_equal(buf_puts(&want, "{" ENV "," PANIC
 		    ",\"message_head\":\""), 0);
 		for (i = 0; i < 200; i++)
-			assert_int_equal(buf_puts(&want, ch[(k + (size_t)i) % 4]), 0);
+			assert_int_equal(buf_puts(&want,
+			    ch[(k + (size_t)i) % 4]), 0);
 		assert_int_equal(buf_puts(&want, "\"}"), 0);
 		expect_out(in.data, NULL, want.data);
 	}
 	/* escapes count as the characters they stand for */
 	in.len = 0;
-	assert_int_equal(buf_puts(&in, "{" ENV "," PANIC ",\"message_head\":\""),
+	assert_int_equal(buf_puts(&in,
+	    "{" ENV "," PANIC ",\"message_head\":\""),
 	    0);
 	for (i = 0; i < 201; i++)
 		assert_int_equal(buf_puts(&in, "\\ud83d\\ude00"), 0);
@@ -740,7 +780,8 @@ test_bad_utf8(void **state)
 	size_t			 i;
 
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		snprintf(in, sizeof in, "{" ENV "," TOOL ",\"error_data\":\"a%sb\"}",
+		snprintf(in, sizeof in,
+		    "{" ENV "," TOOL ",\"error_data\":\"a%sb\"}",
 		    bad[i]);
 		assert_int_equal(validate(in, strlen(in), NULL, &out, &res),
 		    REC_E_UTF8);
@@ -769,7 +810,8 @@ test_scrubbing(void **state)
 	    "\"location\":\"/home/u/p/src/main.rs:10:5\",\"thread\":\"main\","
 	    "\"message_head\":\"open /work/p/a.txt: denied\","
 	    "\"backtrace_top_5\":[\"   0: x\",\"      at /rustc/abc/library/"
-	    "std/src/rt.rs:1:2\"],\"error_data\":\"{\\\"k\\\":\\\"/etc/x/y\\\"}\"}",
+	    "std/src/rt.rs:1:2\"],"
+	    "\"error_data\":\"{\\\"k\\\":\\\"/etc/x/y\\\"}\"}",
 	    &sc, "{" ENV ",\"event_id\":\"panic\","
 	    "\"location\":\"<HOME>/p/src/main.rs:10:5\",\"thread\":\"main\","
 	    "\"message_head\":\"open <CWD>/a.txt: denied\","
@@ -861,8 +903,10 @@ static void
 test_mutations(void **state)
 {
 	static const char	 base[] = "{" ENV "," PANIC ",\"message_head\":"
-	    "\"a\\u00e9 /x/y/z\",\"error_data\":\"k=\\\"v\\\" \",\"x\":[{},[]]}";
-	static const char	 alpha[] = "{}[]:,\"\\ u0123456789abcdefnrtl-+.eE"
+	    "\"a\\u00e9 /x/y/z\",\"error_data\":\"k=\\\"v\\\" \","
+	    "\"x\":[{},[]]}";
+	static const char	 alpha[] = "{}[]:,\"\\ u0123456789abcdef"
+	    "nrtl-+.eE"
 	    "\x80\xc3\xa9\xe4\xb8\xad";
 	struct scrub_ctx	 sc = { "/x", "/y" };
 	struct rec_result	 res;
@@ -881,7 +925,8 @@ test_mutations(void **state)
 			seed = seed * 1103515245 + 12345;
 			switch ((seed >> 8) % 3) {
 			case 0:
-				b[pos] = alpha[(seed >> 12) % (sizeof alpha - 1)];
+				b[pos] = alpha[(seed >> 12) %
+				    (sizeof alpha - 1)];
 				break;
 			case 1:
 				memmove(b + pos, b + pos + 1, n - pos - 1);
@@ -892,13 +937,15 @@ test_mutations(void **state)
 				break;
 			}
 		}
-		copy = malloc(n ? n : 1);	/* exact size: ASan sees overreads */
+		/* exact size, so that ASan sees any overread */
+		copy = malloc(n ? n : 1);
 		assert_non_null(copy);
 		memcpy(copy, b, n);
 		out.len = 0;
 		if (rec_validate(copy, n, &sc, &out, &res) == REC_OK) {
 			ok++;
-			assert_true(utf8_valid((unsigned char *)out.data, out.len));
+			assert_true(utf8_valid((unsigned char *)out.data,
+			    out.len));
 			assert_true(rec_line_ok(out.data, out.len - 1));
 			/* the canonical output is a fixed point */
 			{
@@ -909,7 +956,8 @@ test_mutations(void **state)
 				    out.len - 1, &sc, &again, &res2), REC_OK);
 				assert_int_equal(res2.rewritten, 0);
 				assert_int_equal(again.len, out.len);
-				assert_memory_equal(again.data, out.data, out.len);
+				assert_memory_equal(again.data, out.data,
+				    out.len);
 				buf_free(&again);
 			}
 		}
@@ -928,7 +976,8 @@ test_line_ok(void **state)
 	} cases[] = {
 		{ "{\"event_id\":\"x\",\"ts\":0}", 1 },
 		{ "{\"ts\":-9223372036854775808,\"event_id\":\"\"}", 1 },
-		{ "{\"ts\":9223372036854775807,\"event_id\":\"x\",\"a\":[1]}", 1 },
+		{ "{\"ts\":9223372036854775807,\"event_id\":\"x\",\"a\":[1]}",
+		    1 },
 		{ "{\"ts\":9223372036854775808,\"event_id\":\"x\"}", 0 },
 		{ "{\"ts\":1.0,\"event_id\":\"x\"}", 0 },
 		{ "{\"ts\":\"1\",\"event_id\":\"x\"}", 0 },

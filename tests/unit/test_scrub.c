@@ -17,7 +17,7 @@
 #include "frame.h"
 #include "scrub.h"
 
-#define CORPUS_MIN	100	/* the corpus must hold at least this many cases */
+#define CORPUS_MIN	100	/* fewest cases the corpus may hold */
 #define LINE_MAX_LEN	(1 << 20)	/* longest corpus line */
 
 /* Scrub s with (home, cwd); returns the result (caller frees). */
@@ -39,12 +39,12 @@ test_table(void **state)
 {
 	static const struct {
 		const char	*home, *cwd, *in, *out;
-		unsigned	 k[SCRUB_NKINDS];	/* home cwd path url email secret */
+		unsigned	 k[SCRUB_NKINDS];	/* counts by kind */
 	} cases[] = {
 		{ NULL, NULL, "", "", { 0 } },
 		{ NULL, NULL, "plain text", "plain text", { 0 } },
-		{ "/home/a", NULL, "/home/a/x and /home/a/y", "<HOME>/x and <HOME>/y",
-		    { 2, 0, 0, 0, 0, 0 } },
+		{ "/home/a", NULL, "/home/a/x and /home/a/y",
+		    "<HOME>/x and <HOME>/y", { 2, 0, 0, 0, 0, 0 } },
 		{ "/home/a", "/home/a/p", "/home/a/p/src/x.rs",
 		    "<HOME>/p/src/x.rs", { 1, 0, 0, 0, 0, 0 } },
 		{ "/home/a", "/w/p", "/w/p/src/x.rs and /home/a/z",
@@ -65,36 +65,38 @@ test_table(void **state)
 		{ NULL, NULL, "https://h.example/a", "https://h.example",
 		    { 0, 0, 0, 1, 0, 0 } },
 		{ NULL, NULL, "https://h.example", "https://h.example", { 0 } },
-		{ NULL, NULL, "https://u:p@h.example:1/x?y#z", "https://h.example",
-		    { 0, 0, 0, 1, 0, 0 } },
+		{ NULL, NULL, "https://u:p@h.example:1/x?y#z",
+		    "https://h.example", { 0, 0, 0, 1, 0, 0 } },
 		{ NULL, NULL, "a@b.co", "<EMAIL>", { 0, 0, 0, 0, 1, 0 } },
 		{ NULL, NULL, "a@b.c", "a@b.c", { 0 } },
 		{ NULL, NULL, "password=x password=<REDACTED>",
 		    "password=<REDACTED> password=<REDACTED>",
 		    { 0, 0, 0, 0, 0, 1 } },
-		{ NULL, NULL, "\"token\":\"<REDACTED>\"", "\"token\":\"<REDACTED>\"",
-		    { 0 } },
+		{ NULL, NULL, "\"token\":\"<REDACTED>\"",
+		    "\"token\":\"<REDACTED>\"", { 0 } },
 		{ NULL, NULL, "token=", "token=", { 0 } },
 		{ NULL, NULL, "token: true", "token: true", { 0 } },
 		{ NULL, NULL, "Bearer abcdefgh", "Bearer <REDACTED>",
 		    { 0, 0, 0, 0, 0, 1 } },
 		{ NULL, NULL, "Bearer abc", "Bearer abc", { 0 } },
 		{ NULL, NULL, "sk-short", "sk-short", { 0 } },
-		{ NULL, NULL, "task-abcdefghijklmnopqrstuvwxyz", "task-abcdefghijklmnopqrstuvwxyz",
+		{ NULL, NULL, "task-abcdefghijklmnopqrstuvwxyz",
+		    "task-abcdefghijklmnopqrstuvwxyz", { 0 } },
+		{ NULL, NULL, "AKIAIOSFODNN7EXAMPLE1", "AKIAIOSFODNN7EXAMPLE1",
 		    { 0 } },
-		{ NULL, NULL, "AKIAIOSFODNN7EXAMPLE1", "AKIAIOSFODNN7EXAMPLE1", { 0 } },
 		{ NULL, NULL, "AKIAIOSFODNN7EXAMPLE", "<REDACTED>",
 		    { 0, 0, 0, 0, 0, 1 } },
 		{ NULL, NULL, "ASIAIOSFODNN7EXAMPLE.", "<REDACTED>.",
 		    { 0, 0, 0, 0, 0, 1 } },
-		{ NULL, NULL, "xoxp-0123456789", "<REDACTED>", { 0, 0, 0, 0, 0, 1 } },
-		{ NULL, NULL, "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.", "<REDACTED>",
+		{ NULL, NULL, "xoxp-0123456789", "<REDACTED>",
 		    { 0, 0, 0, 0, 0, 1 } },
-		{ NULL, NULL, "eyJhbGciOiJub25lIn0 alone", "eyJhbGciOiJub25lIn0 alone",
-		    { 0 } },
+		{ NULL, NULL, "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.",
+		    "<REDACTED>", { 0, 0, 0, 0, 0, 1 } },
+		{ NULL, NULL, "eyJhbGciOiJub25lIn0 alone",
+		    "eyJhbGciOiJub25lIn0 alone", { 0 } },
 		{ "/home/a", "/tmp/w",
-		    "at /home/a/x.rs, /tmp/w/y.rs, /usr/z/q.rs, https://u:p@x.io/p, "
-		    "e@x.io, api_key=abc",
+		    "at /home/a/x.rs, /tmp/w/y.rs, /usr/z/q.rs, "
+		    "https://u:p@x.io/p, e@x.io, api_key=abc",
 		    "at <HOME>/x.rs, <CWD>/y.rs, q.rs, https://x.io, <EMAIL>, "
 		    "api_key=<REDACTED>", { 1, 1, 1, 1, 1, 1 } },
 	};
@@ -264,7 +266,8 @@ test_prefixes(void **state)
 		"a.b+c@d.example.com",
 		"AKIAIOSFODNN7EXAMPLE AIzaSyD-abcdefghijklmnopqrstuvwxyz01234",
 		"/Users/Jane Doe/x y/z",
-		"x\\n/a/b sk-abcdefghijklmnopqrstu ghp_abcdefghijklmnopqrstuvwx",
+		"x\\n/a/b sk-abcdefghijklmnopqrstu "
+		    "ghp_abcdefghijklmnopqrstuvwx",
 		"github_pat_abcdefghijklmnopqrstu glpat-abcdefghijklmnopqrstu",
 		"xoxb-abcdefghijk token : 'x' passwd=\"y\"",
 	};
