@@ -22,7 +22,7 @@
 static void	conn_read_cb(evutil_socket_t, short, void *);
 static void	conn_write_cb(evutil_socket_t, short, void *);
 static void	conn_timer_cb(evutil_socket_t, short, void *);
-static void	conn_arm_timer(struct conn *);
+static void	conn_arm_timer(struct conn *, int);
 static void	server_reap_cb(evutil_socket_t, short, void *);
 
 static time_t
@@ -194,7 +194,7 @@ conn_send(struct conn *c, const char *json, size_t len)
 	}
 	if (c->out.len > 0) {
 		event_add(c->wev, NULL);
-		conn_arm_timer(c);
+		conn_arm_timer(c, 0);
 	}
 }
 
@@ -373,7 +373,7 @@ static void
 conn_input(struct agent *a, struct conn *c, const unsigned char *data,
     size_t n)
 {
-	size_t	used, oldcap = c->in.cap;
+	size_t	used = 0, oldcap = c->in.cap;
 
 	c->last_active = mono_now();
 	if (c->in.len == 0) {
@@ -396,7 +396,7 @@ conn_input(struct agent *a, struct conn *c, const unsigned char *data,
 	conn_in_account(a, c, oldcap);
 	conn_enforce_total(a);
 	if (!c->dead)
-		conn_arm_timer(c);
+		conn_arm_timer(c, used > 0);
 }
 
 static unsigned char	read_buf[CONN_READ_CHUNK];
@@ -435,20 +435,23 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
 		conn_close(c);
 		return;
 	}
-	if (c->out.len == 0) {
+	if (c->out.len == 0)
 		event_del(c->wev);
-		conn_arm_timer(c);
-	}
+	conn_arm_timer(c, n > 0);
 }
 
-/* Arm the stall timer while a partial frame or unsent replies exist. */
+/*
+ * Arm the stall timer while a partial frame or unsent replies exist. It is
+ * restarted only on progress (a whole frame consumed, replies read), so a
+ * client trickling bytes of one frame is cut off, a busy one never is.
+ */
 static void
-conn_arm_timer(struct conn *c)
+conn_arm_timer(struct conn *c, int progress)
 {
 	struct timeval	tv = { (time_t)agent->settings.stall_timeout_s, 0 };
 
 	if (c->in.len > 0 || c->out.len > 0) {
-		if (!evtimer_pending(c->tev, NULL))
+		if (progress || !evtimer_pending(c->tev, NULL))
 			evtimer_add(c->tev, &tv);
 	} else
 		evtimer_del(c->tev);

@@ -90,6 +90,47 @@ print("closed" if d == b"" else "data", round(time.time() - t, 1))
 EOF
 check "a half frame then silence is cut off ($(cat "$T/half.out"))" grep -q closed "$T/half.out"
 
+# slowloris: bytes keep coming, but the frame never completes: cut off;
+# a busy client streaming for longer than the timeout is never cut off.
+python3 - "$SOCK" "$TOP" "$REC" >"$T/slow.out" 2>&1 <<'EOF'
+import sys, time, socket
+sys.path.insert(0, sys.argv[2] + "/tests")
+import atc
+s = atc.connect(sys.argv[1], timeout=5)
+f = atc.frame(sys.argv[3])
+cut = False
+t = time.time()
+for b in f:
+    try:
+        s.send(bytes([b]))
+    except OSError:
+        cut = True
+        break
+    time.sleep(0.1)
+    if time.time() - t > 4:
+        break
+print("slow-cut" if cut else "slow-NOT-cut", round(time.time() - t, 1))
+busy = atc.connect(sys.argv[1], timeout=5)
+atc.hello(busy)
+t = time.time()
+n = 0
+ok = True
+while time.time() - t < 2.5:
+    try:
+        busy.sendall(f * 50 + f[:100])      # ends mid-frame on purpose
+        busy.sendall(f[100:])
+        n += 51
+    except OSError:
+        ok = False
+        break
+busy.sendall(atc.frame({"op": "flush"}))
+r = atc.replies_until(busy, "ack")
+ok = ok and r and r[-1].get("op") == "ack" and r[-1].get("seq") == n
+print("busy-ok" if ok else "busy-CUT", n)
+EOF
+check "a client trickling one frame is cut off ($(head -n 1 "$T/slow.out"))" grep -q slow-cut "$T/slow.out"
+check "a busy client streaming past the timeout is not ($(tail -n 1 "$T/slow.out"))" grep -q busy-ok "$T/slow.out"
+
 # 500 idle connections and a client that never reads its replies; a
 # well-behaved client still gets answers.
 python3 - "$SOCK" "$TOP" >"$T/idle.out" 2>&1 <<'EOF'
