@@ -778,6 +778,9 @@ do_flush(struct atc *h, unsigned timeout_ms)
 		/* Not confirmed in time: the agent may be stuck; store it. */
 		spill_all(h);
 	}
+	/* Control frames queued by replies (a step-down request): best effort. */
+	if (h->fd != -1 && h->ctl.len > 0)
+		(void)pump_out(h, mono_ms());
 	fb_roll(h);
 	return h->st.lost > lost ? ATC_E_IO : ATC_OK;
 }
