@@ -20,6 +20,7 @@
 #define SCRUB_BEARER_MIN 8	/* shortest token after a bare "Bearer " */
 #define SCRUB_JWT_HEAD	512	/* longest JWT header segment */
 #define SCRUB_JWT_BODY	8192	/* longest JWT payload segment */
+#define SCRUB_ROUNDS	4	/* extra passes while a pass changes text */
 
 static const char R_REDACTED[] = "<REDACTED>";
 static const char R_EMAIL[] = "<EMAIL>";
@@ -35,11 +36,10 @@ struct sout {
 	const char	*s;
 	size_t		 last;
 	unsigned	*counts;
+	size_t		 fresh;	/* a token may start here (after a path) */
 	int		 n;	/* replacements */
 	int		 err;	/* ENOMEM seen */
 };
-
-static int	scrub_rules(const char *, size_t, struct buf *, unsigned *);
 
 /* Replace s[from..to) by rep (of kind k). */
 static void
@@ -57,25 +57,6 @@ emit(struct sout *o, size_t from, size_t to, const char *rep, size_t rlen,
 	o->n++;
 	if (o->counts != NULL)
 		o->counts[k]++;
-}
-
-/* Replace s[from..to) by the scrubbed text of s[cs..ce) (a file name). */
-static void
-emit_name(struct sout *o, size_t from, size_t to, size_t cs, size_t ce)
-{
-	int	 r;
-
-	if (o->err)
-		return;
-	if (buf_add(o->out, o->s + o->last, from - o->last) == -1 ||
-	    (r = scrub_rules(o->s + cs, ce - cs, o->out, o->counts)) == -1) {
-		o->err = 1;
-		return;
-	}
-	o->last = to;
-	o->n += 1 + r;
-	if (o->counts != NULL)
-		o->counts[SCRUB_PATH]++;
 }
 
 /* ---- character classes: one table lookup per byte ---- */
@@ -128,6 +109,7 @@ static const unsigned short cls[256] = { R64(0), R64(64) };
 #define S_SCHEME	(CL_ALNUM | CL_DASH | CL_DOT | CL_SCHEME)
 #define S_DOMAIN	(CL_ALNUM | CL_DASH | CL_DOT)
 #define S_BEARER	(S_TOK | CL_DOT | CL_BEARER)
+#define S_HOST		(S_DOMAIN | CL_US)		/* URL host names */
 
 static int
 has(unsigned char c, unsigned m)
@@ -244,27 +226,25 @@ space_continues(const char *s, size_t n, size_t k, int bs)
 
 /*
  * Scan path components from j (separators '/' and, when bs, '\\').
- * Returns the end; *nc counts components, [*ls, *le) is the last one.
+ * Returns the number of components; *ls is where the last one starts.
  * The scan starts at a separator (UNC: at the server name). Trailing
  * separators are not part of the path. A component may contain single
  * spaces when the next word goes on with a separator ("/Users/J Doe/x").
  */
-static size_t
-path_scan(const char *s, size_t n, size_t j, int bs, unsigned *nc,
-    size_t *ls, size_t *le)
+static unsigned
+path_scan(const char *s, size_t n, size_t j, int bs, size_t *ls)
 {
-	size_t	 cs, k;
+	size_t		 k;
+	unsigned	 nc = 0;
 
-	*nc = 0;
 	for (;;) {
 		/* trailing separators stay outside (keeps \" intact) */
 		for (k = j; k < n && is_sep((unsigned char)s[k], bs); k++)
 			;
-		if (k == j && *nc > 0)
-			return j;
-		if (k >= n || path_stop((unsigned char)s[k], bs))
-			return j;
-		j = cs = k;
+		if ((k == j && nc > 0) || k >= n ||
+		    path_stop((unsigned char)s[k], bs))
+			return nc;
+		*ls = j = k;
 		for (;;) {
 			while (j < n && !is_sep((unsigned char)s[j], bs) &&
 			    !path_stop((unsigned char)s[j], bs))
@@ -276,38 +256,44 @@ path_scan(const char *s, size_t n, size_t j, int bs, unsigned *nc,
 			}
 			break;
 		}
-		(*nc)++;
-		*ls = cs;
-		*le = j;
+		nc++;
 	}
+}
+
+/*
+ * A path s[i..) whose file name starts at ls: drop the directories and go
+ * on scanning at the file name as if it started the token, exactly as a
+ * second pass over the output would ("/etc/password: x" → "password:
+ * <REDACTED>").
+ */
+static size_t
+path_done(struct sout *o, size_t i, size_t ls)
+{
+	emit(o, i, ls, "", 0, SCRUB_PATH);
+	o->fresh = ls;
+	return ls;
 }
 
 /* Unix absolute path at i ('/'): at least two components → the last. */
 static size_t
 try_upath(struct sout *o, size_t n, size_t i)
 {
-	size_t		 j, ls = 0, le = 0;
-	unsigned	 nc;
+	size_t	 ls = 0;
 
-	j = path_scan(o->s, n, i, 0, &nc, &ls, &le);
-	if (nc < 2)
+	if (path_scan(o->s, n, i, 0, &ls) < 2)
 		return 0;
-	emit_name(o, i, j, ls, le);
-	return j;
+	return path_done(o, i, ls);
 }
 
 /* Windows drive path at i ("C:\", "C:/"): at least one component. */
 static size_t
 try_wpath(struct sout *o, size_t n, size_t i)
 {
-	size_t		 j, ls = 0, le = 0;
-	unsigned	 nc;
+	size_t	 ls = 0;
 
-	j = path_scan(o->s, n, i + 2, 1, &nc, &ls, &le);
-	if (nc < 1)
+	if (path_scan(o->s, n, i + 2, 1, &ls) < 1)
 		return 0;
-	emit_name(o, i, j, ls, le);
-	return j;
+	return path_done(o, i, ls);
 }
 
 /* UNC path at i ("\\server\share..."): server and one more component. */
@@ -315,18 +301,14 @@ static size_t
 try_unc(struct sout *o, size_t n, size_t i)
 {
 	const char	*s = o->s;
-	size_t		 j = i, ls = 0, le = 0;
-	unsigned	 nc;
+	size_t		 j = i, ls = 0;
 
 	while (j < n && s[j] == '\\')
 		j++;
-	if (j - i < 2 || j >= n || !is_alnum((unsigned char)s[j]))
+	if (j - i < 2 || j >= n || !is_alnum((unsigned char)s[j]) ||
+	    path_scan(s, n, j, 1, &ls) < 2)
 		return 0;
-	j = path_scan(s, n, j, 1, &nc, &ls, &le);
-	if (nc < 2)
-		return 0;
-	emit_name(o, i, j, ls, le);
-	return j;
+	return path_done(o, i, ls);
 }
 
 /* End of the run of bytes in class set m from j. */
@@ -592,6 +574,13 @@ try_bearer(struct sout *o, size_t n, size_t i)
 	return j;
 }
 
+/* Bytes inside an IPv6 literal ([fe80::1%25eth0]). */
+static int
+is_ip6(unsigned char c)
+{
+	return is_alnum(c) || c == ':' || c == '.' || c == '%';
+}
+
 /*
  * scheme://[userinfo@]host[:port][/path][?query][#frag] → scheme://host.
  * The scheme is s[i..j). An URL already in that form is passed over.
@@ -607,12 +596,11 @@ try_url(struct sout *o, size_t n, size_t i, size_t j)
 		return 0;
 	a = j + 3;
 	for (e = a; e < n; ) {
-		if (s[e] == '[') {	/* IPv6 literal: ']' is inside */
-			while (e < n && s[e] != ']' &&
-			    !has((unsigned char)s[e], CL_USTOP))
-				e++;
-			if (e < n && s[e] == ']')
-				e++;
+		if (s[e] == '[') {	/* IPv6 literal: its ']' is no stop */
+			for (k = e + 1; k < n && is_ip6((unsigned char)s[k]);
+			    k++)
+				;
+			e = k < n && s[k] == ']' ? k + 1 : e + 1;
 			continue;
 		}
 		if (has((unsigned char)s[e], CL_USTOP) || s[e] == '/' ||
@@ -633,16 +621,15 @@ try_url(struct sout *o, size_t n, size_t i, size_t j)
 		if (s[k] == '@')
 			h = k + 1;
 	}
-	he = h;
-	if (he < e && s[he] == '[') {
-		while (he < e && s[he] != ']')
-			he++;
-		if (he < e)
-			he++;
-	} else {
-		while (he < e && s[he] != ':')
-			he++;
+	he = h;		/* the host: [IPv6] or a run of host bytes */
+	if (h < e && s[h] == '[') {
+		for (k = h + 1; k < e && is_ip6((unsigned char)s[k]); k++)
+			;
+		if (k < e && s[k] == ']')
+			he = k + 1;
 	}
+	if (he == h)
+		he = run(s, e, h, S_HOST);
 	if (h == a && he == end)
 		return end;	/* already scheme://host */
 	if (o->err)
@@ -696,8 +683,8 @@ try_word(struct sout *o, size_t n, size_t i, size_t *skip)
 
 	*skip = i + 1;
 	if (n - i > 2 && s[i + 1] == ':' && (s[i + 2] == '\\' ||
-	    s[i + 2] == '/') && is_alpha(c) && path_start(s, i) &&
-	    (j = try_wpath(o, n, i)) != 0)
+	    s[i + 2] == '/') && is_alpha(c) && (i == o->fresh ||
+	    path_start(s, i)) && (j = try_wpath(o, n, i)) != 0)
 		return j;
 	if ((c == 's' || c == 'g' || c == 'x' || c == 'A' || c == 'e') &&
 	    (j = try_token(o, n, i)) != 0)
@@ -745,12 +732,13 @@ scrub_rules(const char *s, size_t n, struct buf *out, unsigned *counts)
 	o.s = s;
 	o.last = 0;
 	o.counts = counts;
+	o.fresh = (size_t)-1;
 	o.n = 0;
 	o.err = 0;
 	while (i < n && !o.err) {
 		c = (unsigned char)s[i];
 		if (has(c, CL_ALNUM)) {
-			if (word_start(s, i)) {
+			if (i == o.fresh || word_start(s, i)) {
 				if ((j = try_word(&o, n, i, &skip)) != 0) {
 					i = j;
 					continue;
@@ -822,45 +810,88 @@ replace_all(const char *s, size_t n, const char *pat, size_t pl,
 	return cnt;
 }
 
-/* Scrub in[0..len) into out (see scrub.h). */
-int
-scrub_text(const char *in, size_t len, const struct scrub_ctx *ctx,
-    struct buf *out, unsigned counts[SCRUB_NKINDS])
+/* The marker patterns of a context: home then cwd; NULL when unused. */
+static void
+ctx_patterns(const struct scrub_ctx *ctx, const char *pat[2], size_t pl[2])
+{
+	int	 k;
+
+	pat[0] = ctx != NULL ? ctx->home : NULL;
+	pat[1] = ctx != NULL ? ctx->cwd : NULL;
+	for (k = 0; k < 2; k++) {
+		/* "/" alone would turn every slash into a marker */
+		if (pat[k] != NULL && (pl[k] = strlen(pat[k])) < 2)
+			pat[k] = NULL;
+	}
+}
+
+/* One pass: home, then cwd, then the rules; appended to out. */
+static int
+scrub_once(const char *in, size_t len, const char *pat[2],
+    const size_t pl[2], struct buf *out, unsigned *counts)
 {
 	static const char *const reps[2] = { "<HOME>", "<CWD>" };
 	struct buf	 a = { 0 }, b = { 0 };
 	struct buf	*tmp[2] = { &a, &b };
-	const char	*s = in, *pat[2] = { NULL, NULL };
-	size_t		 n = len, start = out->len, pl;
-	int		 total = 0, r, k;
+	const char	*s = in;
+	size_t		 n = len;
+	int		 total = 0, r = 0, k;
 
-	if (len == 0)
-		return 0;
-	if (ctx != NULL) {
-		pat[0] = ctx->home;
-		pat[1] = ctx->cwd;
-	}
 	for (k = 0; k < 2; k++) {
-		/* "/" alone would turn every slash into a marker */
-		if (pat[k] == NULL || (pl = strlen(pat[k])) < 2 || pl > n ||
-		    find(s, n, pat[k], pl) == NULL)
+		if (pat[k] == NULL || pl[k] > n ||
+		    find(s, n, pat[k], pl[k]) == NULL)
 			continue;
-		if ((r = replace_all(s, n, pat[k], pl, reps[k], tmp[k])) == -1)
-			goto nomem;
+		if ((r = replace_all(s, n, pat[k], pl[k], reps[k],
+		    tmp[k])) == -1)
+			break;
 		total += r;
 		if (counts != NULL)
 			counts[k == 0 ? SCRUB_HOME : SCRUB_CWD] += (unsigned)r;
 		s = tmp[k]->data;
 		n = tmp[k]->len;
 	}
-	if ((r = scrub_rules(s, n, out, counts)) == -1)
+	if (r != -1)
+		r = scrub_rules(s, n, out, counts);
+	buf_free(&a);
+	buf_free(&b);
+	return r == -1 ? -1 : total + r;
+}
+
+/*
+ * Scrub in[0..len) into out (see scrub.h). One pass can expose new
+ * matches (dropping a path's directories puts its file name next to a
+ * "Bearer ", a URL's host next to "//"), so while a pass replaces
+ * anything the result is scrubbed again, at most SCRUB_ROUNDS times: the
+ * output is a fixed point, and scrubbing it again changes nothing.
+ */
+int
+scrub_text(const char *in, size_t len, const struct scrub_ctx *ctx,
+    struct buf *out, unsigned counts[SCRUB_NKINDS])
+{
+	struct buf	 again = { 0 };
+	const char	*pat[2];
+	size_t		 pl[2] = { 0, 0 }, start = out->len;
+	int		 total, r, round;
+
+	if (len == 0)	/* nothing to append, but out is a valid string */
+		return buf_add(out, "", 0) == -1 ? -1 : 0;
+	ctx_patterns(ctx, pat, pl);
+	if ((total = scrub_once(in, len, pat, pl, out, counts)) == -1)
 		goto nomem;
-	buf_free(&a);
-	buf_free(&b);
-	return total + r;
+	for (r = total, round = 0; r > 0 && round < SCRUB_ROUNDS; round++) {
+		again.len = 0;
+		if (buf_add(&again, out->data + start, out->len - start) == -1)
+			goto nomem;
+		out->len = start;
+		if ((r = scrub_once(again.data, again.len, pat, pl, out,
+		    counts)) == -1)
+			goto nomem;
+		total += r;
+	}
+	buf_free(&again);
+	return total;
 nomem:
-	buf_free(&a);
-	buf_free(&b);
+	buf_free(&again);
 	out->len = start;
 	if (out->data != NULL)
 		out->data[start] = '\0';

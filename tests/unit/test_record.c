@@ -206,7 +206,7 @@ test_accept(void **state)
 		"{" ENV ",\"event_id\":\"take_codingplan\",\"type\":\"fail\","
 		    "\"error_kind\":\"auth_expired\"}",
 		"{" ENV ",\"event_id\":\"telemetry_disabled\",\"turn\":1,"
-		    "\"round\":4294967295,\"request\":18446744073709551615,"
+		    "\"round\":4294967295,\"request\":9223372036854775807,"
 		    "\"turn_id\":\"legacy\",\"account_id\":\"\","
 		    "\"mode\":\"channel\","
 		    "\"repo_origin\":{\"has_git\":false,\"host\":\"none\"}}",
@@ -254,7 +254,19 @@ test_reject(void **state)
 		{ "{\"a\":\"\\ud800\"}", REC_E_JSON, "" },
 		{ "{\"a\":\"\\udc00\\ud800\"}", REC_E_JSON, "" },
 		{ "{\"a\":\"\\ud800\\u0041\"}", REC_E_JSON, "" },
-		{ "{\"a\":\"\\u0000\"}", REC_E_JSON, "" },
+		{ "{\"a\\u0000\":1}", REC_E_JSON, "" },
+		{ "{\"a\":{\"b\\u0000\":1}}", REC_E_JSON, "" },
+		{ "{\"a\":\"\\u0000\"}", REC_E_NO_EVENT_ID, "" },
+		{ "{" ENV "," TOOL ",\"x\":\"\\u0000\"}", REC_OK, NULL },
+		{ "{" ENV ",\"event_id\":\"tool_call\",\"name\":\"a\\u0000\","
+		    "\"success\":true,\"duration_ms\":5}", REC_E_VALUE,
+		    "name" },
+		{ "{" ENV "," PANIC ",\"message_head\":\"\\u0000\"}",
+		    REC_E_VALUE, "message_head" },
+		{ "{" ENV ",\"event_id\":\"panic\",\"location\":\"l\","
+		    "\"thread\":\"t\",\"message_head\":\"m\","
+		    "\"backtrace_top_5\":[\"a\",\"\\u0000\"]}", REC_E_VALUE,
+		    "backtrace_top_5" },
 		{ "{\"a\":\"tab\there\"}", REC_E_JSON, "" },
 		{ "{\"a\":[1,]}", REC_E_JSON, "" },
 		{ "{\"a\":{\"b\"}}", REC_E_JSON, "" },
@@ -361,7 +373,9 @@ test_field_values(void **state)
 		enum rec_err	 err;
 		const char	*name;	/* expected res.field on error */
 	} cases[] = {
-		{ TOOL, "\"turn\":18446744073709551615", REC_OK, NULL },
+		{ TOOL, "\"turn\":9223372036854775807", REC_OK, NULL },
+		{ TOOL, "\"turn\":9223372036854775808", REC_E_VALUE, "turn" },
+		{ TOOL, "\"turn\":18446744073709551615", REC_E_VALUE, "turn" },
 		{ TOOL, "\"turn\":18446744073709551616", REC_E_VALUE, "turn" },
 		{ TOOL, "\"turn\":99999999999999999999999", REC_E_VALUE,
 		    "turn" },
@@ -847,6 +861,36 @@ test_scrubbing(void **state)
 	free(out);
 }
 
+/* Append k nested arrays around mid. */
+static void
+nest(struct buf *b, int k, const char *mid)
+{
+	int	 i;
+
+	for (i = 0; i < k; i++)
+		assert_int_equal(buf_putc(b, '['), 0);
+	assert_int_equal(buf_puts(b, mid), 0);
+	for (i = 0; i < k; i++)
+		assert_int_equal(buf_putc(b, ']'), 0);
+}
+
+/* Queue recovery's check (proto/queue.c line_check), with jansson. */
+static int
+jansson_line_ok(const char *line, size_t len)
+{
+	json_t	*j, *v;
+	int	 ok;
+
+	if ((j = json_loadb(line, len, JSON_ALLOW_NUL, NULL)) == NULL)
+		return 0;
+	ok = json_is_object(j) &&
+	    (v = json_object_get(j, "event_id")) != NULL &&
+	    json_is_string(v) && (v = json_object_get(j, "ts")) != NULL &&
+	    json_is_integer(v);
+	json_decref(j);
+	return ok;
+}
+
 /* Garbage, deep nesting and huge numbers: answers, never crashes. */
 static void
 test_hostile(void **state)
@@ -867,6 +911,26 @@ test_hostile(void **state)
 	assert_int_equal(validate(in.data, in.len, NULL, &out, &res), REC_OK);
 	assert_int_equal(res.ndropped, 1);
 	free(out);
+	/* jansson's limit: no value deeper than 2048 levels (record = 1) */
+	for (i = 2045; i <= 2048; i++) {
+		in.len = 0;
+		assert_int_equal(buf_puts(&in, "{" ENV "," TOOL ",\"deep\":"),
+		    0);
+		nest(&in, i, "");
+		assert_int_equal(buf_putc(&in, '}'), 0);
+		assert_int_equal(validate(in.data, in.len, NULL, &out, &res),
+		    i <= 2047 ? REC_OK : REC_E_JSON);
+		free(out);
+		assert_int_equal(rec_line_ok(in.data, in.len), i <= 2047);
+		in.len = 0;
+		assert_int_equal(buf_puts(&in, "{" ENV "," TOOL ",\"deep\":"),
+		    0);
+		nest(&in, i, "1");
+		assert_int_equal(buf_putc(&in, '}'), 0);
+		assert_int_equal(validate(in.data, in.len, NULL, &out, &res),
+		    i <= 2046 ? REC_OK : REC_E_JSON);
+		free(out);
+	}
 	/* 100000 levels: refused, no stack overflow */
 	in.len = 0;
 	assert_int_equal(buf_puts(&in, "{\"deep\":"), 0);
@@ -895,6 +959,14 @@ test_hostile(void **state)
 	    REC_E_VALUE);
 	assert_string_equal(res.field, "turn");
 	free(out);
+	/* numbers jansson cannot load are dropped with their field */
+	in.len = 0;
+	assert_int_equal(buf_puts(&in, "{" ENV "," TOOL ",\"big\":1e999999,"
+	    "\"huge\":-99999999999999999999}"), 0);
+	assert_int_equal(validate(in.data, in.len, NULL, &out, &res), REC_OK);
+	assert_string_equal(out, "{" ENV "," TOOL "}\n");
+	free(out);
+	assert_false(rec_line_ok(in.data, in.len));
 	buf_free(&in);
 }
 
@@ -947,6 +1019,7 @@ test_mutations(void **state)
 			assert_true(utf8_valid((unsigned char *)out.data,
 			    out.len));
 			assert_true(rec_line_ok(out.data, out.len - 1));
+			assert_true(jansson_line_ok(out.data, out.len - 1));
 			/* the canonical output is a fixed point */
 			{
 				struct buf	 again = { 0 };
@@ -967,6 +1040,7 @@ test_mutations(void **state)
 	buf_free(&out);
 }
 
+#define LINE	"{\"ts\":1,\"event_id\":\"x\",\"a\":"
 static void
 test_line_ok(void **state)
 {
@@ -988,6 +1062,24 @@ test_line_ok(void **state)
 		{ "[{\"ts\":1,\"event_id\":\"x\"}]", 0 },
 		{ "", 0 },
 		{ "{\"ts\":1,\"event_id\":\"\xff\"}", 0 },
+		/* as jansson: the last duplicate wins */
+		{ "{\"ts\":1,\"event_id\":\"x\",\"ts\":\"s\"}", 0 },
+		{ "{\"ts\":\"s\",\"event_id\":\"x\",\"t\\u0073\":1}", 1 },
+		{ "{\"ts\":1,\"event_id\":\"x\",\"event_id\":2}", 0 },
+		/* any number jansson cannot hold fails the line */
+		{ LINE "18446744073709551615}", 0 },
+		{ LINE "-9223372036854775809}", 0 },
+		{ LINE "[1e309]}", 0 },
+		{ LINE "1e308}", 1 },
+		{ LINE "1e-400}", 1 },
+		{ LINE "1.7976931348623157e308}", 1 },
+		{ LINE "1.7976931348623158e308}", 1 },	/* rounds down */
+		{ LINE "1.7976931348623159e308}", 0 },
+		{ LINE "0.00017976931348623159e312}", 0 },
+		{ LINE "-0.0e99999999999999999999}", 1 },
+		/* \u0000: fine in values (JSON_ALLOW_NUL), not in keys */
+		{ "{\"ts\":1,\"event_id\":\"x\\u0000\"}", 1 },
+		{ "{\"ts\":1,\"event_id\":\"x\",\"\\u0000\":1}", 0 },
 	};
 	size_t	 i;
 
@@ -995,7 +1087,55 @@ test_line_ok(void **state)
 		if (rec_line_ok(cases[i].line, strlen(cases[i].line)) !=
 		    cases[i].ok)
 			fail_msg("case %zu: %s", i, cases[i].line);
+		/* the table itself agrees with queue recovery */
+		assert_int_equal(jansson_line_ok(cases[i].line,
+		    strlen(cases[i].line)), cases[i].ok);
 	}
+}
+
+/*
+ * rec_line_ok agrees with queue recovery on many lines: mutations of a
+ * stored line with the numbers, escapes and nesting that differ most.
+ */
+static void
+test_line_agrees(void **state)
+{
+	static const char	 base[] = "{\"ts\":12,"
+	    "\"event_id\":\"a\\u00e9\","
+	    "\"n\":[-0.5e3,9223372036854775807,{\"k\":\"\\u0000\"}],"
+	    "\"ts\":-9223372036854775808}";
+	static const char	 alpha[] = "{}[]:,\"\\ u0123456789abcdef"
+	    "nrtl-+.eE\x80\xc3\xa9";
+	uint32_t		 seed = 99;
+	char			 b[sizeof base + 8], *copy;
+	size_t			 n, pos;
+	int			 iter, k, agree = 0;
+
+	for (iter = 0; iter < 100000; iter++) {
+		memcpy(b, base, sizeof base);
+		n = sizeof base - 1;
+		for (k = 0; k < 1 + iter % 3 && n > 0; k++) {
+			seed = seed * 1103515245 + 12345;
+			pos = (seed >> 8) % n;
+			seed = seed * 1103515245 + 12345;
+			if ((seed >> 8) % 2)
+				b[pos] = alpha[(seed >> 12) %
+				    (sizeof alpha - 1)];
+			else {
+				memmove(b + pos, b + pos + 1, n - pos - 1);
+				n--;
+			}
+		}
+		copy = malloc(n ? n : 1);
+		assert_non_null(copy);
+		memcpy(copy, b, n);
+		if (rec_line_ok(copy, n) != jansson_line_ok(copy, n))
+			fail_msg("disagree (jansson %d): %.*s",
+			    jansson_line_ok(copy, n), (int)n, copy);
+		agree += rec_line_ok(copy, n);
+		free(copy);
+	}
+	assert_true(agree > 0);
 }
 
 static void
@@ -1064,6 +1204,7 @@ main(void)
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_mutations),
 		cmocka_unit_test(test_line_ok),
+		cmocka_unit_test(test_line_agrees),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_null_result),
 	};

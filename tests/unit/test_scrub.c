@@ -94,6 +94,16 @@ test_table(void **state)
 		    "<REDACTED>", { 0, 0, 0, 0, 0, 1 } },
 		{ NULL, NULL, "eyJhbGciOiJub25lIn0 alone",
 		    "eyJhbGciOiJub25lIn0 alone", { 0 } },
+		/* a file name is scanned like any word after its path */
+		{ NULL, NULL, "cannot open /etc/app/password: hunter2",
+		    "cannot open password: <REDACTED>", { 0, 0, 1, 0, 0, 1 } },
+		/* a second round finds what the first one exposed */
+		{ NULL, NULL, "Bearer C:\\x\\abcdefghij", "Bearer <REDACTED>",
+		    { 0, 0, 1, 0, 0, 1 } },
+		{ NULL, NULL, "https://a[b/c d", "https://a d",
+		    { 0, 0, 0, 1, 0, 0 } },
+		{ NULL, NULL, "http://u@[::1]:80/x", "http://[::1]",
+		    { 0, 0, 0, 1, 0, 0 } },
 		{ "/home/a", "/tmp/w",
 		    "at /home/a/x.rs, /tmp/w/y.rs, /usr/z/q.rs, "
 		    "https://u:p@x.io/p, e@x.io, api_key=abc",
@@ -301,7 +311,7 @@ test_random(void **state)
 	    "AKIA", "https://", "token", "Bearer ", "C:", "é", "中", "\\n",
 	    "<HOME>", "%", "+", "[", "]" };
 	struct scrub_ctx	 ctx = { "/h", "/h/c" };
-	struct buf		 out = { 0 };
+	struct buf		 out = { 0 }, again = { 0 };
 	uint32_t		 seed = 12345;
 	size_t			 n, i, l;
 	char			 b[512];
@@ -320,6 +330,14 @@ test_random(void **state)
 		out.len = 0;
 		assert_true(scrub_text(b, n, &ctx, &out, NULL) >= 0);
 		assert_true(utf8_valid((unsigned char *)out.data, out.len));
+		/* a second pass finds nothing more */
+		again.len = 0;
+		if (scrub_text(out.data, out.len, &ctx, &again, NULL) != 0 ||
+		    again.len != out.len || memcmp(again.data, out.data,
+		    out.len) != 0)
+			fail_msg("not idempotent:\n in  [%.*s]\n 1st [%.*s]\n"
+			    " 2nd [%.*s]", (int)n, b, (int)out.len, out.data,
+			    (int)again.len, again.data);
 	}
 	for (iter = 0; iter < 2000; iter++) {
 		for (i = 0; i < 256; i++) {
@@ -330,6 +348,7 @@ test_random(void **state)
 		assert_true(scrub_text(b, 256, &ctx, &out, NULL) >= 0);
 	}
 	buf_free(&out);
+	buf_free(&again);
 }
 
 /* Inputs built to defeat a naive scanner still come out right. */
