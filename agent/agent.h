@@ -59,8 +59,9 @@ struct conn {
 	uint64_t	 batch_first;	/* first seq in the uncommitted batch, 0 none */
 	uint64_t	 batch_last;
 	int		 flush_wanted;	/* ack after the next commit */
-	uint64_t	 flush_seq;
+	uint64_t	 acked_seq;	/* last seq acknowledged */
 	int		 dead;		/* closing: freed on the deferred path */
+	int		 wgone;		/* peer stopped reading: read until EOF */
 	time_t		 last_active;	/* monotonic seconds of the last read */
 	char		*cwd, *home;	/* scrub context from hello (owned) */
 	struct scrub_ctx scrub;
@@ -115,6 +116,9 @@ void	conn_close(struct conn *c);
 struct conn *conn_find(struct agent *a, uint64_t id);
 void	conn_error(struct conn *c, const char *code, const char *message,
 	    uint64_t seq, const char *field);
+void	conn_ack(struct conn *c);
+void	conn_error_range(struct conn *c, const char *code, const char *message,
+	    uint64_t first, uint64_t last);
 
 /* ingest.c: validation, batching, commits, rolling. */
 void	ingest_event(struct agent *a, struct conn *c, const unsigned char *p,

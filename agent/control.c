@@ -102,7 +102,6 @@ control_frame(struct agent *a, struct conn *c, const unsigned char *p, size_t n)
 	} else if (strcmp(op, "flush") == 0) {
 		/* Acked once everything before it is committed. */
 		c->flush_wanted = 1;
-		c->flush_seq = c->seq;
 		ingest_schedule_commit(a);
 	} else if (strcmp(op, "status") == 0) {
 		o = status_snapshot(a);

@@ -123,10 +123,11 @@ ingest_fail_batch(struct agent *a, int err)
 	TAILQ_FOREACH(c, &a->conns, entry) {
 		if (c->batch_first == 0)
 			continue;
-		snprintf(msg, sizeof msg, "%llu event(s) could not be stored: %s",
-		    (unsigned long long)(c->batch_last - c->batch_first + 1),
-		    strerror(err));
-		conn_error(c, "storage", msg, c->batch_last, NULL);
+		snprintf(msg, sizeof msg, "events %llu..%llu could not be stored:"
+		    " %s", (unsigned long long)c->batch_first,
+		    (unsigned long long)c->batch_last, strerror(err));
+		conn_error_range(c, "storage", msg, c->batch_first,
+		    c->batch_last);
 	}
 }
 
@@ -135,7 +136,6 @@ void
 ingest_commit(struct agent *a)
 {
 	struct conn	*c;
-	json_t		*o;
 	unsigned	 before;
 	time_t		 now;
 	int		 rolled = 0;
@@ -168,15 +168,21 @@ ingest_commit(struct agent *a)
 		a->batch.len = 0;
 		a->batch_events = 0;
 	}
+	/*
+	 * Every event frame received so far is now handled: ack it, asked or
+	 * not, so a client (or an agent killed right after) leaves the
+	 * smallest window of written-but-unconfirmed events. An unasked ack
+	 * is only queued when nothing else waits to be sent, so a client
+	 * that does not read is never flooded; conn_write_cb sends the
+	 * latest one once it drains.
+	 */
 	TAILQ_FOREACH(c, &a->conns, entry) {
 		c->batch_first = c->batch_last = 0;
-		if (c->flush_wanted && !c->dead) {
-			c->flush_wanted = 0;
-			o = json_pack("{s:s, s:I}", "op", "ack", "seq",
-			    (json_int_t)c->flush_seq);
-			if (o != NULL)
-				conn_send_json(c, o);
-		}
+		if (c->dead || (!c->flush_wanted &&
+		    (c->acked_seq == c->seq || c->out.len > 0)))
+			continue;
+		c->flush_wanted = 0;
+		conn_ack(c);
 	}
 	if (rolled && a->up != NULL)
 		upload_kick(a->up, 0, NULL, NULL);

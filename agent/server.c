@@ -24,6 +24,7 @@ static void	conn_write_cb(evutil_socket_t, short, void *);
 static void	conn_timer_cb(evutil_socket_t, short, void *);
 static void	conn_arm_timer(struct conn *, int);
 static void	server_reap_cb(evutil_socket_t, short, void *);
+static void	conn_write_gone(struct conn *);
 
 static time_t
 mono_now(void)
@@ -171,7 +172,7 @@ conn_send(struct conn *c, const char *json, size_t len)
 {
 	ssize_t	n;
 
-	if (c->dead)
+	if (c->dead || c->wgone)
 		return;
 	if (c->out.len + len + FRAME_HDR > CONN_OUT_MAX) {
 		log_warnx("client %llu does not read its replies: closing",
@@ -189,13 +190,26 @@ conn_send(struct conn *c, const char *json, size_t len)
 		buf_consume(&c->out, (size_t)n);
 	else if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
 	    errno != EINTR) {
-		conn_close(c);
+		conn_write_gone(c);
 		return;
 	}
 	if (c->out.len > 0) {
 		event_add(c->wev, NULL);
 		conn_arm_timer(c, 0);
 	}
+}
+
+/*
+ * The peer stopped reading (EPIPE: it sent its events and closed). Stop
+ * writing but keep reading: what it sent before closing is still in the
+ * socket and must be stored. read() returning 0 ends the connection.
+ */
+static void
+conn_write_gone(struct conn *c)
+{
+	c->wgone = 1;
+	c->out.len = 0;
+	event_del(c->wev);
 }
 
 /* Serialise obj (compact) and send it; takes the reference. */
@@ -228,6 +242,33 @@ conn_error(struct conn *c, const char *code, const char *message,
 	if (field != NULL && *field != '\0')
 		json_object_set_new(o, "field", json_string(field));
 	conn_send_json(c, o);
+}
+
+/* Acknowledge every event frame received so far (PROTOCOL.md §5). */
+void
+conn_ack(struct conn *c)
+{
+	char	msg[64];
+	int	n;
+
+	n = snprintf(msg, sizeof msg, "{\"op\":\"ack\",\"seq\":%llu}",
+	    (unsigned long long)c->seq);
+	c->acked_seq = c->seq;
+	conn_send(c, msg, (size_t)n);
+}
+
+/* An error about the events first..last (storage, busy). */
+void
+conn_error_range(struct conn *c, const char *code, const char *message,
+    uint64_t first, uint64_t last)
+{
+	json_t	*o;
+
+	o = json_pack("{s:s, s:s, s:s, s:I, s:I}", "op", "error", "code", code,
+	    "message", message, "seq_first", (json_int_t)first, "seq",
+	    (json_int_t)last);
+	if (o != NULL)
+		conn_send_json(c, o);
 }
 
 /* Mark a connection dead; it is freed on the deferred reap path. */
@@ -432,11 +473,15 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
 	if (n > 0)
 		buf_consume(&c->out, (size_t)n);
 	else if (n == -1 && errno != EAGAIN && errno != EINTR) {
-		conn_close(c);
+		conn_write_gone(c);
 		return;
 	}
-	if (c->out.len == 0)
+	if (c->out.len == 0) {
 		event_del(c->wev);
+		/* Acks held back while the client was not reading. */
+		if (c->batch_first == 0 && c->acked_seq < c->seq)
+			conn_ack(c);
+	}
 	conn_arm_timer(c, n > 0);
 }
 

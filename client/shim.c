@@ -62,6 +62,7 @@
 #define ATC_RING_BYTES		(1024 * 1024)	/* and their frame bytes */
 #define ATC_ACK_EVERY		64	/* ask for an ack after N sends */
 #define ATC_ACK_MS		1000	/* or when one waited this long */
+#define ATC_FB_ROLL_MS		60000	/* atc_flush rolls a fallback this old */
 #define ATC_STALL_MS		5000	/* unconfirmed this long with a full
 					   ring: the agent is stuck, spill */
 #define ATC_RECONNECT_MS	1000	/* at most one connect attempt per */
@@ -92,6 +93,7 @@ struct atc {
 	const char	*reason;	/* static */
 	unsigned	 flags;
 	int		 asked_replace;	/* sent {"op":"shutdown"} to an older agent */
+	uint64_t	 fb_since_ms;	/* when the open fallback segment began */
 	unsigned	 close_ms;
 	int		 sudo;		/* create no file */
 	pid_t		 pid;		/* the process that owns fd and q */
@@ -275,7 +277,11 @@ fb_commit(struct atc *h)
 
 	if (n == 0)
 		return 0;
-	if (fb_open(h) == -1 ||
+	if (fb_open(h) == -1)
+		r = -1;
+	else if (queue_active_events(h->q) == 0)
+		h->fb_since_ms = mono_ms();
+	if (r == -1 ||
 	    queue_append(h->q, h->fb.data, h->fb.len, n) == -1) {
 		h->st.lost += n;
 		r = -1;
@@ -328,6 +334,8 @@ fb_roll(struct atc *h)
 	if (h->q != NULL && queue_active_events(h->q) > 0)
 		queue_roll(h->q);
 }
+
+static int	pump_in(struct atc *);
 
 /* Queue a control frame carrying the text in b. */
 static int
@@ -510,7 +518,9 @@ pump_out(struct atc *h, uint64_t now)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
 			return 0;
-		conn_close(h);	/* EPIPE, ECONNRESET, … */
+		/* EPIPE, ECONNRESET, …: first take the acks already received. */
+		(void)pump_in(h);
+		conn_close(h);
 		return -1;
 	}
 	return -1;
@@ -563,7 +573,7 @@ handle_reply(struct atc *h, const unsigned char *p, size_t n)
 {
 	json_t		*o;
 	const char	*op, *code;
-	json_int_t	 seq;
+	json_int_t	 seq, first;
 	struct atc_ev	*ev;
 	unsigned	 i;
 
@@ -581,22 +591,27 @@ handle_reply(struct atc *h, const unsigned char *p, size_t n)
 			h->st.acked++;
 		}
 	} else if (op != NULL && strcmp(op, "error") == 0 && seq > 0) {
+		/* One event (seq) or a range (seq_first..seq). */
+		first = json_integer_value(json_object_get(o, "seq_first"));
+		if (first <= 0 || first > seq)
+			first = seq;
 		code = json_string_value(json_object_get(o, "code"));
-		for (i = 0; i < h->ninflight; i++) {
+		for (i = 0; i < h->ninflight; ) {
 			ev = ring_at(h, i);
-			if (ev->seq != (uint64_t)seq)
+			if (ev->seq < (uint64_t)first || ev->seq > (uint64_t)seq) {
+				i++;
 				continue;
+			}
 			if (code != NULL && (strcmp(code, "busy") == 0 ||
 			    strcmp(code, "storage") == 0)) {
 				/* Not stored by the agent: keep it. */
 				fb_add(h, ev->frame.data + FRAME_HDR,
 				    ev->frame.len - FRAME_HDR);
-				fb_commit(h);
 			} else
 				h->st.rejected++;
 			ring_remove(h, i);
-			break;
 		}
+		fb_commit(h);
 	}
 	json_decref(o);
 }
@@ -739,7 +754,7 @@ fallback:
 
 /* Flush under the lock: wait for acks up to timeout_ms, then fallback. */
 static enum atc_err
-do_flush(struct atc *h, unsigned timeout_ms)
+do_flush(struct atc *h, unsigned timeout_ms, int final)
 {
 	struct pollfd	pfd;
 	uint64_t	now, deadline, lost = h->st.lost;
@@ -781,7 +796,13 @@ do_flush(struct atc *h, unsigned timeout_ms)
 	/* Control frames queued by replies (a step-down request): best effort. */
 	if (h->fd != -1 && h->ctl.len > 0)
 		(void)pump_out(h, mono_ms());
-	fb_roll(h);
+	/*
+	 * The fallback segment is durable once written; roll it (make it
+	 * uploadable) at close, or when it is old. Rolling at every flush
+	 * would make a file per flush and run into the 50-file cap.
+	 */
+	if (final || mono_ms() >= h->fb_since_ms + ATC_FB_ROLL_MS)
+		fb_roll(h);
 	return h->st.lost > lost ? ATC_E_IO : ATC_OK;
 }
 
@@ -1129,7 +1150,7 @@ atc_flush(struct atc *h, unsigned timeout_ms)
 		return ATC_E_INVAL;
 	pthread_mutex_lock(&h->mtx);
 	if (h->enabled)
-		e = do_flush(h, timeout_ms);
+		e = do_flush(h, timeout_ms, 0);
 	pthread_mutex_unlock(&h->mtx);
 	return e;
 }
@@ -1144,7 +1165,7 @@ atc_close(struct atc *h)
 		return ATC_OK;
 	pthread_mutex_lock(&h->mtx);
 	if (h->enabled)
-		e = do_flush(h, h->close_ms);
+		e = do_flush(h, h->close_ms, 1);
 	pthread_mutex_unlock(&h->mtx);
 	handle_free(h);
 	return e;

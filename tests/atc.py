@@ -69,8 +69,10 @@ def hello(s, **kw):
     s.sendall(frame(m))
 
 
-def replies_until(s, op, limit=100000):
-    """Read frames until one with op (or EOF). Returns the list read."""
+def replies_until(s, op, limit=100000, seq=None):
+    """Read frames until one with op (and, if seq is given, "seq" >= seq:
+    the agent acks after every write, so a flush's ack may follow earlier
+    ones) or EOF. Returns the list read."""
     out = []
     while len(out) < limit:
         try:
@@ -80,7 +82,7 @@ def replies_until(s, op, limit=100000):
         if f is None:
             break
         out.append(f)
-        if f.get("op") == op:
+        if f.get("op") == op and (seq is None or f.get("seq", 0) >= seq):
             break
     return out
 
@@ -90,10 +92,12 @@ if __name__ == "__main__":
     s = connect(path)
     if cmd == "send":
         hello(s)
+        n = 0
         for a in sys.argv[3:]:
             s.sendall(frame(a))
+            n += 0 if a.startswith('{"op":') else 1
         s.sendall(frame({"op": "flush"}))
-        for f in replies_until(s, "ack"):
+        for f in replies_until(s, "ack", seq=n):
             print(json.dumps(f, sort_keys=True))
     elif cmd == "raw":
         s.sendall(bytes.fromhex(sys.argv[3]))

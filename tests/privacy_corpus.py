@@ -88,7 +88,8 @@ def main():
             for c in cs:
                 s.sendall(atc.frame(record(c[0], c[3])))
             s.sendall(atc.frame({"op": "flush"}))
-            errs = [f for f in atc.replies_until(s, "ack") if f.get("op") == "error"]
+            errs = [f for f in atc.replies_until(s, "ack", seq=len(cs))
+                    if f.get("op") == "error"]
             for e in errs:
                 print("agent rejected:", e)
             s.close()
