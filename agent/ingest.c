@@ -167,6 +167,9 @@ ingest_commit(struct agent *a)
 		}
 		a->batch.len = 0;
 		a->batch_events = 0;
+		/* Rolls in this batch renamed files: make that durable once. */
+		if (queue_sync_dir(a->q) == -1)
+			log_warn("cannot sync the queue directory");
 	}
 	/*
 	 * Every event frame received so far is now handled: ack it, asked or
@@ -201,6 +204,7 @@ ingest_roll(struct agent *a)
 		ingest_commit(a);
 	if ((r = queue_roll(a->q)) == -1)
 		log_warn("cannot roll the active segment");
+	(void)queue_sync_dir(a->q);
 	if (r == 1 && a->up != NULL)
 		upload_kick(a->up, 0, NULL, NULL);
 	if (a->roll_ev != NULL)

@@ -518,6 +518,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	queue_set_fsync(a->q, a->settings.fsync);
+	queue_defer_dirsync(a->q, 1);	/* one directory fsync per batch */
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
 		fprintf(stderr, "atomcode-telemetryd: curl_global_init failed\n");

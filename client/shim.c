@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,7 @@
 #define ATC_ACK_EVERY		64	/* ask for an ack after N sends */
 #define ATC_ACK_MS		1000	/* or when one waited this long */
 #define ATC_FB_ROLL_MS		60000	/* atc_flush rolls a fallback this old */
+#define ATC_SPILL_RESERVE_MS	20	/* of a flush bound, kept for the spill */
 #define ATC_STALL_MS		5000	/* unconfirmed this long with a full
 					   ring: the agent is stuck, spill */
 #define ATC_RECONNECT_MS	1000	/* at most one connect attempt per */
@@ -97,6 +99,7 @@ struct atc {
 	unsigned	 close_ms;
 	int		 sudo;		/* create no file */
 	pid_t		 pid;		/* the process that owns fd and q */
+	unsigned	 fork_gen;	/* atc_fork_gen when pid was checked */
 	struct paths	 paths;
 	char		 cwd[PATHS_MAX];
 	struct scrub_ctx sc;		/* home/cwd scrubbing for fallback */
@@ -336,6 +339,22 @@ fb_roll(struct atc *h)
 }
 
 static int	pump_in(struct atc *);
+
+/* Bumped in every child after fork(): handles then re-check their pid. */
+static atomic_uint	atc_fork_gen;
+static pthread_once_t	atc_once = PTHREAD_ONCE_INIT;
+
+static void
+atc_after_fork_child(void)
+{
+	atomic_fetch_add(&atc_fork_gen, 1);
+}
+
+static void
+atc_init_once(void)
+{
+	(void)pthread_atfork(NULL, NULL, atc_after_fork_child);
+}
 
 /* Queue a control frame carrying the text in b. */
 static int
@@ -689,8 +708,13 @@ maybe_request_ack(struct atc *h, uint64_t now)
 static void
 fork_check(struct atc *h)
 {
-	pid_t	pid = getpid();
+	pid_t	pid;
 
+	/* getpid() is a system call: only ask after a fork happened. */
+	if (h->fork_gen == atomic_load(&atc_fork_gen))
+		return;
+	h->fork_gen = atomic_load(&atc_fork_gen);
+	pid = getpid();
 	if (pid == h->pid)
 		return;
 	h->pid = pid;
@@ -719,6 +743,15 @@ submit(struct atc *h, const char *rec, size_t len)
 		goto fallback;
 	}
 	if (ring_full(h, len + FRAME_HDR)) {
+		/*
+		 * Push what is pending first (a flush request or a half-sent
+		 * frame): without it no ack can come back and the ring stays
+		 * full.
+		 */
+		if (h->fd != -1) {
+			maybe_request_ack(h, now);
+			pump_out(h, now);
+		}
 		if (h->fd != -1)
 			pump_in(h);
 		if (ring_full(h, len + FRAME_HDR) && h->count > 0 &&
@@ -757,12 +790,18 @@ static enum atc_err
 do_flush(struct atc *h, unsigned timeout_ms, int final)
 {
 	struct pollfd	pfd;
-	uint64_t	now, deadline, lost = h->st.lost;
+	uint64_t	now, deadline, reserve, lost = h->st.lost;
 	int		r;
 
 	fork_check(h);
 	now = mono_ms();
-	deadline = now + timeout_ms;
+	/*
+	 * Keep part of the bound for what follows a timeout: validating,
+	 * writing and syncing the unconfirmed events to the fallback.
+	 */
+	reserve = timeout_ms / 5 < ATC_SPILL_RESERVE_MS ? timeout_ms / 5 :
+	    ATC_SPILL_RESERVE_MS;
+	deadline = now + timeout_ms - reserve;
 	if (h->count > 0 && h->fd == -1)
 		conn_open(h, now);
 	while (h->fd != -1 && h->count > 0) {
@@ -946,7 +985,9 @@ atc_open(const struct atc_options *opt, struct atc **out)
 		return ATC_E_NOMEM;
 	}
 	h->fd = -1;
+	(void)pthread_once(&atc_once, atc_init_once);
 	h->pid = getpid();
+	h->fork_gen = atomic_load(&atc_fork_gen);
 	h->flags = opt->flags;
 	h->close_ms = opt->close_timeout_ms ? opt->close_timeout_ms :
 	    ATC_CLOSE_MS;

@@ -71,6 +71,8 @@ struct queue {
 	uint64_t		 abytes;
 	uint64_t		 dropped_mem;	/* if the file fails */
 	struct queue_recovery	 last;
+	int			 defer_dirsync;	/* caller runs queue_sync_dir() */
+	int			 dir_dirty;	/* renames not yet fsynced */
 };
 
 /* What recovery decided for a partial's content. */
@@ -679,6 +681,29 @@ fsync_dir(struct queue *q)
 {
 	if (q->fsync == QUEUE_FSYNC_NEVER)
 		return 0;
+	if (q->defer_dirsync) {
+		q->dir_dirty = 1;
+		return 0;
+	}
+	return fsync(q->dfd);
+}
+
+/* Defer the directory fsync of rolls to queue_sync_dir() (one per batch). */
+void
+queue_defer_dirsync(struct queue *q, int on)
+{
+	q->defer_dirsync = on;
+	if (!on)
+		(void)queue_sync_dir(q);
+}
+
+/* fsync the directory if a roll renamed something since the last call. */
+int
+queue_sync_dir(struct queue *q)
+{
+	if (!q->dir_dirty)
+		return 0;
+	q->dir_dirty = 0;
 	return fsync(q->dfd);
 }
 
@@ -985,6 +1010,7 @@ queue_close(struct queue *q)
 		return;
 	if (q->afd != -1 && queue_roll(q) == -1)
 		active_abandon(q);
+	(void)queue_sync_dir(q);
 	close(q->dfd);
 	free(q->dir);
 	free(q);
@@ -1174,7 +1200,9 @@ queue_write_ready(struct queue *q, const char *lines, size_t len)
 		return -1;
 	}
 	close(fd);
-	(void)fsync_dir(q);
+	/* Never deferred: the caller deletes the original next (413 split). */
+	if (q->fsync != QUEUE_FSYNC_NEVER)
+		(void)fsync(q->dfd);
 	caps_after_write(q);
 	return 0;
 }

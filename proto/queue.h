@@ -128,6 +128,15 @@ int	queue_quarantine(struct queue *q, const struct queue_claim *c);
 /* Restore every claim of this pid (shutdown). Returns how many. */
 int	queue_unclaim_own(struct queue *q);
 
+/*
+ * Batch the directory fsync that makes a roll's rename durable: with
+ * on, rolls only mark the directory dirty and the caller calls
+ * queue_sync_dir() once per batch (before acknowledging it).
+ */
+void	queue_defer_dirsync(struct queue *q, int on);
+/* fsync the directory if a deferred roll renamed something. 0 or -1. */
+int	queue_sync_dir(struct queue *q);
+
 /* Events evicted by the caps, cumulative across processes and restarts. */
 uint64_t queue_dropped(struct queue *q);
 /* Scan the directory. */
