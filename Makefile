@@ -31,6 +31,8 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 LIB_LIBS   = $(shell pkg-config --libs jansson inih uuid 2>/dev/null)
+# The agent loads libcurl on demand (agent/curl_dl.c): headers only here.
+AGENT_LIBS = $(shell pkg-config --libs libevent jansson inih uuid zlib 2>/dev/null) -ldl
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DATC_VERSION='"$(VERSION)"' -fPIC \
              -Iinclude -Iproto $(WARN) $(CFLAGS) $(PKG_CFLAGS)
 
@@ -86,7 +88,7 @@ $(AGENT_A): $(AGENT_OBJ)
 	ar rcs $@ $^
 
 $(AGENTD): $(BUILD)/obj/agent/main.o $(AGENT_A) $(LIB_A)
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(AGENT_LIBS)
 
 $(CLI): $(CLI_OBJ) $(LIB_A)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)

@@ -22,12 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #ifdef __APPLE__
 #include <launch.h>
 #endif
 
 #include "agent.h"
+#include "curl_dl.h"
 #include "log.h"
 #include "sock.h"
 
@@ -520,10 +520,6 @@ main(int argc, char **argv)
 	queue_set_fsync(a->q, a->settings.fsync);
 	queue_defer_dirsync(a->q, 1);	/* one directory fsync per batch */
 
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-		fprintf(stderr, "atomcode-telemetryd: curl_global_init failed\n");
-		return 1;
-	}
 	if ((a->base = event_base_new()) == NULL) {
 		fprintf(stderr, "atomcode-telemetryd: event_base_new failed\n");
 		return 1;
@@ -582,7 +578,7 @@ main(int argc, char **argv)
 	event_base_free(a->base);
 	json_decref(a->dropped_fields);
 	buf_free(&a->batch);
-	curl_global_cleanup();
+	curl_dl_unload();
 	log_info("stopped");
 	close(a->lock_fd);	/* releases the lifetime lock last */
 	return 0;

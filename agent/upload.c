@@ -46,6 +46,7 @@
 #include <zlib.h>
 
 #include "backoff.h"
+#include "curl_dl.h"
 #include "buf.h"
 #include "log.h"
 #include "queue.h"
@@ -75,6 +76,7 @@ enum upload_state {
 	UPLOAD_DISABLED,
 };
 
+static int	upload_curl_init(struct uploader *);
 static const char *const upload_state_names[] = {
 	"idle", "inflight", "backoff", "paused", "disabled"
 };
@@ -906,6 +908,10 @@ upload_start(struct uploader *u)
 	}
 	u->errbuf[0] = '\0';
 	u->retry_after[0] = '\0';
+	if (upload_curl_init(u) == -1) {
+		upload_fail(u, 0);
+		return;
+	}
 	if (upload_prepare(u) == -1) {
 		upload_fail(u, 0);
 		return;
@@ -1264,6 +1270,35 @@ upload_apply_config(struct uploader *u, const struct upload_config *cfg)
 	return 0;
 }
 
+/*
+ * Load libcurl and create the handles, once, right before the first POST:
+ * an agent with nothing to send never maps libcurl. 0 or -1 (error set).
+ */
+static int
+upload_curl_init(struct uploader *u)
+{
+	char	err[256];
+
+	if (u->multi != NULL)
+		return 0;
+	if (curl_dl_load(err, sizeof err) == -1) {
+		upload_set_error(u, "%s", err);
+		return -1;
+	}
+	if ((u->multi = curl_multi_init()) == NULL ||
+	    (u->easy = curl_easy_init()) == NULL) {
+		upload_set_error(u, "cannot initialise libcurl");
+		return -1;
+	}
+	curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION,
+	    upload_curl_sock_cb);
+	curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
+	curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION,
+	    upload_curl_timer_cb);
+	curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
+	return 0;
+}
+
 /* Create the uploader. */
 struct uploader *
 upload_new(struct event_base *base, struct queue *q,
@@ -1295,17 +1330,7 @@ upload_new(struct event_base *base, struct queue *q,
 		log_warnx("%s: cannot create events", __func__);
 		goto fail;
 	}
-	if ((u->multi = curl_multi_init()) == NULL ||
-	    (u->easy = curl_easy_init()) == NULL) {
-		log_warnx("%s: cannot initialise libcurl", __func__);
-		goto fail;
-	}
-	curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION,
-	    upload_curl_sock_cb);
-	curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
-	curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION,
-	    upload_curl_timer_cb);
-	curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
+	/* libcurl itself is loaded at the first upload (upload_curl_init). */
 	u->state = u->enabled ? UPLOAD_IDLE : UPLOAD_DISABLED;
 	upload_load_state(u);
 	if (!u->enabled)
@@ -1454,7 +1479,7 @@ upload_abort(struct uploader *u)
 		upload_cancel_transfer(u);
 	if (u->curl_timer != NULL)
 		evtimer_del(u->curl_timer);
-	if (!was_aborted && u->multi != NULL) {
+	if (!was_aborted) {
 		upload_save_state(u, 1);
 		upload_write_health(u);
 	}

@@ -56,7 +56,8 @@ start_agent() {
 	return 1
 }
 
-# stop_agent: SIGTERM and wait (bounded).
+# stop_agent: SIGTERM and wait (bounded). A crash or a hang on the way out
+# is a failure of the test that stopped it.
 stop_agent() {
 	kill -TERM "$AGENT_PID" 2>/dev/null
 	i=0
@@ -64,8 +65,17 @@ stop_agent() {
 		sleep 0.05
 		i=$((i + 1))
 	done
-	kill -9 "$AGENT_PID" 2>/dev/null
+	if kill -9 "$AGENT_PID" 2>/dev/null; then
+		fail "agent $AGENT_PID did not exit within 5 s of SIGTERM"
+		wait "$AGENT_PID" 2>/dev/null
+		return 0
+	fi
 	wait "$AGENT_PID" 2>/dev/null
+	_rc=$?
+	if [ "$_rc" != 0 ] && [ "$_rc" != 127 ]; then
+		fail "agent $AGENT_PID exited with status $_rc after SIGTERM"
+		tail -n 20 "$T/agent.err" 2>/dev/null
+	fi
 	return 0
 }
 
