@@ -586,6 +586,41 @@ maybe_replace_agent(struct atc *h, json_t *hello)
 	(void)frame_encode(&h->ctl, bye, sizeof(bye) - 1);
 }
 
+/* Release every in-flight event up to the cumulative ack seq. */
+static void
+handle_ack(struct atc *h, uint64_t seq)
+{
+	if (seq > h->ack_seq)
+		h->ack_seq = seq;
+	while (h->ninflight > 0 && ring_at(h, 0)->seq <= h->ack_seq) {
+		ring_pop(h);
+		h->st.acked++;
+	}
+}
+
+/*
+ * The agent acks after every write, so acks are most replies: read the
+ * exact form {"op":"ack","seq":N} without building a tree. 1 if it was.
+ */
+static int
+fast_ack(struct atc *h, const unsigned char *p, size_t n)
+{
+	static const char	pre[] = "{\"op\":\"ack\",\"seq\":";
+	uint64_t		seq = 0;
+	size_t			i = sizeof(pre) - 1;
+
+	if (n <= i + 1 || memcmp(p, pre, i) != 0 || p[n - 1] != '}')
+		return 0;
+	for (; i < n - 1; i++) {
+		if (p[i] < '0' || p[i] > '9' || seq > UINT64_MAX / 10 - 9)
+			return 0;
+		seq = seq * 10 + (uint64_t)(p[i] - '0');
+	}
+	if (seq > 0)
+		handle_ack(h, seq);
+	return 1;
+}
+
 /* React to one reply frame from the agent. */
 static void
 handle_reply(struct atc *h, const unsigned char *p, size_t n)
@@ -596,6 +631,8 @@ handle_reply(struct atc *h, const unsigned char *p, size_t n)
 	struct atc_ev	*ev;
 	unsigned	 i;
 
+	if (fast_ack(h, p, n))
+		return;
 	if ((o = json_loadb((const char *)p, n, 0, NULL)) == NULL)
 		return;
 	op = json_string_value(json_object_get(o, "op"));
@@ -603,12 +640,7 @@ handle_reply(struct atc *h, const unsigned char *p, size_t n)
 	if (op != NULL && strcmp(op, "hello") == 0) {
 		maybe_replace_agent(h, o);
 	} else if (op != NULL && strcmp(op, "ack") == 0 && seq > 0) {
-		if ((uint64_t)seq > h->ack_seq)
-			h->ack_seq = (uint64_t)seq;
-		while (h->ninflight > 0 && ring_at(h, 0)->seq <= h->ack_seq) {
-			ring_pop(h);
-			h->st.acked++;
-		}
+		handle_ack(h, (uint64_t)seq);
 	} else if (op != NULL && strcmp(op, "error") == 0 && seq > 0) {
 		/* One event (seq) or a range (seq_first..seq). */
 		first = json_integer_value(json_object_get(o, "seq_first"));
