@@ -135,6 +135,10 @@ void	control_frame(struct agent *a, struct conn *c, const unsigned char *p,
 /* status.c: the one status snapshot. Caller owns the reference. */
 json_t	*status_snapshot(struct agent *a);
 
+/* watch.c: notice ready segments renamed in by other writers. */
+void	watch_start(struct agent *a);
+void	watch_stop(void);
+
 /* main.c: lifecycle helpers used by the others. */
 void	agent_reload(struct agent *a, char *err, size_t errlen);
 void	agent_check_idle(struct agent *a);

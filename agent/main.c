@@ -102,6 +102,14 @@ agent_reload(struct agent *a, char *err, size_t errlen)
 		    a->opt.enabled ? "" : ")");
 }
 
+static void
+agent_rearm_idle(struct agent *a)
+{
+	struct timeval	tv = { (time_t)a->settings.idle_exit_s, 0 };
+
+	evtimer_add(a->idle_ev, &tv);
+}
+
 /* Exit once nothing is connected, queued or in flight (auto-spawned only). */
 static void
 agent_idle_cb(evutil_socket_t fd, short what, void *arg)
@@ -112,8 +120,13 @@ agent_idle_cb(evutil_socket_t fd, short what, void *arg)
 	if (a->nclients > 0 || queue_active_events(a->q) > 0 ||
 	    !upload_idle(a->up))
 		return;
-	if (queue_stats(a->q, &st) == 0 && st.ready_segments > 0)
+	if (queue_stats(a->q, &st) == 0 && st.ready_segments > 0) {
+		/* Left by other writers: send them, then look again. */
+		if (a->opt.enabled)
+			upload_kick(a->up, 0, NULL, NULL);
+		agent_rearm_idle(a);
 		return;
+	}
 	log_info("idle for %u s: exiting", a->settings.idle_exit_s);
 	agent_shutdown(a);
 }
@@ -555,6 +568,7 @@ main(int argc, char **argv)
 	    a->socket_activated ? ", socket-activated" :
 	    a->auto_spawned ? ", auto-spawned" : "");
 
+	watch_start(a);
 	agent_sd_notify("READY=1");
 	/* Whatever recovery found ready goes out now. */
 	upload_kick(a->up, 0, NULL, NULL);
@@ -564,6 +578,7 @@ main(int argc, char **argv)
 	/* Loop left by agent_shutdown(). */
 	if (!a->stopping)
 		agent_shutdown(a);
+	watch_stop();
 	server_close_all(a);
 	upload_free(a->up);
 	queue_close(a->q);

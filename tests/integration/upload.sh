@@ -142,3 +142,15 @@ check "offline: startup line names the reason" grep -q "^Telemetry: disabled (re
 sleep 0.5
 check "offline: nothing uploaded" test "$(collected)" = "$n1"
 kill -TERM "$OFF"
+
+# --- a ready segment renamed in by another writer goes out without a kick ---------
+rm -f "$ATOMCODE_HOME/config.toml" "$ATOMCODE_HOME/telemetry/upload-state.json"
+"$CLI" clear >/dev/null
+ctl '{"reset": true}'
+check "agent starts (idle, empty queue)" start_agent
+n0=$(collected)
+records 3 900000 >"$T/foreign.tmp"
+mv "$T/foreign.tmp" "$Q/20260101-000000-aaaaaaaa-0000-4000-8000-00000000000f.ndjson"
+check "a segment another writer renamed into the queue is uploaded promptly" \
+    wait_for "[ \$(python3 -c 'import json,urllib.request as u; print(json.load(u.urlopen(\"http://127.0.0.1:$CPORT/_stats\"))[\"records\"])') -ge $((n0 + 3)) ]" 50
+stop_agent

@@ -1,0 +1,100 @@
+/*
+ * watch.c — notices ready segments that other writers (the library's
+ * fallback, upstream AtomCode processes) rename into the queue, so the
+ * uploader picks them up without polling: inotify on Linux, nothing
+ * elsewhere (there, such segments go out at the next kick or start).
+ * Never reads or changes queue files.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "log.h"
+
+#ifdef __linux__
+#include <sys/inotify.h>
+
+#define WATCH_BUF	4096	/* inotify events read per callback */
+
+static int		 watch_fd = -1;
+static struct event	*watch_ev;
+
+/* 1 if name is a ready segment (ends with .ndjson). */
+static int
+watch_is_ready(const char *name, size_t len)
+{
+	return len > 7 && memcmp(name + len - 7, ".ndjson", 7) == 0;
+}
+
+static void
+watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent			*a = arg;
+	char				 buf[WATCH_BUF]
+					    __attribute__((aligned(8)));
+	const struct inotify_event	*ev;
+	ssize_t				 n;
+	char				*p;
+	int				 ready = 0;
+
+	while ((n = read(fd, buf, sizeof buf)) > 0) {
+		for (p = buf; p < buf + n; p += sizeof *ev + ev->len) {
+			ev = (const struct inotify_event *)(void *)p;
+			if (ev->mask & IN_Q_OVERFLOW)
+				ready = 1;
+			else if (ev->len > 0 &&
+			    watch_is_ready(ev->name, strnlen(ev->name, ev->len)))
+				ready = 1;
+		}
+	}
+	if (ready && a->up != NULL && a->opt.enabled)
+		upload_kick(a->up, 0, NULL, NULL);
+}
+
+/* Start watching the queue directory. Failure is logged, not fatal. */
+void
+watch_start(struct agent *a)
+{
+	if ((watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1) {
+		log_warn("inotify: segments from other writers go out at"
+		    " the next upload");
+		return;
+	}
+	if (inotify_add_watch(watch_fd, a->paths.queue, IN_MOVED_TO |
+	    IN_ONLYDIR | IN_DONT_FOLLOW) == -1 ||
+	    (watch_ev = event_new(a->base, watch_fd, EV_READ | EV_PERSIST,
+	    watch_cb, a)) == NULL || event_add(watch_ev, NULL) == -1) {
+		log_warn("inotify: cannot watch %s", a->paths.queue);
+		close(watch_fd);
+		watch_fd = -1;
+	}
+}
+
+/* Stop watching. */
+void
+watch_stop(void)
+{
+	if (watch_ev != NULL) {
+		event_free(watch_ev);
+		watch_ev = NULL;
+	}
+	if (watch_fd != -1) {
+		close(watch_fd);
+		watch_fd = -1;
+	}
+}
+#else
+/* No inotify: segments from other writers go out at the next kick. */
+void
+watch_start(struct agent *a)
+{
+	(void)a;
+}
+
+/* Nothing to stop. */
+void
+watch_stop(void)
+{
+}
+#endif
