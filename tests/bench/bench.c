@@ -1935,7 +1935,7 @@ bench_sigterm(const struct frames *f)
 /* ---- row 5: end to end -------------------------------------------- */
 
 #define DRAIN_SEGMENTS	80	/* segments of 500 records drained in row 5d */
-#define DRAIN_BACKLOG	30	/* ready files kept ahead of the uploader */
+#define DRAIN_BACKLOG	12	/* ready files kept ahead (12 x 365 KB < the 5 MiB cap) */
 
 /*
  * Row 5d: upload only. A producer keeps up to DRAIN_BACKLOG ready segments
