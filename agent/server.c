@@ -340,7 +340,6 @@ conn_frames(struct agent *a, struct conn *c, const unsigned char *buf,
 {
 	const unsigned char	*p;
 	size_t			 plen, used, off = 0;
-	const char		*bad;
 	enum frame_status	 st;
 
 	while (!c->dead) {
@@ -358,15 +357,7 @@ conn_frames(struct agent *a, struct conn *c, const unsigned char *buf,
 		if (frame_is_control(p, plen)) {
 			a->ctr.control++;
 			control_frame(a, c, p, plen);
-		} else if ((bad = frame_check_payload(p, plen)) != NULL) {
-			/* Not a record at all: still an event frame. */
-			c->seq++;
-			a->ctr.received++;
-			a->ctr.rejected++;
-			conn_error(c, bad, strcmp(bad, "bad_utf8") == 0 ?
-			    "payload is not valid UTF-8" :
-			    "payload is not a JSON object", c->seq, NULL);
-		} else
+		} else	/* the validator checks UTF-8 and shape in its one pass */
 			ingest_event(a, c, p, plen);
 	}
 	return off;
