@@ -95,6 +95,8 @@ struct agent {
 	struct event		*reap_ev;	/* frees dead conns */
 	struct event		*roll_ev;	/* quiet-interval roll */
 	struct event		*idle_ev;	/* idle exit */
+	struct event		*shutdown_ev;	/* shutdown asked from a callback */
+	struct event		*accept_pause_ev; /* accept paused (out of fds) */
 	struct event		*sig_ev[4];
 	struct timespec		 last_write;
 	struct timespec		 segment_started;
@@ -143,4 +145,5 @@ void	watch_stop(void);
 void	agent_reload(struct agent *a, char *err, size_t errlen);
 void	agent_check_idle(struct agent *a);
 void	agent_shutdown(struct agent *a);
+void	agent_request_shutdown(struct agent *a);
 #endif

@@ -102,7 +102,7 @@ control_frame(struct agent *a, struct conn *c, const unsigned char *p, size_t n)
 	} else if (strcmp(op, "flush") == 0) {
 		/* Acked once everything before it is committed. */
 		c->flush_wanted = 1;
-		ingest_schedule_commit(a);
+		ingest_commit(a);	/* now: later replies must follow the ack */
 	} else if (strcmp(op, "status") == 0) {
 		o = status_snapshot(a);
 		if (o != NULL) {
@@ -136,7 +136,7 @@ control_frame(struct agent *a, struct conn *c, const unsigned char *p, size_t n)
 		log_info("shutdown requested by a client");
 		conn_send_json(c, json_pack("{s:s, s:b}", "op", "shutdown",
 		    "ok", 1));
-		agent_shutdown(a);
+		agent_request_shutdown(a);	/* not inside this conn's read */
 	} else {
 		snprintf(err, sizeof err, "unknown op \"%.64s\"", op);
 		conn_error(c, "unknown_op", err, 0, "op");

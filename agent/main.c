@@ -77,14 +77,24 @@ void
 agent_reload(struct agent *a, char *err, size_t errlen)
 {
 	struct upload_config	uc;
+	struct tconfig		cfg;
+	struct settings		s;
 	char			state[PATHS_MAX + 32], cause[512];
 	int			was = a->opt.enabled;
 
-	if (config_read(a->paths.config, &a->config) == -1)
-		log_warn("cannot read %s", a->paths.config);
-	optout_resolve(&a->config, cli_no_telemetry, &a->opt);
-	if (settings_load(a->paths.settings, &a->settings, cause,
-	    sizeof cause) == -1) {
+	/* An unreadable config keeps the state we have (it may say "off"). */
+	if (config_read(a->paths.config, &cfg) == -1)
+		log_warn("cannot read %s; keeping the current state",
+		    a->paths.config);
+	else {
+		a->config = cfg;
+		optout_resolve(&a->config, cli_no_telemetry, &a->opt);
+	}
+	/* From the defaults, so a removed key goes back to its default. */
+	settings_defaults(&s);
+	if (settings_load(a->paths.settings, &s, cause, sizeof cause) == 0)
+		a->settings = s;
+	else {
 		log_warnx("settings not reloaded, keeping the old ones: %s",
 		    cause);
 		snprintf(err, errlen, "%s (old settings kept)", cause);
@@ -117,9 +127,12 @@ agent_idle_cb(evutil_socket_t fd, short what, void *arg)
 	struct agent		*a = arg;
 	struct queue_stats	 st;
 
-	if (a->nclients > 0 || queue_active_events(a->q) > 0 ||
-	    !upload_idle(a->up))
+	if (a->nclients > 0)
+		return;		/* re-armed when the last client leaves */
+	if (queue_active_events(a->q) > 0 || !upload_idle(a->up)) {
+		agent_rearm_idle(a);	/* work left: look again later */
 		return;
+	}
 	if (queue_stats(a->q, &st) == 0 && st.ready_segments > 0) {
 		/* Left by other writers: send them, then look again. */
 		if (a->opt.enabled)
@@ -140,8 +153,7 @@ agent_check_idle(struct agent *a)
 	if (!a->auto_spawned || a->socket_activated || a->stopping ||
 	    a->settings.idle_exit_s == 0 || a->idle_ev == NULL)
 		return;
-	if (a->nclients > 0 || queue_active_events(a->q) > 0 ||
-	    (a->up != NULL && !upload_idle(a->up)))
+	if (a->nclients > 0)
 		return;
 	if (evtimer_pending(a->idle_ev, NULL))
 		return;
@@ -158,12 +170,17 @@ agent_check_idle(struct agent *a)
 void
 agent_shutdown(struct agent *a)
 {
+	struct conn	*c;
+
 	if (a->stopping)
 		return;
 	a->stopping = 1;
 	server_stop_accepting(a);
 	server_drain(a);
 	a->stopping = 2;
+	/* Every client gets a final ack for what is now on disk. */
+	TAILQ_FOREACH(c, &a->conns, entry)
+		c->flush_wanted = 1;
 	ingest_commit(a);
 	if (a->settings.fsync != QUEUE_FSYNC_NEVER)
 		queue_sync(a->q);
@@ -172,6 +189,25 @@ agent_shutdown(struct agent *a)
 		upload_abort(a->up);
 	queue_unclaim_own(a->q);
 	event_base_loopbreak(a->base);
+}
+
+static void
+agent_shutdown_cb(evutil_socket_t fd, short what, void *arg)
+{
+	agent_shutdown(arg);
+}
+
+/*
+ * Shut down from the loop, not from inside a connection's callback (the
+ * drain reads every connection again, that one included).
+ */
+void
+agent_request_shutdown(struct agent *a)
+{
+	if (a->shutdown_ev != NULL)
+		event_active(a->shutdown_ev, 0, 0);
+	else
+		agent_shutdown(a);
 }
 
 static void
@@ -520,10 +556,16 @@ main(int argc, char **argv)
 	}
 	agent_lock_note(a);
 
-	if (config_read(a->paths.config, &a->config) == -1)
-		fprintf(stderr, "atomcode-telemetryd: cannot read %s: %s\n",
+	if (config_read(a->paths.config, &a->config) == -1) {
+		/* It may hold the user's opt-out: when in doubt, send nothing. */
+		fprintf(stderr, "atomcode-telemetryd: cannot read %s: %s;"
+		    " telemetry stays off until it can be read\n",
 		    a->paths.config, strerror(errno));
-	optout_resolve(&a->config, cli_no_telemetry, &a->opt);
+		optout_resolve(&a->config, cli_no_telemetry, &a->opt);
+		a->opt.enabled = 0;
+		a->opt.reason = "config";
+	} else
+		optout_resolve(&a->config, cli_no_telemetry, &a->opt);
 
 	if (queue_open(a->paths.queue, QUEUE_O_CREATE, &a->q, cause,
 	    sizeof cause) == -1) {
@@ -541,7 +583,8 @@ main(int argc, char **argv)
 	a->dropped_fields = json_object();
 	a->commit_ev = event_new(a->base, -1, 0, agent_commit_cb, a);
 	a->idle_ev = evtimer_new(a->base, agent_idle_cb, a);
-	if (a->commit_ev == NULL || a->idle_ev == NULL ||
+	a->shutdown_ev = event_new(a->base, -1, 0, agent_shutdown_cb, a);
+	if (a->commit_ev == NULL || a->idle_ev == NULL || a->shutdown_ev == NULL ||
 	    a->dropped_fields == NULL)
 		fatalx("out of memory at start");
 	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
@@ -586,6 +629,9 @@ main(int argc, char **argv)
 		event_free(a->sig_ev[i]);
 	event_free(a->commit_ev);
 	event_free(a->idle_ev);
+	event_free(a->shutdown_ev);
+	if (a->accept_pause_ev != NULL)
+		event_free(a->accept_pause_ev);
 	if (a->roll_ev != NULL)
 		event_free(a->roll_ev);
 	if (a->reap_ev != NULL)

@@ -53,6 +53,37 @@ server_evict_idlest(struct agent *a)
 	}
 }
 
+static void
+server_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent	*a = arg;
+
+	if (a->accept_ev != NULL)
+		event_add(a->accept_ev, NULL);
+}
+
+/*
+ * accept() failed with EMFILE/ENFILE. The listening event is level-
+ * triggered: close the quietest client, or pause accepting for a second.
+ */
+static void
+server_out_of_fds(struct agent *a)
+{
+	struct timeval	tv = { 1, 0 };
+
+	if (a->nclients > 0) {
+		server_evict_idlest(a);
+		return;
+	}
+	log_warnx("out of file descriptors: not accepting for 1 s");
+	event_del(a->accept_ev);
+	if (a->accept_pause_ev == NULL)
+		a->accept_pause_ev = evtimer_new(a->base,
+		    server_accept_resume_cb, a);
+	if (a->accept_pause_ev != NULL)
+		evtimer_add(a->accept_pause_ev, &tv);
+}
+
 /* Accept every pending connection. */
 static void
 server_accept_cb(evutil_socket_t lfd, short what, void *arg)
@@ -65,20 +96,23 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	for (;;) {
 		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR && errno != ECONNABORTED)
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Out of descriptors: make room, never spin. */
+				server_out_of_fds(a);
+				return;
+			}
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				log_warn("accept");
 			return;
 		}
+		uid = (uid_t)-1;
 		if (sock_peer_uid(fd, &uid) == -1 ||
 		    (uid != getuid() && uid != 0)) {
 			a->ctr.peers_rejected++;
 			log_warnx("rejected a connection from uid %ld",
 			    (long)uid);
-			close(fd);
-			continue;
-		}
-		if (a->stopping) {
 			close(fd);
 			continue;
 		}

@@ -255,7 +255,7 @@ cmd_clear(const struct paths *p)
 {
 	struct queue	*q;
 	unsigned	 removed = 0, skipped = 0;
-	int		 r;
+	int		 r, saved;
 
 	if ((r = cli_queue_open(p, QUEUE_O_NORECOVER, &q)) == 1) {
 		printf("(already empty)\n");
@@ -264,10 +264,11 @@ cmd_clear(const struct paths *p)
 	if (r == -1)
 		return 1;
 	r = queue_clear(q, &removed, &skipped);
+	saved = errno;
 	queue_close(q);
 	if (r == -1) {
 		fprintf(stderr, "atomcode-telemetry: clear: %s\n",
-		    strerror(errno));
+		    strerror(saved));
 		return 1;
 	}
 	if (skipped > 0)
@@ -283,7 +284,7 @@ cmd_recover(const struct paths *p)
 {
 	struct queue		*q;
 	struct queue_recovery	 rec;
-	int			 r;
+	int			 r, saved;
 
 	if ((r = cli_queue_open(p, QUEUE_O_NORECOVER, &q)) == 1) {
 		printf("(no legacy telemetry segments)\n");
@@ -293,10 +294,11 @@ cmd_recover(const struct paths *p)
 		return 1;
 	memset(&rec, 0, sizeof rec);
 	r = queue_recover(q, 1, &rec);
+	saved = errno;
 	queue_close(q);
 	if (r == -1) {
 		fprintf(stderr, "atomcode-telemetry: recover: %s\n",
-		    strerror(errno));
+		    strerror(saved));
 		return 1;
 	}
 	printf("Recovered %u legacy telemetry segment(s).\n",

@@ -342,3 +342,46 @@ if [ "$(id -u)" = 0 ]; then
 else
 	ok "# skip: foreign-owner checks need root"
 fi
+
+# --- "shutdown" in the middle of a write: everything before and after it in
+#     that write is stored exactly once, and the agent exits cleanly ----------
+export ATOMCODE_HOME="$T/sd"
+mkdir -m 700 "$ATOMCODE_HOME"
+check "agent starts (shutdown op test)" start_agent
+python3 - "$ATOMCODE_HOME/telemetry.sock" "$TOP" "$GOLDEN/llm_chat.json" >"$T/sd.out" 2>&1 <<'PY'
+import json, sys
+sys.path.insert(0, sys.argv[2] + "/tests")
+import atc
+r = json.load(open(sys.argv[3]))
+def rec(i):
+    r["ts"] = 1000 + i
+    return atc.frame(json.dumps(r, separators=(",", ":")))
+s = atc.connect(sys.argv[1])
+atc.hello(s)
+s.sendall(rec(1) + rec(2) + rec(3) + atc.frame({"op": "shutdown"}) + rec(4) + rec(5))
+print([f.get("op") for f in atc.replies_until(s, "shutdown")])
+PY
+wait_for "! kill -0 $AGENT_PID 2>/dev/null" 50
+stop_agent
+"$CLI" dump --last 100 | python3 -c 'import json,sys; ts=[json.loads(l)["ts"] for l in sys.stdin]; print(len(ts), len(set(ts)))' >"$T/sd.count"
+check "shutdown mid-write: 5 records stored, each once ($(cat "$T/sd.count"))" test "$(cat "$T/sd.count")" = "5 5"
+
+# --- an unreadable config.toml never turns telemetry on ----------------------------
+export ATOMCODE_HOME="$T/cfgdir"
+mkdir -m 700 "$ATOMCODE_HOME" "$ATOMCODE_HOME/config.toml"
+check "agent starts with an unreadable config.toml" start_agent
+check "... and telemetry stays off (reason: config)" \
+    grep -q "^Telemetry: disabled (reason: config)$" "$T/agent.out"
+stop_agent
+
+# --- reload from a removed settings file goes back to the defaults ----------------
+export ATOMCODE_HOME="$T/rl"
+mkdir -m 700 "$ATOMCODE_HOME"
+printf '[queue]\nfsync = always\n' >"$ATOMCODE_HOME/telemetryd.conf"
+check "agent starts with fsync = always" start_agent
+check "... status says always" test "$(status_field 's["agent"]["fsync"]')" = always
+rm "$ATOMCODE_HOME/telemetryd.conf"
+kill -HUP "$AGENT_PID"
+check "after the file is removed, SIGHUP restores the default (roll)" \
+    wait_for "'$CLI' status --json | grep -q '\"fsync\":\"roll\"'" 30
+stop_agent

@@ -154,3 +154,17 @@ mv "$T/foreign.tmp" "$Q/20260101-000000-aaaaaaaa-0000-4000-8000-00000000000f.ndj
 check "a segment another writer renamed into the queue is uploaded promptly" \
     wait_for "[ \$(python3 -c 'import json,urllib.request as u; print(json.load(u.urlopen(\"http://127.0.0.1:$CPORT/_stats\"))[\"records\"])') -ge $((n0 + 3)) ]" 50
 stop_agent
+
+# --- an auto-spawned agent that uploaded what it had exits when idle -------------
+export ATOMCODE_HOME="$T/spawned-idle"
+mkdir -m 700 "$ATOMCODE_HOME"
+printf '[agent]\nidle_exit_s = 3\n[queue]\nroll_interval_ms = 50\n' >"$ATOMCODE_HOME/telemetryd.conf"
+records 5 950000 >"$T/idle5"
+n0=$(collected)
+"$AGENTD" --detach
+wait_for "test -S '$ATOMCODE_HOME/telemetry.sock'"
+"$CLI" emit --raw <"$T/idle5"
+dpid=$(head -n 1 "$ATOMCODE_HOME/telemetry.lock")
+PIDS="$PIDS $dpid"
+check "the detached agent delivers what it got" wait_for "[ \$(python3 -c 'import json,urllib.request as u; print(json.load(u.urlopen(\"http://127.0.0.1:$CPORT/_stats\"))[\"records\"])') -ge $((n0 + 5)) ]" 50
+check "... and then exits on its own (idle, nothing queued)" wait_for "! kill -0 $dpid 2>/dev/null" 100
