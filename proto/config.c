@@ -35,6 +35,7 @@
 #include <ini.h>
 
 #include "buf.h"
+#include "fsio.h"
 #include "config.h"
 #include "paths.h"
 
@@ -1198,24 +1199,6 @@ fsync_dir(const char *dir)
 	close(fd);
 }
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	ssize_t	r;
-
-	while (n > 0) {
-		r = write(fd, p, n);
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
 /* 1 if the file at path is no longer what we read (or its absence changed). */
 static int
 changed(const char *path, int existed, const struct stat *before)
@@ -1260,7 +1243,7 @@ replace(const char *target, const char *data, size_t len, int existed,
 			/* not ours to give away: keep our ownership */
 		}
 	}
-	if (fchmod(fd, mode) == -1 || write_all(fd, data, len) == -1 ||
+	if (fchmod(fd, mode) == -1 || fsio_write_all(fd, data, len) == -1 ||
 	    fsync(fd) == -1)
 		goto fail;
 	if (close(fd) == -1) {

@@ -17,6 +17,7 @@
 
 #include <uuid/uuid.h>
 
+#include "fsio.h"
 #include "identity.h"
 #include "paths.h"
 
@@ -133,24 +134,6 @@ read_id(const char *path, char out[UUID_STR_LEN])
 	return 0;
 }
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	ssize_t	r;
-
-	while (n > 0) {
-		r = write(fd, p, n);
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
 /*
  * Publish a new id at path unless one exists. 0 when ours won, 1 when the
  * path already existed, -1 on error.
@@ -184,7 +167,7 @@ create_id(const char *path, const char id[UUID_STR_LEN])
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd == -1)
 		return -1;
-	if (write_all(fd, id, UUID_STR_LEN - 1) == -1 || fsync(fd) == -1) {
+	if (fsio_write_all(fd, id, UUID_STR_LEN - 1) == -1 || fsync(fd) == -1) {
 		saved = errno;
 		close(fd);
 		unlink(tmp);

@@ -28,6 +28,7 @@
 #include <jansson.h>
 #include <uuid/uuid.h>
 
+#include "fsio.h"
 #include "queue.h"
 
 #define EXT_PARTIAL	".partial"
@@ -294,27 +295,6 @@ sync_data(int fd)
 #else
 	return fsync(fd);
 #endif
-}
-
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	ssize_t	w;
-
-	while (n > 0) {
-		if ((w = write(fd, p, n)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (w == 0) {
-			errno = EIO;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 /* Read a whole regular file (already open) into out. */
@@ -1107,7 +1087,7 @@ queue_append(struct queue *q, const char *lines, size_t len,
 				break;
 			}
 		}
-		if (write_all(q->afd, p, (size_t)(c - p)) == -1)
+		if (fsio_write_all(q->afd, p, (size_t)(c - p)) == -1)
 			goto fail;
 		if (c == e && q->fsync == QUEUE_FSYNC_ALWAYS &&
 		    sync_data(q->afd) == -1)
@@ -1190,7 +1170,7 @@ queue_write_ready(struct queue *q, const char *lines, size_t len)
 	}
 	if ((fd = partial_create(q->dfd, name, sizeof name)) == -1)
 		return -1;
-	if (write_all(fd, lines, len) == -1 ||
+	if (fsio_write_all(fd, lines, len) == -1 ||
 	    (q->fsync != QUEUE_FSYNC_NEVER && fsync(fd) == -1) ||
 	    partial_finish(q->dfd, name) == -1) {
 		e = errno;

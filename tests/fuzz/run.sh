@@ -85,9 +85,9 @@ sources() {
 	frame)		echo proto/frame.c proto/buf.c ;;
 	record)		echo proto/record.c proto/scrub.c proto/frame.c \
 			    proto/buf.c ;;
-	config)		echo proto/config.c proto/paths.c proto/buf.c ;;
+	config)		echo proto/config.c proto/paths.c proto/buf.c proto/fsio.c ;;
 	settings)	echo agent/settings.c agent/log.c ;;
-	queue_line)	echo proto/queue.c proto/record.c proto/scrub.c \
+	queue_line)	echo proto/queue.c proto/fsio.c proto/record.c proto/scrub.c \
 			    proto/frame.c proto/buf.c ;;
 	http)		echo agent/backoff.c ;;
 	*)		return 1 ;;
