@@ -87,11 +87,20 @@ control_frame(struct agent *a, struct conn *c, const unsigned char *p, size_t n)
 	char			 err[256];
 	struct upload_wait	*w;
 
+	if (!utf8_valid(p, n)) {
+		conn_error(c, "bad_utf8", "control frame is not valid UTF-8", 0,
+		    NULL);
+		return;
+	}
 	if ((msg = json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES,
 	    &jerr)) == NULL || !json_is_object(msg)) {
 		json_decref(msg);
-		conn_error(c, "bad_json", "control frame is not a JSON object",
-		    0, NULL);
+		if (json_error_code(&jerr) == json_error_duplicate_key)
+			conn_error(c, "duplicate_field",
+			    "control frame repeats a key", 0, NULL);
+		else
+			conn_error(c, "bad_json",
+			    "control frame is not a JSON object", 0, NULL);
 		return;
 	}
 	op = json_string_value(json_object_get(msg, "op"));

@@ -23,7 +23,7 @@ static int	 curl_dl_state;	/* 0 not tried, 1 loaded */
 	*(void **)(&curl_dl.field) = dlsym(h, name);			\
 	if (curl_dl.field == NULL) {					\
 		snprintf(err, errlen, "%s: no symbol %s", CURL_DL_LIB, name); \
-		return -1;						\
+		goto fail;						\
 	}								\
 } while (0)
 
@@ -62,10 +62,13 @@ curl_dl_load(char *err, size_t errlen)
 	SYM(version_info, "curl_version_info");
 	if (curl_dl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		snprintf(err, errlen, "curl_global_init failed");
-		return -1;
+		goto fail;
 	}
 	curl_dl_state = 1;
 	return 0;
+fail:
+	dlclose(h);
+	return -1;
 }
 
 /* 1 once libcurl is loaded. */

@@ -64,6 +64,8 @@ import atc
 s = atc.connect(sys.argv[1])
 for p in [b"garbage!", b"[1,2]", b"{\"a\":", b"\xff\xfe{}", b"{\"event_id\":\"nope\"}"]:
     s.sendall(atc.frame(p))
+s.sendall(atc.frame(b'{"op":"status","x":1,"x":2}'))
+s.sendall(atc.frame(b'{"op":"st\xffus"}'))
 s.sendall(atc.frame({"op": "bogus"}))
 s.sendall(atc.frame({"op": "status"}))
 codes = []
@@ -72,7 +74,7 @@ for f in atc.replies_until(s, "status"):
 print(" ".join(codes))
 EOF
 check "garbage payloads get error frames and the connection survives" \
-    grep -q "bad_json not_object bad_json bad_utf8 unknown_event unknown_op status" "$T/garbage.out"
+    grep -q "bad_json not_object bad_json bad_utf8 unknown_event duplicate_field bad_utf8 unknown_op status" "$T/garbage.out"
 
 # half a frame, then silence: cut off after stall_timeout_s (1 s here)
 python3 - "$SOCK" "$TOP" >"$T/half.out" 2>&1 <<'EOF'
