@@ -48,6 +48,7 @@ control_hello(struct agent *a, struct conn *c, json_t *msg)
 
 	v = json_object_get(msg, "proto");
 	if (!json_is_integer(v) || json_integer_value(v) != PROTO_VERSION) {
+		ingest_commit(a);	/* ack what came before, then close */
 		conn_error(c, "proto_version",
 		    "unsupported protocol version (this agent speaks 1)", 0,
 		    "proto");

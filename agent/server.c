@@ -382,6 +382,8 @@ conn_frames(struct agent *a, struct conn *c, const unsigned char *buf,
 			break;
 		if (st == FRAME_ERR_LEN) {
 			a->ctr.bad_frames++;
+			/* Store and ack what came before, then close. */
+			ingest_commit(a);
 			conn_error(c, "bad_frame",
 			    "frame length must be 1..65536", 0, NULL);
 			conn_close(c);

@@ -54,6 +54,17 @@ check "state directory is mode 0700" test "$(stat -c %a "$ATOMCODE_HOME")" = 700
 out=$($ATC raw "$SOCK" 00010001)
 check "oversize length → bad_frame and the connection is closed" \
     sh -c "echo '$out' | grep -q bad_frame && echo '$out' | grep -q EOF"
+python3 - "$SOCK" "$TOP" "$REC" >"$T/badack.out" 2>&1 <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[2] + "/tests")
+import atc
+s = atc.connect(sys.argv[1])
+atc.hello(s)
+s.sendall(atc.frame(sys.argv[3]) * 3 + b"\x00\x00\x00\x00")
+print(" ".join("%s:%s" % (f.get("code") or f.get("op"), f.get("seq")) for f in atc.replies_until(s, "never")))
+EOF
+check "events before a framing error are stored and acked before the close ($(cat "$T/badack.out"))" \
+    grep -q "ack:3 bad_frame:None" "$T/badack.out"
 out=$($ATC raw "$SOCK" 00000000)
 check "zero length → bad_frame and close" \
     sh -c "echo '$out' | grep -q bad_frame && echo '$out' | grep -q EOF"
