@@ -96,6 +96,7 @@ struct agent {
 	struct event		*roll_ev;	/* quiet-interval roll */
 	struct event		*idle_ev;	/* idle exit */
 	struct event		*shutdown_ev;	/* shutdown asked from a callback */
+	struct event		*recheck_ev;	/* one more recovery after start */
 	struct event		*accept_pause_ev; /* accept paused (out of fds) */
 	struct event		*sig_ev[4];
 	struct timespec		 last_write;

@@ -191,6 +191,29 @@ agent_shutdown(struct agent *a)
 	event_base_loopbreak(a->base);
 }
 
+#define RECHECK_MS	2000	/* second recovery pass after start */
+
+/*
+ * A predecessor killed with SIGKILL releases its lifetime lock before the
+ * lock on its active segment (descriptors close in order), so the
+ * recovery at our start can find that segment still locked and skip it.
+ * Look once more shortly after start; promote what is free now.
+ */
+static void
+agent_recheck_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent		*a = arg;
+	struct queue_recovery	 r;
+
+	memset(&r, 0, sizeof r);
+	if (queue_recover(a->q, 0, &r) == 0 && r.promoted > 0) {
+		log_info("recovered %u segment(s) left by a previous writer",
+		    r.promoted);
+		if (a->opt.enabled)
+			upload_kick(a->up, 0, NULL, NULL);
+	}
+}
+
 static void
 agent_shutdown_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -612,6 +635,17 @@ main(int argc, char **argv)
 	    a->auto_spawned ? ", auto-spawned" : "");
 
 	watch_start(a);
+	{
+		struct timeval		tv = { RECHECK_MS / 1000, 0 };
+		struct queue_stats	st;
+
+		/* Only when recovery left a (then locked) partial behind. */
+		if (queue_stats(a->q, &st) == 0 &&
+		    st.partial_segments > st.invalid_segments &&
+		    (a->recheck_ev = evtimer_new(a->base, agent_recheck_cb,
+		    a)) != NULL)
+			evtimer_add(a->recheck_ev, &tv);
+	}
 	agent_sd_notify("READY=1");
 	/* Whatever recovery found ready goes out now. */
 	upload_kick(a->up, 0, NULL, NULL);
@@ -630,6 +664,8 @@ main(int argc, char **argv)
 	event_free(a->commit_ev);
 	event_free(a->idle_ev);
 	event_free(a->shutdown_ev);
+	if (a->recheck_ev != NULL)
+		event_free(a->recheck_ev);
 	if (a->accept_pause_ev != NULL)
 		event_free(a->accept_pause_ev);
 	if (a->roll_ev != NULL)

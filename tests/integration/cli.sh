@@ -7,7 +7,7 @@ Q="$ATOMCODE_HOME/telemetry/queue"
 REC=$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1])), separators=(",",":")))' "$GOLDEN/tool_call.json")
 # These may try to spawn: make any attempt visible.
 export ATOMCODE_TELEMETRYD="$T/spawned"
-printf '#!/bin/sh\ntouch "%s/spawn-attempted"\n' "$T" >"$T/spawned"
+printf '#!/bin/sh\necho x >>"%s/spawn-attempted"\n' "$T" >"$T/spawned"
 chmod +x "$T/spawned"
 
 # --- status with nothing on disk -----------------------------------------------
@@ -50,7 +50,17 @@ check "a disabled emit touches no file (flag before/after, env)" test -z "$(ls -
 
 # --- queue contents ---------------------------------------------------------------
 for i in 1 2 3; do echo "$REC" | "$CLI" emit --raw; done
-check "emit with no agent attempted one spawn" test -e "$T/spawn-attempted"
+# Spawns are detached: wait until the marker stops growing, then clear it.
+check "emit with no agent attempted a spawn" wait_for "test -s '$T/spawn-attempted'"
+prev=-1
+i=0
+while [ $i -lt 40 ]; do
+	cur=$(wc -c <"$T/spawn-attempted")
+	[ "$cur" = "$prev" ] && break
+	prev=$cur
+	sleep 0.5
+	i=$((i + 1))
+done
 rm -f "$T/spawn-attempted"
 "$CLI" status >"$T/s3"
 check "status: Queue line counts the ready events" grep -q "^Queue:     3 events in [0-9]* segment(s) ([0-9]*\.[0-9] KB)$" "$T/s3"
