@@ -19,6 +19,50 @@ ts_diff(const struct timespec *a, const struct timespec *b)
 	    (double)(a->tv_nsec - b->tv_nsec) / 1e9;
 }
 
+static uint64_t
+mono_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ACK_COALESCE_MS passed: send the unasked acks held back since. */
+static void
+ingest_ack_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent	*a = arg;
+	struct conn	*c;
+	uint64_t	 now = mono_ms();
+
+	TAILQ_FOREACH(c, &a->conns, entry) {
+		if (!c->ack_held || c->dead)
+			continue;
+		c->ack_held = 0;
+		/* Events of an uncommitted batch are acked by its commit. */
+		if (c->batch_first != 0 || c->acked_seq == c->seq ||
+		    c->out.len > 0)
+			continue;
+		c->unasked_ack_ms = now;
+		conn_ack(c);
+	}
+}
+
+/* Arm the held-ack timer (one for all connections). 0, or -1 if it cannot. */
+static int
+ingest_arm_ack(struct agent *a)
+{
+	struct timeval	tv = { 0, ACK_COALESCE_MS * 1000 };
+
+	if (a->ack_ev == NULL &&
+	    (a->ack_ev = evtimer_new(a->base, ingest_ack_cb, a)) == NULL)
+		return -1;
+	if (evtimer_pending(a->ack_ev, NULL))
+		return 0;
+	return evtimer_add(a->ack_ev, &tv);
+}
+
 /* Count a dropped field name (names only, never values). */
 static void
 ingest_count_dropped(struct agent *a, const struct rec_result *r)
@@ -138,6 +182,7 @@ ingest_commit(struct agent *a)
 	struct conn	*c;
 	unsigned	 before;
 	time_t		 now;
+	uint64_t	 now_ms;
 	int		 rolled = 0;
 
 	if (a->batch_events > 0) {
@@ -179,12 +224,27 @@ ingest_commit(struct agent *a)
 	 * that does not read is never flooded; conn_write_cb sends the
 	 * latest one once it drains.
 	 */
+	now_ms = 0;
 	TAILQ_FOREACH(c, &a->conns, entry) {
 		c->batch_first = c->batch_last = 0;
 		if (c->dead || (!c->flush_wanted &&
 		    (c->acked_seq == c->seq || c->out.len > 0)))
 			continue;
-		c->flush_wanted = 0;
+		if (c->flush_wanted) {
+			c->flush_wanted = 0;
+			c->ack_held = 0;
+			conn_ack(c);
+			continue;
+		}
+		if (now_ms == 0)
+			now_ms = mono_ms();
+		if (now_ms < c->unasked_ack_ms + ACK_COALESCE_MS &&
+		    ingest_arm_ack(a) == 0) {
+			c->ack_held = 1;
+			continue;
+		}
+		c->unasked_ack_ms = now_ms;
+		c->ack_held = 0;
 		conn_ack(c);
 	}
 	if (rolled && a->up != NULL)

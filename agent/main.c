@@ -129,7 +129,8 @@ agent_idle_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (a->nclients > 0)
 		return;		/* re-armed when the last client leaves */
-	if (queue_active_events(a->q) > 0 || !upload_idle(a->up)) {
+	if (queue_active_events(a->q) > 0 || syncer_pending(a->syncer) > 0 ||
+	    !upload_idle(a->up)) {
 		agent_rearm_idle(a);	/* work left: look again later */
 		return;
 	}
@@ -185,6 +186,9 @@ agent_shutdown(struct agent *a)
 	if (a->settings.fsync != QUEUE_FSYNC_NEVER)
 		queue_sync(a->q);
 	ingest_roll(a);
+	/* Finish what the syncer holds; later rolls happen in place. */
+	syncer_drain(a->syncer);
+	queue_set_roller(a->q, NULL, NULL);
 	if (a->up != NULL)
 		upload_abort(a->up);
 	queue_unclaim_own(a->q);
@@ -192,6 +196,28 @@ agent_shutdown(struct agent *a)
 }
 
 #define RECHECK_MS	2000	/* second recovery pass after start */
+
+/* The syncer finished rolled segments: caps, then the uploader. */
+static void
+agent_synced(void *arg, unsigned nok, unsigned nfail, int err)
+{
+	struct agent	*a = arg;
+	time_t		 now;
+
+	if (nfail > 0) {
+		a->ctr.roll_errors += nfail;
+		now = time(NULL);
+		if (now - a->last_disk_warn >= 60) {
+			errno = err;
+			log_warn("cannot finish %u rolled segment(s); recovery "
+			    "will promote them", nfail);
+			a->last_disk_warn = now;
+		}
+	}
+	(void)queue_enforce_caps(a->q);
+	if (nok > 0 && a->up != NULL && !a->stopping)
+		upload_kick(a->up, 0, NULL, NULL);
+}
 
 /*
  * A predecessor killed with SIGKILL releases its lifetime lock before the
@@ -602,6 +628,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "atomcode-telemetryd: event_base_new failed\n");
 		return 1;
 	}
+	if ((a->syncer = syncer_new(a->base, a->q, agent_synced, a)) != NULL)
+		queue_set_roller(a->q, syncer_roller, a->syncer);
+	else
+		log_warn("cannot start the syncer; segments roll on the loop");
 	clock_gettime(CLOCK_MONOTONIC, &a->started);
 	a->dropped_fields = json_object();
 	a->commit_ev = event_new(a->base, -1, 0, agent_commit_cb, a);
@@ -658,6 +688,8 @@ main(int argc, char **argv)
 	watch_stop();
 	server_close_all(a);
 	upload_free(a->up);
+	queue_set_roller(a->q, NULL, NULL);
+	syncer_free(a->syncer);
 	queue_close(a->q);
 	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
 		event_free(a->sig_ev[i]);
@@ -672,6 +704,8 @@ main(int argc, char **argv)
 		event_free(a->roll_ev);
 	if (a->reap_ev != NULL)
 		event_free(a->reap_ev);
+	if (a->ack_ev != NULL)
+		event_free(a->ack_ev);
 	event_base_free(a->base);
 	json_decref(a->dropped_fields);
 	buf_free(&a->batch);

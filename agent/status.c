@@ -66,6 +66,8 @@ status_snapshot(struct agent *a)
 	    "bad_frames", (json_int_t)a->ctr.bad_frames);
 	json_object_set_new(c, "conns_over_mem",
 	    json_integer((json_int_t)a->ctr.conns_over_mem));
+	json_object_set_new(c, "roll_errors",
+	    json_integer((json_int_t)a->ctr.roll_errors));
 	if (a->up != NULL) {
 		struct upload_counters uc;
 

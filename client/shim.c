@@ -10,9 +10,13 @@
  * created in the user's directory.
  *
  * Delivery. Every event stays in an in-process ring until the agent
- * confirms it: the shim sends {"op":"flush"} every ATC_ACK_EVERY events (or
- * when the oldest unconfirmed one is ATC_ACK_MS old), and the cumulative
- * {"op":"ack","seq":N} releases everything up to N. When the agent is gone,
+ * confirms it with a cumulative {"op":"ack","seq":N}, which releases
+ * everything up to N. The agent acks on its own after every write (at most
+ * one unasked ack per millisecond per client); the shim reads those replies
+ * once ATC_READ_AFTER events are unconfirmed, at most every ATC_READ_MS,
+ * and asks with {"op":"flush"} only when the ring is half full or the
+ * oldest unconfirmed event is ATC_ACK_MS old. Sending and reading nothing
+ * else keeps an emit to one sendmsg(2) nearly always. When the agent is gone,
  * stalls, or does not confirm within the flush/close bound, every event
  * still in the ring is validated (rec_validate) and appended to a fallback
  * segment, which is rolled to a ready .ndjson. When the ring is full the
@@ -61,7 +65,8 @@
 
 #define ATC_RING_EVENTS		1024	/* events kept until confirmed */
 #define ATC_RING_BYTES		(1024 * 1024)	/* and their frame bytes */
-#define ATC_ACK_EVERY		64	/* ask for an ack after N sends */
+#define ATC_READ_AFTER		64	/* read replies once this many are unconfirmed */
+#define ATC_READ_MS		1	/* … at most once per this many ms */
 #define ATC_ACK_MS		1000	/* or when one waited this long */
 #define ATC_FB_ROLL_MS		60000	/* atc_flush rolls a fallback this old */
 #define ATC_SPILL_RESERVE_MS	20	/* of a flush bound, kept for the spill */
@@ -118,6 +123,7 @@ struct atc {
 	uint64_t	 flush_seq;	/* conn_seq covered by the last flush */
 	uint64_t	 ack_seq;	/* highest ack received */
 	uint64_t	 unflushed_ms;	/* first send after the last flush */
+	uint64_t	 read_ms;	/* when emit last read replies */
 	struct buf	 ctl;		/* control frames to write */
 	struct buf	 in;		/* reply bytes read */
 
@@ -720,19 +726,18 @@ pump_in(struct atc *h)
 	return -1;
 }
 
-/* Ask for an ack when enough (or old enough) events are unconfirmed. */
+/*
+ * Ask for an ack when none is outstanding and the ring is half full or its
+ * oldest sent event waited ATC_ACK_MS (the agent's own acks were lost or
+ * held back because we did not read).
+ */
 static void
 maybe_request_ack(struct atc *h, uint64_t now)
 {
-	uint64_t	unflushed = h->conn_seq - h->flush_seq;
-
-	if (h->conn_seq <= h->flush_seq)
+	if (h->conn_seq <= h->flush_seq || h->flush_seq > h->ack_seq)
 		return;
-	if (unflushed >= ATC_ACK_EVERY)
-		request_ack(h);
-	else if (h->flush_seq <= h->ack_seq &&	/* none outstanding */
-	    (h->count >= ATC_RING_EVENTS / 2 ||
-	    now >= h->unflushed_ms + ATC_ACK_MS))
+	if (h->count >= ATC_RING_EVENTS / 2 ||
+	    now >= h->unflushed_ms + ATC_ACK_MS)
 		request_ack(h);
 }
 
@@ -796,10 +801,13 @@ submit(struct atc *h, const char *rec, size_t len)
 		goto fallback;
 	if (h->fd != -1) {
 		pump_out(h, now);
-		/* Replies matter only once a batch of acks is due. */
-		if (h->flush_seq > h->ack_seq &&
-		    h->ninflight >= ATC_ACK_EVERY)
+		/* Replies matter only once enough events wait for them. */
+		if (h->ninflight >= ATC_READ_AFTER &&
+		    (now >= h->read_ms + ATC_READ_MS ||
+		    h->count >= ATC_RING_EVENTS / 2)) {
+			h->read_ms = now;
 			pump_in(h);
+		}
 		if (h->fd != -1) {
 			maybe_request_ack(h, now);
 			if (h->ctl.len > 0)

@@ -74,6 +74,8 @@ struct queue {
 	struct queue_recovery	 last;
 	int			 defer_dirsync;	/* caller runs queue_sync_dir() */
 	int			 dir_dirty;	/* renames not yet fsynced */
+	queue_roller_fn		 roller;	/* finishes full segments, or NULL */
+	void			*roller_arg;
 };
 
 /* What recovery decided for a partial's content. */
@@ -1133,6 +1135,13 @@ queue_roll(struct queue *q)
 		active_abandon(q);
 		return 0;
 	}
+	if (q->roller != NULL && q->fsync != QUEUE_FSYNC_NEVER &&
+	    q->roller(q->afd, q->aname, q->fsync, q->roller_arg) == 0) {
+		/* Locked fd and name are the roller's now. */
+		q->afd = -1;
+		active_abandon(q);
+		return 1;
+	}
 	if (q->fsync != QUEUE_FSYNC_NEVER && fsync(q->afd) == -1)
 		return -1;
 	if (partial_finish(q->dfd, q->aname) == -1)
@@ -1141,6 +1150,44 @@ queue_roll(struct queue *q)
 	(void)fsync_dir(q);
 	caps_after_write(q);
 	return 1;
+}
+
+/* Let fn finish full segments (see queue.h). */
+void
+queue_set_roller(struct queue *q, queue_roller_fn fn, void *arg)
+{
+	q->roller = fn;
+	q->roller_arg = arg;
+}
+
+/* Finish a handed-over segment; any thread (see queue.h). */
+int
+queue_finish(struct queue *q, int fd, const char *name, enum queue_fsync f)
+{
+	int	rv = 0, e = 0;
+
+	if ((f != QUEUE_FSYNC_NEVER && fsync(fd) == -1) ||
+	    partial_finish(q->dfd, name) == -1) {
+		e = errno;
+		rv = -1;
+	}
+	close(fd);	/* releases the lock: on failure recovery takes it */
+	errno = e;
+	return rv;
+}
+
+/* fsync the queue directory; any thread. */
+int
+queue_sync_dirfd(struct queue *q)
+{
+	return fsync(q->dfd);
+}
+
+/* Enforce the caps now. */
+int
+queue_enforce_caps(struct queue *q)
+{
+	return enforce_caps(q);
 }
 
 /* Events in the active segment. */

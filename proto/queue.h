@@ -11,7 +11,8 @@
  *   <stem>.invalid                               quarantined
  * Every record is one compact JSON object followed by '\n'.
  *
- * Not thread-safe: one handle is used by one thread at a time.
+ * Not thread-safe: one handle is used by one thread at a time, except
+ * queue_finish() and queue_sync_dirfd(), which any thread may call.
  */
 #ifndef PROTO_QUEUE_H
 #define PROTO_QUEUE_H
@@ -105,6 +106,30 @@ int	queue_sync(struct queue *q);
 /* Finish the active segment: fsync, rename to .ndjson, enforce caps.
  * An empty one is deleted. 1 if a ready segment resulted, 0 if none, -1 err. */
 int	queue_roll(struct queue *q);
+/*
+ * Hand full segments to a roller instead of finishing them in place (the
+ * agent's syncer thread). When a segment rolls and the policy is not
+ * QUEUE_FSYNC_NEVER, fn(fd, name, policy, arg) is called with the segment's
+ * still-locked fd and its name (borrowed for the call): returning 0 takes
+ * ownership of fd, which must then be finished with queue_finish(); -1
+ * makes the roll happen in place. fn NULL restores in-place rolls. Caps
+ * are then not enforced by the roll: call queue_enforce_caps() afterwards.
+ */
+typedef int (*queue_roller_fn)(int fd, const char *name, enum queue_fsync f,
+    void *arg);
+void	queue_set_roller(struct queue *q, queue_roller_fn fn, void *arg);
+/*
+ * Finish a segment handed to a roller: fsync per f, rename to .ndjson,
+ * remove its marker, close fd (releasing the lock). Safe from any thread
+ * while the handle is open: it touches only fd and the directory fd. 0, or
+ * -1 with errno; fd is closed either way (a failed one is left to recovery).
+ */
+int	queue_finish(struct queue *q, int fd, const char *name,
+	    enum queue_fsync f);
+/* fsync the queue directory (any thread). 0 or -1. */
+int	queue_sync_dirfd(struct queue *q);
+/* Enforce the caps (QUEUE_CAP_*) now. Files evicted, or -1. */
+int	queue_enforce_caps(struct queue *q);
 /* Events and bytes in the active segment (0 if none). */
 unsigned queue_active_events(struct queue *q);
 uint64_t queue_active_bytes(struct queue *q);

@@ -398,3 +398,40 @@ kill -HUP "$AGENT_PID"
 check "after the file is removed, SIGHUP restores the default (roll)" \
     wait_for "'$CLI' status --json | grep -q '\"fsync\":\"roll\"'" 30
 stop_agent
+
+# --- unasked acks: coalesced per client, the held one still comes ------------
+export ATOMCODE_HOME="$T/ack"
+mkdir -m 700 "$ATOMCODE_HOME"
+check "agent starts (ack coalescing)" start_agent
+python3 - "$ATOMCODE_HOME/telemetry.sock" "$TOP" "$GOLDEN/llm_chat.json" >"$T/ack.out" 2>&1 <<'PY'
+import json, socket, sys, time
+sys.path.insert(0, sys.argv[2] + "/tests")
+import atc
+r = json.load(open(sys.argv[3]))
+def rec(i):
+    r["ts"] = 1000 + i
+    return atc.frame(json.dumps(r, separators=(",", ":")))
+s = atc.connect(sys.argv[1])
+atc.hello(s)
+atc.replies_until(s, "hello")
+# 1. An ack held back by the interval is sent without being asked for.
+s.sendall(rec(1))
+a = atc.replies_until(s, "ack", seq=1)
+s.sendall(rec(2))           # within the interval of the ack just read
+s.settimeout(2.0)
+a = atc.replies_until(s, "ack", seq=2)
+print("held", a[-1].get("op"), a[-1].get("seq"))
+# 2. 200 events in 200 writes about 0.1 ms apart: far fewer acks, the
+#    last one covering all 200, and none asked for.
+for i in range(3, 203):
+    s.sendall(rec(i))
+    time.sleep(0.0001)
+s.settimeout(0.5)
+acks = [f for f in atc.replies_until(s, "never") if f.get("op") == "ack"]
+print("burst", len(acks), max(f["seq"] for f in acks))
+PY
+check "a held-back unasked ack arrives by itself ($(grep held "$T/ack.out"))" \
+    grep -q "^held ack 2$" "$T/ack.out"
+check "200 separate writes get at most 120 unasked acks, the last for all ($(grep burst "$T/ack.out"))" \
+    python3 -c 'import sys; w=open(sys.argv[1]).read().split("burst ")[1].split(); sys.exit(not (int(w[0]) <= 120 and int(w[1]) == 202))' "$T/ack.out"
+stop_agent

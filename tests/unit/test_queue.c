@@ -1536,6 +1536,114 @@ t_fsync_policies(void **state)
 	queue_close(q);
 }
 
+/* A roller that keeps what it is handed (or refuses, when told to). */
+struct held {
+	int	fd[4];
+	char	name[4][QUEUE_NAME_MAX];
+	int	n;
+	int	refuse;
+};
+
+static int
+hold_roller(int fd, const char *name, enum queue_fsync f, void *arg)
+{
+	struct held	*h = arg;
+
+	assert_int_not_equal(f, QUEUE_FSYNC_NEVER);
+	if (h->refuse || h->n == 4)
+		return -1;
+	h->fd[h->n] = fd;
+	snprintf(h->name[h->n], sizeof h->name[0], "%s", name);
+	h->n++;
+	return 0;
+}
+
+/*
+ * A roller takes full segments still locked: recovery (another handle)
+ * leaves them alone, queue_finish() from another thread makes them ready
+ * and unlocks them; a refusing roller gets the in-place roll.
+ */
+static void
+t_roller_handoff(void **state)
+{
+	struct tq		*t = *state;
+	struct queue		*q, *q2;
+	struct queue_recovery	 r;
+	struct held		 h;
+	struct buf		 b = { NULL, 0, 0 };
+	char			 ready[QUEUE_NAME_MAX], marker[QUEUE_NAME_MAX + 8];
+	char			 pa[PATH_MAX];
+	int			 fd;
+
+	memset(&h, 0, sizeof h);
+	q = qopen(t, 0);
+	queue_set_roller(q, hold_roller, &h);
+	append_n(q, 0, 1200, 0);	/* two full segments + 200 active */
+	assert_int_equal(h.n, 2);
+	assert_int_equal(queue_active_events(q), 200);
+	assert_int_equal(count_suffix(t, ".ndjson"), 0);
+	assert_int_equal(count_suffix(t, ".partial"), 3);
+	/* Still locked by the roller: another handle's recovery skips them. */
+	q2 = qopen(t, 0);
+	assert_int_equal(queue_recover(q2, 0, &r), 0);
+	assert_int_equal(r.promoted, 0);
+	assert_int_equal(count_suffix(t, ".partial"), 3);
+	path(pa, sizeof pa, t, h.name[0]);
+	fd = open(pa, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), -1);
+	assert_int_equal(errno, EWOULDBLOCK);
+	close(fd);
+
+	/* Finished: ready, marker gone, 500 lines each, lock released. */
+	assert_int_equal(queue_finish(q, h.fd[0], h.name[0], QUEUE_FSYNC_ROLL),
+	    0);
+	assert_int_equal(queue_finish(q, h.fd[1], h.name[1], QUEUE_FSYNC_ROLL),
+	    0);
+	assert_int_equal(queue_sync_dirfd(q), 0);
+	assert_int_equal(count_suffix(t, ".ndjson"), 2);
+	snprintf(ready, sizeof ready, "%.*s.ndjson",
+	    (int)(strlen(h.name[0]) - strlen(".partial")), h.name[0]);
+	assert_true(get_file(t, ready, &b) > 0);
+	assert_int_equal(line_count(b.data, b.len), 500);
+	snprintf(marker, sizeof marker, "%s.owner", h.name[0]);
+	assert_false(exists(t, marker));
+	assert_false(exists(t, h.name[0]));
+	path(pa, sizeof pa, t, ready);
+	fd = open(pa, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);	/* released */
+	close(fd);
+
+	/* A name that is gone fails, closes the fd and leaves it to recovery. */
+	fd = open(t->dir, O_RDONLY);
+	assert_int_equal(queue_finish(q, fd, "20000101-000000-gone.partial",
+	    QUEUE_FSYNC_ROLL), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(fcntl(fd, F_GETFD), -1);	/* closed */
+
+	/* Refused: the roll happens in place. */
+	h.refuse = 1;
+	append_n(q, 2000, 300, 0);
+	assert_int_equal(h.n, 2);
+	assert_int_equal(count_suffix(t, ".ndjson"), 3);
+	/* No roller: in place too; never handed over under fsync = never. */
+	queue_set_roller(q, NULL, NULL);
+	append_n(q, 2500, 100, 0);
+	assert_int_equal(queue_roll(q), 1);
+	assert_int_equal(count_suffix(t, ".ndjson"), 4);
+	h.refuse = 0;
+	queue_set_roller(q, hold_roller, &h);
+	queue_set_fsync(q, QUEUE_FSYNC_NEVER);
+	append_n(q, 3000, 500, 0);
+	assert_int_equal(h.n, 2);
+	assert_int_equal(count_suffix(t, ".ndjson"), 5);
+	assert_int_equal(queue_enforce_caps(q), 0);
+	buf_free(&b);
+	queue_close(q2);
+	queue_close(q);
+}
+
 int
 main(void)
 {
@@ -1571,6 +1679,7 @@ main(void)
 		T(t_dump),
 		T(t_stats),
 		T(t_fsync_policies),
+		T(t_roller_handoff),
 #undef T
 	};
 

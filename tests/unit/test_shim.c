@@ -746,6 +746,29 @@ test_burst_bounded(void **state)
 			fail_msg("event %d stored %d times", i, seen[i]);
 }
 
+/*
+ * An emit is one sendmsg(2): below half a ring of unconfirmed events the
+ * shim asks for no ack (the agent acks on its own after every write), so
+ * 500 events cost the hello and the one flush of atc_close().
+ */
+static void
+test_no_flush_per_batch(void **state)
+{
+	struct atc		*h;
+	pid_t			 agent;
+
+	(void)state;
+	agent = fake_start(FA_ACK, 0);
+	h = open_handle(ATC_F_NO_SPAWN, 2000);
+	emit_n(h, 500);
+	assert_int_equal(atc_close(h), ATC_OK);
+	fake_stop(agent);
+	assert_int_equal(log_count("E "), 500);
+	/* hello + the flush of close */
+	assert_int_equal(log_count("C "), 2);
+	assert_int_equal(fallback_records(NULL, NULL), 0);
+}
+
 /* An agent that stops reading: emit never blocks, nothing is lost. */
 static void
 test_agent_not_reading(void **state)
@@ -1204,6 +1227,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_sudo_creates_nothing,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_agent_fallback, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_no_flush_per_batch, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_burst_bounded, setup,
 		    teardown),
