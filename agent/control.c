@@ -120,7 +120,9 @@ control_frame(struct agent *a, struct conn *c, const unsigned char *p, size_t n)
 			conn_send_json(c, o);
 		}
 	} else if (strcmp(op, "upload") == 0) {
+		/* Everything written so far is ready before the attempt. */
 		ingest_roll(a);
+		syncer_wait(a->syncer);
 		if (!a->opt.enabled) {
 			conn_send_json(c, json_pack("{s:s, s:s}", "op", "upload",
 			    "result", "disabled"));

@@ -42,9 +42,10 @@ struct syncer {
 
 	pthread_mutex_t		 mtx;		/* guards everything below */
 	pthread_cond_t		 cond;		/* work or stop for the thread */
+	pthread_cond_t		 idle;		/* nothing pending (syncer_wait) */
 	struct sync_job		 jobs[SYNCER_MAX_PENDING];
 	unsigned		 head, count;	/* ring of pending jobs */
-	int			 busy;		/* the thread holds a job */
+	unsigned		 outstanding;	/* handed over, not finished + synced */
 	int			 stop;
 	unsigned		 nok, nfail;	/* finished since the last report */
 	int			 err;		/* errno of the last failure */
@@ -56,27 +57,30 @@ syncer_main(void *arg)
 {
 	struct syncer	*s = arg;
 	struct sync_job	 j;
-	int		 r, e, dirty = 0;
+	unsigned	 burst = 0;	/* finished, directory not synced yet */
+	int		 r, e;
 	char		 one = 1;
 
 	pthread_mutex_lock(&s->mtx);
 	for (;;) {
-		if (s->count == 0) {
-			if (dirty) {
-				/* One directory fsync per burst of renames. */
-				dirty = 0;
-				pthread_mutex_unlock(&s->mtx);
-				r = queue_sync_dirfd(s->q);
-				e = errno;
-				pthread_mutex_lock(&s->mtx);
-				if (r == -1) {
-					s->nfail++;
-					s->err = e;
-				}
-				(void)write(s->pfd[1], &one, 1);
-				continue;
+		if (s->count == 0 && burst > 0) {
+			/* One directory fsync per burst of renames. */
+			pthread_mutex_unlock(&s->mtx);
+			r = queue_sync_dirfd(s->q);
+			e = errno;
+			pthread_mutex_lock(&s->mtx);
+			if (r == -1) {
+				s->nfail++;
+				s->err = e;
 			}
-			s->busy = 0;
+			s->outstanding -= burst;
+			burst = 0;
+			(void)write(s->pfd[1], &one, 1);
+			if (s->outstanding == 0)
+				pthread_cond_broadcast(&s->idle);
+			continue;
+		}
+		if (s->count == 0) {
 			if (s->stop)
 				break;
 			pthread_cond_wait(&s->cond, &s->mtx);
@@ -85,14 +89,13 @@ syncer_main(void *arg)
 		j = s->jobs[s->head];
 		s->head = (s->head + 1) % SYNCER_MAX_PENDING;
 		s->count--;
-		s->busy = 1;
 		pthread_mutex_unlock(&s->mtx);
 
 		r = queue_finish(s->q, j.fd, j.name, j.policy);
 		e = errno;
-		dirty = 1;
 
 		pthread_mutex_lock(&s->mtx);
+		burst++;
 		if (r == 0) {
 			s->nok++;
 			s->total_ok++;
@@ -151,6 +154,7 @@ syncer_new(struct event_base *base, struct queue *q, syncer_done_fn done,
 	}
 	pthread_mutex_init(&s->mtx, NULL);
 	pthread_cond_init(&s->cond, NULL);
+	pthread_cond_init(&s->idle, NULL);
 	s->ev = event_new(base, s->pfd[0], EV_READ | EV_PERSIST,
 	    syncer_notify_cb, s);
 	if (s->ev == NULL || event_add(s->ev, NULL) == -1) {
@@ -197,6 +201,7 @@ syncer_roller(int fd, const char *name, enum queue_fsync f, void *arg)
 	j->policy = f;
 	memcpy(j->name, name, strlen(name) + 1);
 	s->count++;
+	s->outstanding++;
 	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->mtx);
 	return 0;
@@ -211,7 +216,7 @@ syncer_pending(struct syncer *s)
 	if (s == NULL)
 		return 0;
 	pthread_mutex_lock(&s->mtx);
-	n = s->count + (unsigned)s->busy;
+	n = s->outstanding;
 	pthread_mutex_unlock(&s->mtx);
 	return n;
 }
@@ -227,6 +232,23 @@ syncer_totals(struct syncer *s, uint64_t *ok, uint64_t *fail)
 	*ok = s->total_ok;
 	*fail = s->total_fail;
 	pthread_mutex_unlock(&s->mtx);
+}
+
+/*
+ * Block until every segment handed over so far is finished, then report
+ * (done runs here). For an explicit "upload now": at most
+ * SYNCER_MAX_PENDING fsyncs, and only while segments are pending.
+ */
+void
+syncer_wait(struct syncer *s)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->mtx);
+	while (s->running && s->outstanding > 0)
+		pthread_cond_wait(&s->idle, &s->mtx);
+	pthread_mutex_unlock(&s->mtx);
+	syncer_notify_cb(s->pfd[0], EV_READ, s);
 }
 
 /*
@@ -262,5 +284,6 @@ syncer_free(struct syncer *s)
 	close(s->pfd[1]);
 	pthread_mutex_destroy(&s->mtx);
 	pthread_cond_destroy(&s->cond);
+	pthread_cond_destroy(&s->idle);
 	free(s);
 }

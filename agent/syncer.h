@@ -31,6 +31,8 @@ int	syncer_roller(int fd, const char *name, enum queue_fsync f, void *arg);
 unsigned syncer_pending(struct syncer *s);
 /* Finished since start: ready, failed. */
 void	syncer_totals(struct syncer *s, uint64_t *ok, uint64_t *fail);
+/* Block until everything handed over is finished, then report. */
+void	syncer_wait(struct syncer *s);
 /* Finish everything pending, stop the thread, report (done runs). */
 void	syncer_drain(struct syncer *s);
 /* Drain and free (NULL is fine). */

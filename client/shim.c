@@ -261,6 +261,7 @@ fb_open(struct atc *h)
 		h->q_retry_ms = now + ATC_QUEUE_RETRY_MS;
 		return -1;
 	}
+	queue_no_dirsync(h->q);	/* one journal commit per close */
 	return 0;
 }
 

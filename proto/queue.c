@@ -74,6 +74,7 @@ struct queue {
 	struct queue_recovery	 last;
 	int			 defer_dirsync;	/* caller runs queue_sync_dir() */
 	int			 dir_dirty;	/* renames not yet fsynced */
+	int			 no_dirsync;	/* rolls never fsync the directory */
 	queue_roller_fn		 roller;	/* finishes full segments, or NULL */
 	void			*roller_arg;
 };
@@ -661,7 +662,7 @@ caps_after_write(struct queue *q)
 static int
 fsync_dir(struct queue *q)
 {
-	if (q->fsync == QUEUE_FSYNC_NEVER)
+	if (q->fsync == QUEUE_FSYNC_NEVER || q->no_dirsync)
 		return 0;
 	if (q->defer_dirsync) {
 		q->dir_dirty = 1;
@@ -677,6 +678,13 @@ queue_defer_dirsync(struct queue *q, int on)
 	q->defer_dirsync = on;
 	if (!on)
 		(void)queue_sync_dir(q);
+}
+
+/* Rolls never fsync the directory (see queue.h). */
+void
+queue_no_dirsync(struct queue *q)
+{
+	q->no_dirsync = 1;
 }
 
 /* fsync the directory if a roll renamed something since the last call. */

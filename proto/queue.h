@@ -159,6 +159,14 @@ int	queue_unclaim_own(struct queue *q);
  * queue_sync_dir() once per batch (before acknowledging it).
  */
 void	queue_defer_dirsync(struct queue *q, int on);
+/*
+ * Never fsync the directory after a roll: the shim's close then costs one
+ * journal commit, not two. The segment's data is synced before the rename,
+ * so a crash that loses the rename leaves a managed partial (marker beside
+ * it, lock free) that recovery promotes: nothing is lost, it is uploaded
+ * after the next agent start instead.
+ */
+void	queue_no_dirsync(struct queue *q);
 /* fsync the directory if a deferred roll renamed something. 0 or -1. */
 int	queue_sync_dir(struct queue *q);
 

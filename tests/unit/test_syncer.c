@@ -205,6 +205,25 @@ t_drain(void **state)
 	assert_int_equal(t->ok, 5);
 }
 
+/* syncer_wait returns once everything handed over is ready and reported. */
+static void
+t_wait(void **state)
+{
+	struct ts	*t = *state;
+
+	append_n(t->q, 0, 1000);	/* 2 full segments */
+	assert_int_equal(queue_roll(t->q), 0);	/* nothing active left */
+	syncer_wait(t->s);
+	assert_int_equal(syncer_pending(t->s), 0);
+	assert_int_equal(count_suffix(t, ".ndjson"), 2);
+	assert_int_equal(count_suffix(t, ".partial"), 0);
+	assert_int_equal(t->ok, 2);
+	/* The thread is still there for the next roll. */
+	append_n(t->q, 1000, 500);
+	run_until(t, 3);
+	assert_int_equal(count_suffix(t, ".ndjson"), 3);
+}
+
 /* An agent that never rolled never started the thread. */
 static void
 t_no_thread_without_rolls(void **state)
@@ -231,6 +250,7 @@ main(void)
 		T(t_finishes_off_loop),
 		T(t_failure_reported),
 		T(t_drain),
+		T(t_wait),
 #undef T
 	};
 
