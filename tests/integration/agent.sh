@@ -435,3 +435,31 @@ check "a held-back unasked ack arrives by itself ($(grep held "$T/ack.out"))" \
 check "200 separate writes get at most 120 unasked acks, the last for all ($(grep burst "$T/ack.out"))" \
     python3 -c 'import sys; w=open(sys.argv[1]).read().split("burst ")[1].split(); sys.exit(not (int(w[0]) <= 120 and int(w[1]) == 202))' "$T/ack.out"
 stop_agent
+
+# --- out of file descriptors: make room, never spin ---------------------------
+export ATOMCODE_HOME="$T/fd"
+mkdir -m 700 "$ATOMCODE_HOME"
+check "agent starts (descriptor limit)" start_agent
+prlimit --pid "$AGENT_PID" --nofile=40:40
+python3 - "$ATOMCODE_HOME/telemetry.sock" "$TOP" "$AGENT_PID" "$CLI" >"$T/fd.out" 2>&1 <<'PY'
+import subprocess, sys, time
+sys.path.insert(0, sys.argv[2] + "/tests")
+import atc
+def ticks(pid):
+    f = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])
+held = [atc.connect(sys.argv[1]) for _ in range(80)]   # twice the limit
+time.sleep(0.5)
+t0 = ticks(sys.argv[3])
+time.sleep(1.0)
+print("ticks", ticks(sys.argv[3]) - t0)
+r = subprocess.run([sys.argv[4], "status", "--json"], capture_output=True, timeout=10)
+print("status", r.returncode, b'"running":true' in r.stdout)
+for s in held:
+    s.close()
+PY
+check "80 connections at a 40-descriptor limit: the agent does not spin ($(grep ticks "$T/fd.out"))" \
+    sh -c "[ \$(sed -n 's/^ticks //p' '$T/fd.out') -lt 30 ]"
+check "... and still answers status" grep -q "^status 0 True$" "$T/fd.out"
+check "... and after they close too" sh -c "\"$CLI\" status --json | grep -q '\"running\":true'"
+stop_agent
