@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -461,6 +462,24 @@ agent_log_to_file(struct agent *a)
 	}
 }
 
+/*
+ * Telemetry is background work: SCHED_BATCH keeps the normal CPU share but
+ * never preempts the task running on a CPU when the agent wakes up, so the
+ * process that just sent an event keeps its core (the emitter's p99 on 2
+ * cores: README "Performance"). The syncer thread inherits it.
+ */
+static void
+agent_background_sched(void)
+{
+#ifdef SCHED_BATCH
+	struct sched_param	sp;
+
+	memset(&sp, 0, sizeof sp);
+	if (sched_setscheduler(0, SCHED_BATCH, &sp) == -1)
+		log_debug("SCHED_BATCH: %s", strerror(errno));
+#endif
+}
+
 /* Classic double fork into a new session (--detach). */
 static void
 agent_daemonize(void)
@@ -535,6 +554,7 @@ main(int argc, char **argv)
 
 	umask(077);
 	agent_raise_nofile();
+	agent_background_sched();
 	signal(SIGPIPE, SIG_IGN);
 	a->lock_fd = a->listen_fd = -1;
 	if (paths_init(&a->paths) == -1) {

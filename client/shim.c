@@ -81,6 +81,8 @@
 #define ATC_IN_MAX		(FRAME_HDR + FRAME_MAX)	/* reply bytes held */
 #define ATC_SLOT_KEEP		4096	/* bigger slot buffers are freed */
 #define ATC_QUEUE_RETRY_MS	1000	/* retry a failed fallback open after */
+#define ATC_FB_DEFER		4	/* full fallback segments finished at
+					   flush/close, not in emit (fsync) */
 
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0		/* macOS: SO_NOSIGPIPE is set per socket */
@@ -142,6 +144,12 @@ struct atc {
 	unsigned	 fb_n;
 	struct queue	*q;		/* fallback segment store, lazily */
 	uint64_t	 q_retry_ms;
+	/* Full fallback segments, still locked: fsync + rename at flush. */
+	struct {
+		int	fd;
+		char	name[QUEUE_NAME_MAX];
+	}		 deferred[ATC_FB_DEFER];
+	unsigned	 ndeferred;
 
 	struct atc_stats st;
 };
@@ -233,6 +241,43 @@ ring_remove(struct atc *h, unsigned i)
 	ring_pop(h);
 }
 
+/*
+ * The fallback store's roller: a segment that fills up inside an emit is
+ * kept (locked, written, not yet synced) and finished at the next flush or
+ * close, which may block; an emit never waits for fsync. A process that
+ * dies first leaves managed partials, which recovery promotes.
+ */
+static int
+fb_defer(int fd, const char *name, enum queue_fsync f, void *arg)
+{
+	struct atc	*h = arg;
+	size_t		 len = strlen(name);
+
+	(void)f;
+	if (h->ndeferred == ATC_FB_DEFER ||
+	    len >= sizeof(h->deferred[0].name))
+		return -1;	/* roll in place */
+	h->deferred[h->ndeferred].fd = fd;
+	memcpy(h->deferred[h->ndeferred].name, name, len + 1);
+	h->ndeferred++;
+	return 0;
+}
+
+/* Finish the deferred segments: fsync, rename, unlock; then the caps. */
+static void
+fb_finish_deferred(struct atc *h)
+{
+	unsigned	i;
+
+	if (h->ndeferred == 0)
+		return;
+	for (i = 0; i < h->ndeferred; i++)
+		(void)queue_finish(h->q, h->deferred[i].fd,
+		    h->deferred[i].name, QUEUE_FSYNC_ROLL);
+	h->ndeferred = 0;
+	(void)queue_enforce_caps(h->q);
+}
+
 /* Open the fallback store if we may create files. 0 or -1. */
 static int
 fb_open(struct atc *h)
@@ -262,6 +307,7 @@ fb_open(struct atc *h)
 		return -1;
 	}
 	queue_no_dirsync(h->q);	/* one journal commit per close */
+	queue_set_roller(h->q, fb_defer, h);
 	return 0;
 }
 
@@ -337,12 +383,18 @@ spill_all(struct atc *h)
 	fb_commit(h);
 }
 
-/* Make the fallback segment visible to the agent (fsync + rename). */
+/* Make the fallback segments visible to the agent (fsync + rename). */
 static void
 fb_roll(struct atc *h)
 {
-	if (h->q != NULL && queue_active_events(h->q) > 0)
+	if (h->q == NULL)
+		return;
+	fb_finish_deferred(h);
+	if (queue_active_events(h->q) > 0) {
+		queue_set_roller(h->q, NULL, NULL);	/* now, in place */
 		queue_roll(h->q);
+		queue_set_roller(h->q, fb_defer, h);
+	}
 }
 
 static int	pump_in(struct atc *);
@@ -759,6 +811,8 @@ fork_check(struct atc *h)
 	conn_close(h);
 	/* Closing or rolling it would rename the parent's live segment. */
 	h->q = NULL;
+	while (h->ndeferred > 0)	/* our copies; the parent finishes them */
+		close(h->deferred[--h->ndeferred].fd);
 	while (h->count > 0)
 		ring_pop(h);
 	h->tried = h->connected_once = 0;
@@ -883,6 +937,8 @@ do_flush(struct atc *h, unsigned timeout_ms, int final)
 	 */
 	if (final || mono_ms() >= h->fb_since_ms + ATC_FB_ROLL_MS)
 		fb_roll(h);
+	else if (h->q != NULL)
+		fb_finish_deferred(h);	/* full ones: no reason to wait */
 	return h->st.lost > lost ? ATC_E_IO : ATC_OK;
 }
 
@@ -987,8 +1043,11 @@ handle_free(struct atc *h)
 
 	if (h->fd != -1)
 		close(h->fd);
-	if (h->q != NULL)
+	if (h->q != NULL) {
+		fb_finish_deferred(h);
+		queue_set_roller(h->q, NULL, NULL);
 		queue_close(h->q);
+	}
 	if (h->ring != NULL) {
 		for (i = 0; i < ATC_RING_EVENTS; i++)
 			buf_free(&h->ring[i].frame);

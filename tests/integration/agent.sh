@@ -49,6 +49,8 @@ check "a stale socket node exists before start" test -S "$SOCK"
 check "the agent replaces a stale socket" start_agent
 check "socket is mode 0600" test "$(stat -c %a "$SOCK")" = 600
 check "state directory is mode 0700" test "$(stat -c %a "$ATOMCODE_HOME")" = 700
+check "the agent runs as background work (SCHED_BATCH: never preempts on wake-up)" \
+    sh -c "chrt -p $AGENT_PID | grep -q SCHED_BATCH"
 
 # --- hostile input -----------------------------------------------------------
 out=$($ATC raw "$SOCK" 00010001)

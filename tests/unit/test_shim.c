@@ -37,6 +37,7 @@
 #include "frame.h"
 #include "record.h"
 #include "sock.h"
+#include "queue.h"
 #include "spawn.h"
 
 #define GOLDEN		"tests/compat/open_atomcode_full_envelope.json"
@@ -697,6 +698,66 @@ test_no_agent_fallback(void **state)
 	assert_int_equal(count_files(home, ".lock"), 0);	/* NO_SPAWN */
 }
 
+static int	mark_duration(const char *, size_t, void *);
+
+/*
+ * A fallback segment that fills up inside an emit is finished (fsync +
+ * rename) at the next flush, never inside the emit; a process that dies
+ * before leaves managed partials that recovery promotes, nothing lost.
+ */
+static void
+test_fallback_roll_deferred(void **state)
+{
+	struct atc		*h;
+	struct queue		*q;
+	char			 qdir[512], cause[256];
+	pid_t			 pid;
+	int			 status;
+	static int		 seen[3000];
+	int			 i;
+
+	(void)state;
+	snprintf(qdir, sizeof(qdir), "%s/telemetry/queue", home);
+	h = open_handle(ATC_F_NO_AGENT, 100);
+	emit_n(h, 1200);	/* two full segments and 200 more */
+	assert_int_equal(count_files(qdir, ".ndjson"), 0);
+	assert_int_equal(count_files(qdir, ".partial"), 3);
+	assert_int_equal(atc_flush(h, 100), ATC_OK);
+	assert_int_equal(count_files(qdir, ".ndjson"), 2);
+	assert_int_equal(count_files(qdir, ".partial"), 1);	/* active */
+	assert_int_equal(atc_close(h), ATC_OK);
+	assert_int_equal(count_files(qdir, ".ndjson"), 3);
+	assert_int_equal(count_files(qdir, ".partial"), 0);
+	assert_int_equal(fallback_records(NULL, NULL), 1200);
+
+	/* A process that dies with deferred segments. */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		h = open_handle(ATC_F_NO_AGENT, 100);
+		for (i = 0; i < 1100; i++) {
+			char p[64];
+
+			snprintf(p, sizeof(p), "{\"name\":\"read\",\"success\":"
+			    "true,\"duration_ms\":%d}", 1200 + i);
+			if (atc_emit(h, "tool_call", p) != ATC_OK)
+				_exit(1);
+		}
+		_exit(0);	/* no flush, no close */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(count_files(qdir, ".partial"), 3);
+	assert_int_equal(queue_open(qdir, 0, &q, cause, sizeof(cause)), 0);
+	queue_close(q);
+	assert_int_equal(count_files(qdir, ".partial"), 0);
+	memset(seen, 0, sizeof(seen));
+	assert_int_equal(fallback_records(mark_duration, seen), 2300);
+	for (i = 0; i < 2300; i++)
+		if (seen[i] != 1)
+			fail_msg("event %d stored %d times", i, seen[i]);
+}
+
 static int
 mark_duration(const char *line, size_t len, void *arg)
 {
@@ -1228,6 +1289,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_agent_fallback, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_fallback_roll_deferred,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_flush_per_batch, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_burst_bounded, setup,
