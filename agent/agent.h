@@ -30,6 +30,7 @@
 #define BATCH_COMMIT_BYTES	(1024 * 1024)	/* commit a batch early past this */
 #define DROPPED_NAMES_MAX	64		/* distinct dropped field names kept */
 #define ROLL_MAX_AGE_S		30		/* roll a trickled segment at this age */
+#define UPLOAD_PARKED_MAX	16		/* upload requests waiting for the syncer */
 /*
  * Unasked acks of one connection are at least this far apart; one held back
  * is sent when the interval ends. Each ack is a socket buffer the client
@@ -51,6 +52,7 @@ struct agent_counters {
 	uint64_t	storage_dropped;	/* lost to write errors */
 	uint64_t	write_errors;	/* failed append batches */
 	uint64_t	roll_errors;	/* segments the syncer could not finish */
+	uint64_t	dirsync_errors;	/* directory fsyncs after renames that failed */
 	uint64_t	peers_rejected;	/* wrong uid */
 	uint64_t	conns_evicted;	/* idle clients closed for a newcomer */
 	uint64_t	conns_cut;	/* stalled or over their bounds */
@@ -115,6 +117,12 @@ struct agent {
 	struct event		*sig_ev[4];
 	struct timespec		 last_write;
 	struct timespec		 segment_started;
+	struct {
+		uint64_t	conn_id;
+		uint64_t	mark;	/* syncer_mark() when asked */
+		int		wait;
+	}			 parked[UPLOAD_PARKED_MAX];	/* upload ops */
+	unsigned		 nparked;
 	struct agent_counters	 ctr;
 	json_t			*dropped_fields;	/* name → count */
 	time_t			 last_disk_warn;
@@ -148,6 +156,7 @@ void	ingest_arm_roll(struct agent *a);
 /* control.c: control frames. */
 void	control_frame(struct agent *a, struct conn *c, const unsigned char *p,
 	    size_t n);
+void	control_run_parked(struct agent *a);
 
 /* status.c: the one status snapshot. Caller owns the reference. */
 json_t	*status_snapshot(struct agent *a);

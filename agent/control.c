@@ -40,6 +40,52 @@ control_upload_done(void *arg, const char *result, long http_status,
 	free(w);
 }
 
+/* Start the upload attempt a client asked for (segments all ready). */
+static void
+control_upload_start(struct agent *a, struct conn *c, int wait)
+{
+	struct upload_wait	*w;
+
+	if (!a->opt.enabled) {
+		conn_send_json(c, json_pack("{s:s, s:s}", "op", "upload",
+		    "result", "disabled"));
+	} else if (wait && (w = calloc(1, sizeof *w)) != NULL) {
+		w->a = a;
+		w->conn_id = c->id;
+		upload_kick(a->up, 1, control_upload_done, w);
+	} else {
+		upload_kick(a->up, 1, NULL, NULL);
+		conn_send_json(c, json_pack("{s:s, s:s}", "op", "upload",
+		    "result", "started"));
+	}
+}
+
+/*
+ * The syncer reported: start the parked uploads whose segments are all
+ * finished now (their clients may be gone; at shutdown they are told).
+ */
+void
+control_run_parked(struct agent *a)
+{
+	struct conn	*c;
+	unsigned	 i, k = 0;
+
+	for (i = 0; i < a->nparked; i++) {
+		if (!syncer_reached(a->syncer, a->parked[i].mark)) {
+			a->parked[k++] = a->parked[i];	/* keep, in order */
+			continue;
+		}
+		if ((c = conn_find(a, a->parked[i].conn_id)) == NULL)
+			continue;
+		if (a->stopping)
+			conn_send_json(c, json_pack("{s:s, s:s}", "op",
+			    "upload", "result", "aborted"));
+		else
+			control_upload_start(a, c, a->parked[i].wait);
+	}
+	a->nparked = k;
+}
+
 static void
 control_hello(struct agent *a, struct conn *c, json_t *msg)
 {
@@ -86,7 +132,7 @@ control_frame(struct agent *a, struct conn *c, const unsigned char *p, size_t n)
 	json_t			*msg, *o;
 	const char		*op;
 	char			 err[256];
-	struct upload_wait	*w;
+	int			 wait;
 
 	if (!utf8_valid(p, n)) {
 		conn_error(c, "bad_utf8", "control frame is not valid UTF-8", 0,
@@ -120,21 +166,22 @@ control_frame(struct agent *a, struct conn *c, const unsigned char *p, size_t n)
 			conn_send_json(c, o);
 		}
 	} else if (strcmp(op, "upload") == 0) {
-		/* Everything written so far is ready before the attempt. */
+		/*
+		 * Everything written so far is ready before the attempt: while
+		 * the syncer still finishes segments the request waits for its
+		 * report (agent_synced), never on the loop.
+		 */
 		ingest_roll(a);
-		syncer_wait(a->syncer);
-		if (!a->opt.enabled) {
-			conn_send_json(c, json_pack("{s:s, s:s}", "op", "upload",
-			    "result", "disabled"));
-		} else if (json_is_true(json_object_get(msg, "wait")) &&
-		    (w = calloc(1, sizeof *w)) != NULL) {
-			w->a = a;
-			w->conn_id = c->id;
-			upload_kick(a->up, 1, control_upload_done, w);
+		wait = json_is_true(json_object_get(msg, "wait"));
+		if (syncer_pending(a->syncer) > 0 &&
+		    a->nparked < UPLOAD_PARKED_MAX) {
+			a->parked[a->nparked].conn_id = c->id;
+			a->parked[a->nparked].mark = syncer_mark(a->syncer);
+			a->parked[a->nparked].wait = wait;
+			a->nparked++;
 		} else {
-			upload_kick(a->up, 1, NULL, NULL);
-			conn_send_json(c, json_pack("{s:s, s:s}", "op", "upload",
-			    "result", "started"));
+			syncer_wait(a->syncer);	/* over the bound: rare */
+			control_upload_start(a, c, wait);
 		}
 	} else if (strcmp(op, "reload") == 0) {
 		err[0] = '\0';

@@ -200,11 +200,20 @@ agent_shutdown(struct agent *a)
 
 /* The syncer finished rolled segments: caps, then the uploader. */
 static void
-agent_synced(void *arg, unsigned nok, unsigned nfail, int err)
+agent_synced(void *arg, unsigned nok, unsigned nfail, int err, int dir_err)
 {
 	struct agent	*a = arg;
 	time_t		 now;
 
+	if (dir_err != 0) {
+		a->ctr.dirsync_errors++;
+		now = time(NULL);
+		if (now - a->last_disk_warn >= 60) {
+			errno = dir_err;
+			log_warn("cannot fsync the queue directory");
+			a->last_disk_warn = now;
+		}
+	}
 	if (nfail > 0) {
 		a->ctr.roll_errors += nfail;
 		now = time(NULL);
@@ -218,6 +227,8 @@ agent_synced(void *arg, unsigned nok, unsigned nfail, int err)
 	(void)queue_enforce_caps(a->q);
 	if (nok > 0 && a->up != NULL && !a->stopping)
 		upload_kick(a->up, 0, NULL, NULL);
+	if (a->nparked > 0 && a->up != NULL)
+		control_run_parked(a);
 }
 
 /*
@@ -708,6 +719,7 @@ main(int argc, char **argv)
 	watch_stop();
 	server_close_all(a);
 	upload_free(a->up);
+	a->up = NULL;
 	queue_set_roller(a->q, NULL, NULL);
 	syncer_free(a->syncer);
 	queue_close(a->q);

@@ -68,6 +68,8 @@ status_snapshot(struct agent *a)
 	    json_integer((json_int_t)a->ctr.conns_over_mem));
 	json_object_set_new(c, "roll_errors",
 	    json_integer((json_int_t)a->ctr.roll_errors));
+	json_object_set_new(c, "dirsync_errors",
+	    json_integer((json_int_t)a->ctr.dirsync_errors));
 	if (a->up != NULL) {
 		struct upload_counters uc;
 

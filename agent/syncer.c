@@ -46,9 +46,12 @@ struct syncer {
 	struct sync_job		 jobs[SYNCER_MAX_PENDING];
 	unsigned		 head, count;	/* ring of pending jobs */
 	unsigned		 outstanding;	/* handed over, not finished + synced */
+	uint64_t		 handed;	/* ever handed over */
+	uint64_t		 settled;	/* ever finished + directory synced */
 	int			 stop;
 	unsigned		 nok, nfail;	/* finished since the last report */
 	int			 err;		/* errno of the last failure */
+	int			 dir_err;	/* errno of a failed directory fsync */
 	uint64_t		 total_ok, total_fail;
 };
 
@@ -69,11 +72,10 @@ syncer_main(void *arg)
 			r = queue_sync_dirfd(s->q);
 			e = errno;
 			pthread_mutex_lock(&s->mtx);
-			if (r == -1) {
-				s->nfail++;
-				s->err = e;
-			}
+			if (r == -1)
+				s->dir_err = e;	/* renames done, not durable */
 			s->outstanding -= burst;
+			s->settled += burst;
 			burst = 0;
 			(void)write(s->pfd[1], &one, 1);
 			if (s->outstanding == 0)
@@ -116,7 +118,7 @@ syncer_notify_cb(evutil_socket_t fd, short what, void *arg)
 	struct syncer	*s = arg;
 	char		 b[256];
 	unsigned	 nok, nfail;
-	int		 err;
+	int		 err, dir_err;
 
 	while (read(fd, b, sizeof b) > 0)
 		;
@@ -124,10 +126,12 @@ syncer_notify_cb(evutil_socket_t fd, short what, void *arg)
 	nok = s->nok;
 	nfail = s->nfail;
 	err = s->err;
+	dir_err = s->dir_err;
 	s->nok = s->nfail = 0;
+	s->dir_err = 0;
 	pthread_mutex_unlock(&s->mtx);
-	if (nok > 0 || nfail > 0)
-		s->done(s->arg, nok, nfail, err);
+	if (nok > 0 || nfail > 0 || dir_err != 0)
+		s->done(s->arg, nok, nfail, err, dir_err);
 }
 
 /* A syncer for queue q; done runs on the loop after finished segments. */
@@ -202,6 +206,7 @@ syncer_roller(int fd, const char *name, enum queue_fsync f, void *arg)
 	memcpy(j->name, name, strlen(name) + 1);
 	s->count++;
 	s->outstanding++;
+	s->handed++;
 	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->mtx);
 	return 0;
@@ -219,6 +224,34 @@ syncer_pending(struct syncer *s)
 	n = s->outstanding;
 	pthread_mutex_unlock(&s->mtx);
 	return n;
+}
+
+/* A mark: syncer_reached() tells when everything handed over by now is done. */
+uint64_t
+syncer_mark(struct syncer *s)
+{
+	uint64_t	m;
+
+	if (s == NULL)
+		return 0;
+	pthread_mutex_lock(&s->mtx);
+	m = s->handed;
+	pthread_mutex_unlock(&s->mtx);
+	return m;
+}
+
+/* 1 once every segment handed over before mark was taken is finished. */
+int
+syncer_reached(struct syncer *s, uint64_t mark)
+{
+	int	r;
+
+	if (s == NULL)
+		return 1;
+	pthread_mutex_lock(&s->mtx);
+	r = s->settled >= mark || !s->running;
+	pthread_mutex_unlock(&s->mtx);
+	return r;
 }
 
 /* Segments finished (ok, failed) since start. */

@@ -18,9 +18,13 @@
 
 struct syncer;
 
-/* Runs on the loop: nok segments became ready, nfail failed (err: errno). */
+/*
+ * Runs on the loop: nok segments became ready, nfail could not be finished
+ * (err: errno; left as partials for recovery), dir_err is the errno of a
+ * failed directory fsync after renames (0: none).
+ */
 typedef void (*syncer_done_fn)(void *arg, unsigned nok, unsigned nfail,
-    int err);
+    int err, int dir_err);
 
 /* A syncer for q; NULL on failure (rolls then stay in place). */
 struct syncer *syncer_new(struct event_base *base, struct queue *q,
@@ -29,6 +33,10 @@ struct syncer *syncer_new(struct event_base *base, struct queue *q,
 int	syncer_roller(int fd, const char *name, enum queue_fsync f, void *arg);
 /* Handed over and not finished yet. */
 unsigned syncer_pending(struct syncer *s);
+/* A mark of everything handed over so far, for syncer_reached(). */
+uint64_t syncer_mark(struct syncer *s);
+/* 1 once everything handed over before the mark is finished and synced. */
+int	syncer_reached(struct syncer *s, uint64_t mark);
 /* Finished since start: ready, failed. */
 void	syncer_totals(struct syncer *s, uint64_t *ok, uint64_t *fail);
 /* Block until everything handed over is finished, then report. */

@@ -126,7 +126,7 @@ struct atc {
 	uint64_t	 conn_seq;	/* event frames fully written */
 	uint64_t	 flush_seq;	/* conn_seq covered by the last flush */
 	uint64_t	 ack_seq;	/* highest ack received */
-	uint64_t	 unflushed_ms;	/* first send after the last flush */
+	int		 fb_roll_due;	/* an agent answered: roll at next flush */
 	uint64_t	 read_ms;	/* when emit last read replies */
 	struct buf	 ctl;		/* control frames to write */
 	struct buf	 in;		/* reply bytes read */
@@ -280,6 +280,23 @@ fb_finish_deferred(struct atc *h)
 	(void)queue_enforce_caps(h->q);
 }
 
+/*
+ * Out of time at close (a stuck agent used the bound): leave the fallback
+ * segments unfinished. Closing them frees their locks; each is a managed
+ * partial that recovery promotes (the agent notices the close, any other
+ * opener recovers it), so nothing is lost and close never waits for an
+ * fsync on a disk that may be as stuck as the agent.
+ */
+static void
+fb_release(struct atc *h)
+{
+	if (h->q == NULL)
+		return;
+	while (h->ndeferred > 0)
+		close(h->deferred[--h->ndeferred].fd);
+	queue_release(h->q);
+}
+
 /* Open the fallback store if we may create files. 0 or -1. */
 static int
 fb_open(struct atc *h)
@@ -389,6 +406,7 @@ spill_all(struct atc *h)
 static void
 fb_roll(struct atc *h)
 {
+	h->fb_roll_due = 0;
 	if (h->q == NULL)
 		return;
 	fb_finish_deferred(h);
@@ -528,8 +546,12 @@ conn_open(struct atc *h, uint64_t now)
 		conn_close(h);
 		return -1;
 	}
-	/* What we wrote while no agent answered can be uploaded now. */
-	fb_roll(h);
+	/*
+	 * What we wrote while no agent answered can be uploaded: rolled at the
+	 * next flush or close (this may be inside an emit: no fsync here).
+	 */
+	if (h->q != NULL && (queue_active_events(h->q) > 0 || h->ndeferred > 0))
+		h->fb_roll_due = 1;
 	return 0;
 }
 
@@ -550,8 +572,6 @@ advance(struct atc *h, size_t n, uint64_t now)
 		n -= rem;
 		h->woff = 0;
 		ev->seq = ++h->conn_seq;
-		if (h->conn_seq == h->flush_seq + 1)
-			h->unflushed_ms = now;
 		h->ninflight++;
 		h->st.sent++;
 	}
@@ -792,7 +812,8 @@ maybe_request_ack(struct atc *h, uint64_t now)
 	if (h->conn_seq <= h->flush_seq || h->flush_seq > h->ack_seq)
 		return;
 	if (h->count >= ATC_RING_EVENTS / 2 ||
-	    now >= h->unflushed_ms + ATC_ACK_MS)
+	    h->ring_bytes >= ATC_RING_BYTES / 2 ||
+	    (h->ninflight > 0 && now >= ring_at(h, 0)->t_ms + ATC_ACK_MS))
 		request_ack(h);
 }
 
@@ -888,7 +909,7 @@ do_flush(struct atc *h, unsigned timeout_ms, int final)
 {
 	struct pollfd	pfd;
 	uint64_t	now, deadline, reserve, lost = h->st.lost;
-	int		r;
+	int		r, stuck;
 
 	fork_check(h);
 	now = mono_ms();
@@ -925,10 +946,10 @@ do_flush(struct atc *h, unsigned timeout_ms, int final)
 			break;
 		now = mono_ms();
 	}
-	if (h->count > 0) {
-		/* Not confirmed in time: the agent may be stuck; store it. */
-		spill_all(h);
-	}
+	/* Connected, yet not confirmed in time: the agent is stuck. */
+	stuck = h->fd != -1 && h->count > 0;
+	if (h->count > 0)
+		spill_all(h);	/* store what was not confirmed */
 	/* Control frames queued by replies (a step-down request): best effort. */
 	if (h->fd != -1 && h->ctl.len > 0)
 		(void)pump_out(h, mono_ms());
@@ -937,7 +958,10 @@ do_flush(struct atc *h, unsigned timeout_ms, int final)
 	 * uploadable) at close, or when it is old. Rolling at every flush
 	 * would make a file per flush and run into the 50-file cap.
 	 */
-	if (final || mono_ms() >= h->fb_since_ms + ATC_FB_ROLL_MS)
+	if (final && stuck)
+		fb_release(h);	/* the bound is spent: no fsync now */
+	else if (final || h->fb_roll_due ||
+	    mono_ms() >= h->fb_since_ms + ATC_FB_ROLL_MS)
 		fb_roll(h);
 	else if (h->q != NULL)
 		fb_finish_deferred(h);	/* full ones: no reason to wait */

@@ -708,7 +708,7 @@ recover_partial(struct queue *q, const struct ent *e, int legacy, time_t now,
 	struct buf	 b = { NULL, 0, 0 };
 	struct analysis	 a;
 	time_t		 t;
-	int		 fd, managed, named;
+	int		 fd, wfd = -1, managed, named;
 
 	memset(&a, 0, sizeof a);
 	if (snprintf(marker, sizeof marker, "%s.owner", e->name) >=
@@ -725,7 +725,11 @@ recover_partial(struct queue *q, const struct ent *e, int legacy, time_t now,
 		    !named || now - t < QUEUE_LEGACY_QUIET_S)
 			return;
 	}
-	fd = openat(q->dfd, e->name, O_RDWR | O_NOFOLLOW | O_CLOEXEC |
+	/*
+	 * Read-only for the lock test: closing it is no IN_CLOSE_WRITE, so
+	 * the agent's watch is not woken by its own look at a live partial.
+	 */
+	fd = openat(q->dfd, e->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
 	    O_NONBLOCK);
 	if (fd == -1)
 		return;
@@ -762,11 +766,15 @@ recover_partial(struct queue *q, const struct ent *e, int legacy, time_t now,
 		}
 		break;
 	case V_PROMOTE:
-		if (a.torn && ftruncate(fd, (off_t)a.keep) == -1)
+		if ((a.torn || a.add_nl) && (wfd = openat(q->dfd, e->name,
+		    O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)) == -1)
 			break;
-		if (a.add_nl && pwrite(fd, "\n", 1, (off_t)a.keep) != 1)
+		if (a.torn && ftruncate(wfd, (off_t)a.keep) == -1)
 			break;
-		if ((a.torn || a.add_nl) && sync_data(fd) == -1)
+		if (a.add_nl && pwrite(wfd, "\n", 1, (off_t)a.keep) != 1)
+			break;
+		/* Ready means synced: the writer may have died before. */
+		if (sync_data(fd) == -1)
 			break;
 		if (partial_finish(q->dfd, e->name) == 0) {
 			r->promoted++;
@@ -779,6 +787,8 @@ recover_partial(struct queue *q, const struct ent *e, int legacy, time_t now,
 	}
 out:
 	buf_free(&b);
+	if (wfd != -1)
+		close(wfd);	/* after the rename: not a partial's close */
 	close(fd);
 }
 
@@ -992,6 +1002,13 @@ active_abandon(struct queue *q)
 	q->abytes = 0;
 }
 
+/* Let go of the active segment unfinished (see queue.h). */
+void
+queue_release(struct queue *q)
+{
+	active_abandon(q);
+}
+
 /* Roll the active segment, then free the handle. */
 void
 queue_close(struct queue *q)
@@ -1143,7 +1160,11 @@ queue_roll(struct queue *q)
 		active_abandon(q);
 		return 0;
 	}
-	if (q->roller != NULL && q->fsync != QUEUE_FSYNC_NEVER &&
+	/*
+	 * Only under ROLL: ALWAYS must have the data synced before the ack
+	 * that follows this append, and NEVER has nothing slow to hand off.
+	 */
+	if (q->roller != NULL && q->fsync == QUEUE_FSYNC_ROLL &&
 	    q->roller(q->afd, q->aname, q->fsync, q->roller_arg) == 0) {
 		/* Locked fd and name are the roller's now. */
 		q->afd = -1;

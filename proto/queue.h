@@ -81,6 +81,13 @@ struct queue;
  */
 int	queue_open(const char *dir, int flags, struct queue **out, char *cause,
 	    size_t causelen);
+/*
+ * Close the active segment without finishing it: it stays a managed
+ * partial (marker beside it) whose lock is now free, which any recovery
+ * promotes (the agent's watch notices the close). For a caller out of
+ * time: no fsync. The next append starts a new segment.
+ */
+void	queue_release(struct queue *q);
 /* Roll the active segment (if any), then free the handle. */
 void	queue_close(struct queue *q);
 /* Set the fsync policy (default QUEUE_FSYNC_ROLL). */
@@ -104,12 +111,14 @@ int	queue_append(struct queue *q, const char *lines, size_t len,
 /* Flush the active segment to stable storage now (fdatasync). */
 int	queue_sync(struct queue *q);
 /* Finish the active segment: fsync, rename to .ndjson, enforce caps.
- * An empty one is deleted. 1 if a ready segment resulted, 0 if none, -1 err. */
+ * An empty one is deleted. 1 if a ready segment resulted (or a roller took
+ * it to finish), 0 if none, -1 err. */
 int	queue_roll(struct queue *q);
 /*
  * Hand full segments to a roller instead of finishing them in place (the
- * agent's syncer thread). When a segment rolls and the policy is not
- * QUEUE_FSYNC_NEVER, fn(fd, name, policy, arg) is called with the segment's
+ * agent's syncer thread). When a segment rolls under QUEUE_FSYNC_ROLL
+ * (ALWAYS syncs before the ack, NEVER has no fsync to move), fn(fd, name,
+ * policy, arg) is called with the segment's
  * still-locked fd and its name (borrowed for the call): returning 0 takes
  * ownership of fd, which must then be finished with queue_finish(); -1
  * makes the roll happen in place. fn NULL restores in-place rolls. Caps

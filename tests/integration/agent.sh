@@ -465,3 +465,57 @@ check "80 connections at a 40-descriptor limit: the agent does not spin ($(grep 
 check "... and still answers status" grep -q "^status 0 True$" "$T/fd.out"
 check "... and after they close too" sh -c "\"$CLI\" status --json | grep -q '\"running\":true'"
 stop_agent
+
+# --- a partial another writer closed unfinished is recovered while running ----
+export ATOMCODE_HOME="$T/left"
+mkdir -m 700 "$ATOMCODE_HOME"
+# Disabled, so that no upload retry wakes the agent during the count below.
+printf '[telemetry]\nenabled = false\n' >"$ATOMCODE_HOME/config.toml"
+check "agent starts (unfinished partial)" start_agent
+Q="$ATOMCODE_HOME/telemetry/queue"
+python3 - "$Q" "$GOLDEN/llm_chat.json" <<'PY'
+import json, os, sys, time, uuid
+q, rec = sys.argv[1], json.load(open(sys.argv[2]))
+stem = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + str(uuid.uuid4())
+open(os.path.join(q, stem + ".partial.owner"), "w").close()
+with open(os.path.join(q, stem + ".partial"), "w") as f:   # no lock: a writer that gave up
+    for i in range(3):
+        rec["ts"] = 5000 + i
+        f.write(json.dumps(rec, separators=(",", ":")) + "\n")
+PY
+check "the agent promotes it within a few seconds, without a restart" \
+    wait_for "ls '$Q' | grep -q '\\.ndjson$' && ! ls '$Q' | grep -q partial" 50
+check "... with its 3 records" test "$(cat "$Q"/*.ndjson 2>/dev/null | wc -l)" = 3
+# Recovery looks at a live (locked) partial read-only: no close event of
+# its own, so no recovery loop while another writer holds a segment.
+python3 - "$Q" "$AGENT_PID" >"$T/live.out" 2>&1 <<'PY'
+import fcntl, os, sys, time, uuid
+q, pid = sys.argv[1], sys.argv[2]
+def ctxt():
+    n = 0
+    for t in os.listdir("/proc/%s/task" % pid):
+        for l in open("/proc/%s/task/%s/status" % (pid, t)):
+            if l.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                n += int(l.split()[1])
+    return n
+def stem():
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + str(uuid.uuid4())
+live = stem()
+open(os.path.join(q, live + ".partial.owner"), "w").close()
+f = open(os.path.join(q, live + ".partial"), "w")
+fcntl.flock(f, fcntl.LOCK_EX)
+f.write('{"event_id":"open_atomcode","ts":1}\n'); f.flush()
+gone = stem()                 # an unfinished one closes: one recovery
+open(os.path.join(q, gone + ".partial.owner"), "w").close()
+with open(os.path.join(q, gone + ".partial"), "w") as g:
+    g.write('{"event_id":"open_atomcode","ts":2}\n')
+time.sleep(1.5)
+c0 = ctxt()
+time.sleep(4)
+print("wakeups", ctxt() - c0)
+print("live", os.path.exists(os.path.join(q, live + ".partial")))
+f.close()
+PY
+check "a live partial does not make the agent recover in a loop ($(tr '\n' ' ' <"$T/live.out"))" \
+    sh -c "grep -q '^live True' '$T/live.out' && [ \$(sed -n 's/^wakeups //p' '$T/live.out') -lt 2 ]"
+stop_agent

@@ -1638,6 +1638,11 @@ t_roller_handoff(void **state)
 	append_n(q, 3000, 500, 0);
 	assert_int_equal(h.n, 2);
 	assert_int_equal(count_suffix(t, ".ndjson"), 5);
+	/* Nor under ALWAYS: the ack after this append needs the data synced. */
+	queue_set_fsync(q, QUEUE_FSYNC_ALWAYS);
+	append_n(q, 4000, 500, 0);
+	assert_int_equal(h.n, 2);
+	assert_int_equal(count_suffix(t, ".ndjson"), 6);
 	assert_int_equal(queue_enforce_caps(q), 0);
 	buf_free(&b);
 	queue_close(q2);

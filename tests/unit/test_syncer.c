@@ -50,7 +50,7 @@ rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
 }
 
 static void
-done_cb(void *arg, unsigned nok, unsigned nfail, int err)
+done_cb(void *arg, unsigned nok, unsigned nfail, int err, int dir_err)
 {
 	struct ts	*t = arg;
 
@@ -59,6 +59,7 @@ done_cb(void *arg, unsigned nok, unsigned nfail, int err)
 	t->calls++;
 	if (nfail > 0)
 		t->err = err;
+	assert_int_equal(dir_err, 0);
 	if (t->ok + t->fail >= t->want)
 		event_base_loopbreak(t->base);
 }
