@@ -69,7 +69,11 @@ sed 's/^/# check: /' "$T/check1.out" | head -n 12
 named() { grep -q "^$1:" "$T/check1.out"; }
 check "check exits 1 and names the truncated segment" sh -c "[ $rc = 1 ] && grep -q '^$TRUNC:' '$T/check1.out'"
 check "check names the garbage segment" named "$GARB"
-check "check names the torn and the garbage partial" sh -c "grep -q '^$TORNP:' '$T/check1.out' && grep -q '^$GARBP:' '$T/check1.out'"
+# The running agent sees those partials closed (inotify) and recovers them
+# within about a second, without a restart.
+ls "$Q" >"$T/live-recovery"
+check "the running agent recovered the closed partials: torn promoted, garbage quarantined" \
+    sh -c "grep -q '^${TORNP%.partial}.ndjson\$' '$T/live-recovery' && grep -q '^${GARBP%.partial}.invalid\$' '$T/live-recovery'"
 zero=$(grep -c "^$EMPTY:\|^$EMPTYP:" "$T/check1.out")
 echo "# check lists zero-length files: $zero (they hold no bad line), foreign files and symlinks: $(grep -c 'notes.txt\|segment.tmp' "$T/check1.out")"
 
