@@ -173,16 +173,16 @@ control_frame(struct agent *a, struct conn *c, const unsigned char *p, size_t n)
 		 */
 		ingest_roll(a);
 		wait = json_is_true(json_object_get(msg, "wait"));
-		if (syncer_pending(a->syncer) > 0 &&
-		    a->nparked < UPLOAD_PARKED_MAX) {
+		if (syncer_pending(a->syncer) == 0)
+			control_upload_start(a, c, wait);
+		else if (a->nparked < UPLOAD_PARKED_MAX) {
 			a->parked[a->nparked].conn_id = c->id;
 			a->parked[a->nparked].mark = syncer_mark(a->syncer);
 			a->parked[a->nparked].wait = wait;
 			a->nparked++;
-		} else {
-			syncer_wait(a->syncer);	/* over the bound: rare */
-			control_upload_start(a, c, wait);
-		}
+		} else
+			conn_error(c, "busy", "too many upload requests are"
+			    " waiting for segments to be finished", 0, NULL);
 	} else if (strcmp(op, "reload") == 0) {
 		err[0] = '\0';
 		agent_reload(a, err, sizeof err);

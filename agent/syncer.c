@@ -42,7 +42,6 @@ struct syncer {
 
 	pthread_mutex_t		 mtx;		/* guards everything below */
 	pthread_cond_t		 cond;		/* work or stop for the thread */
-	pthread_cond_t		 idle;		/* nothing pending (syncer_wait) */
 	struct sync_job		 jobs[SYNCER_MAX_PENDING];
 	unsigned		 head, count;	/* ring of pending jobs */
 	unsigned		 outstanding;	/* handed over, not finished + synced */
@@ -78,8 +77,6 @@ syncer_main(void *arg)
 			s->settled += burst;
 			burst = 0;
 			(void)write(s->pfd[1], &one, 1);
-			if (s->outstanding == 0)
-				pthread_cond_broadcast(&s->idle);
 			continue;
 		}
 		if (s->count == 0) {
@@ -158,7 +155,6 @@ syncer_new(struct event_base *base, struct queue *q, syncer_done_fn done,
 	}
 	pthread_mutex_init(&s->mtx, NULL);
 	pthread_cond_init(&s->cond, NULL);
-	pthread_cond_init(&s->idle, NULL);
 	s->ev = event_new(base, s->pfd[0], EV_READ | EV_PERSIST,
 	    syncer_notify_cb, s);
 	if (s->ev == NULL || event_add(s->ev, NULL) == -1) {
@@ -268,23 +264,6 @@ syncer_totals(struct syncer *s, uint64_t *ok, uint64_t *fail)
 }
 
 /*
- * Block until every segment handed over so far is finished, then report
- * (done runs here). For an explicit "upload now": at most
- * SYNCER_MAX_PENDING fsyncs, and only while segments are pending.
- */
-void
-syncer_wait(struct syncer *s)
-{
-	if (s == NULL)
-		return;
-	pthread_mutex_lock(&s->mtx);
-	while (s->running && s->outstanding > 0)
-		pthread_cond_wait(&s->idle, &s->mtx);
-	pthread_mutex_unlock(&s->mtx);
-	syncer_notify_cb(s->pfd[0], EV_READ, s);
-}
-
-/*
  * Finish every pending segment, stop the thread and report on the loop's
  * behalf (done runs here). Rolls after this happen in place.
  */
@@ -317,6 +296,5 @@ syncer_free(struct syncer *s)
 	close(s->pfd[1]);
 	pthread_mutex_destroy(&s->mtx);
 	pthread_cond_destroy(&s->cond);
-	pthread_cond_destroy(&s->idle);
 	free(s);
 }

@@ -39,8 +39,6 @@ uint64_t syncer_mark(struct syncer *s);
 int	syncer_reached(struct syncer *s, uint64_t mark);
 /* Finished since start: ready, failed. */
 void	syncer_totals(struct syncer *s, uint64_t *ok, uint64_t *fail);
-/* Block until everything handed over is finished, then report. */
-void	syncer_wait(struct syncer *s);
 /* Finish everything pending, stop the thread, report (done runs). */
 void	syncer_drain(struct syncer *s);
 /* Drain and free (NULL is fine). */

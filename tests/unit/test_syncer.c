@@ -206,23 +206,27 @@ t_drain(void **state)
 	assert_int_equal(t->ok, 5);
 }
 
-/* syncer_wait returns once everything handed over is ready and reported. */
+/* A mark is reached once everything handed over before it is finished. */
 static void
-t_wait(void **state)
+t_mark(void **state)
 {
 	struct ts	*t = *state;
+	uint64_t	 m0, m;
 
+	m0 = syncer_mark(t->s);
+	assert_true(syncer_reached(t->s, m0));	/* nothing handed over */
 	append_n(t->q, 0, 1000);	/* 2 full segments */
-	assert_int_equal(queue_roll(t->q), 0);	/* nothing active left */
-	syncer_wait(t->s);
+	m = syncer_mark(t->s);
+	assert_int_equal(m, m0 + 2);
+	run_until(t, 2);
+	assert_true(syncer_reached(t->s, m));
 	assert_int_equal(syncer_pending(t->s), 0);
 	assert_int_equal(count_suffix(t, ".ndjson"), 2);
-	assert_int_equal(count_suffix(t, ".partial"), 0);
-	assert_int_equal(t->ok, 2);
-	/* The thread is still there for the next roll. */
+	/* A later mark waits for the later segment only. */
 	append_n(t->q, 1000, 500);
+	assert_true(syncer_reached(t->s, m));
 	run_until(t, 3);
-	assert_int_equal(count_suffix(t, ".ndjson"), 3);
+	assert_true(syncer_reached(t->s, syncer_mark(t->s)));
 }
 
 /* An agent that never rolled never started the thread. */
@@ -251,7 +255,7 @@ main(void)
 		T(t_finishes_off_loop),
 		T(t_failure_reported),
 		T(t_drain),
-		T(t_wait),
+		T(t_mark),
 #undef T
 	};
 
