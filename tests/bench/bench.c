@@ -1064,6 +1064,32 @@ timed_writes(int fd, const char *rec, size_t len, uint64_t *lat, size_t n,
 	out[2] = pct(lat, n, 0.999);
 }
 
+/* Timed writes to a Unix stream socket drained by another process. */
+static int
+sock_floor(const char *line, size_t len, uint64_t *lat, size_t n,
+    uint64_t gap_ns, double out[3])
+{
+	char	sink[65536];
+	pid_t	pid;
+	int	sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		warnmsg("socketpair: %s", strerror(errno));
+		return -1;
+	}
+	if ((pid = fork_kid()) == 0) {
+		close(sv[0]);
+		while (read(sv[1], sink, sizeof sink) > 0)
+			;
+		_exit(0);
+	}
+	close(sv[1]);
+	timed_writes(sv[0], line, len, lat, n, gap_ns, out);
+	close(sv[0]);
+	(void)wait_exit(pid, STOP_MS, NULL);
+	return 0;
+}
+
 static void
 bench_floor(void)
 {
@@ -1072,9 +1098,7 @@ bench_floor(void)
 	double		 fs[3];
 	size_t		 len = golden_len + 1, i;
 	struct row	*r;
-	pid_t		 pid;
-	int		 sv[2], fd;
-	char		 sink[65536];
+	int		 fd;
 
 	memcpy(line, golden, golden_len);
 	line[golden_len] = '\n';
@@ -1088,42 +1112,16 @@ bench_floor(void)
 	qsort(lat, FLOOR_N / 10, sizeof *lat, cmp_u64);
 	clk = (uint64_t)pct(lat, FLOOR_N / 10, 0.5);
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
-		warnmsg("socketpair: %s", strerror(errno));
-		free(lat);
-		return;
-	}
-	if ((pid = fork_kid()) == 0) {
-		close(sv[0]);
-		while (read(sv[1], sink, sizeof sink) > 0)
-			;
-		_exit(0);
-	}
-	close(sv[1]);
-	timed_writes(sv[0], line, len, lat, FLOOR_N, 0, floor_sock);
-	close(sv[0]);
-	(void)wait_exit(pid, STOP_MS, NULL);
-
 	/*
-	 * Paced like row 2e/2f: between writes the reader sleeps in read(2),
-	 * so every write pays the wake-up of another CPU (an IPI in a VM).
+	 * Back to back, then paced like rows 2e/2f: between paced writes the
+	 * reader sleeps in read(2), so each pays the wake-up of another CPU.
 	 */
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
-		warnmsg("socketpair: %s", strerror(errno));
+	if (sock_floor(line, len, lat, FLOOR_N, 0, floor_sock) == -1 ||
+	    sock_floor(line, len, lat, quick ? EMIT_PACED_N / 10 :
+	    EMIT_PACED_N, EMIT_PACED_GAP_NS, floor_paced) == -1) {
 		free(lat);
 		return;
 	}
-	if ((pid = fork_kid()) == 0) {
-		close(sv[0]);
-		while (read(sv[1], sink, sizeof sink) > 0)
-			;
-		_exit(0);
-	}
-	close(sv[1]);
-	timed_writes(sv[0], line, len, lat, quick ? EMIT_PACED_N / 10 :
-	    EMIT_PACED_N, EMIT_PACED_GAP_NS, floor_paced);
-	close(sv[0]);
-	(void)wait_exit(pid, STOP_MS, NULL);
 
 	snprintf(path, sizeof path, "%s/floor.ndjson", top);
 	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_TRUNC | O_CLOEXEC,
