@@ -773,23 +773,30 @@ recover_partial(struct queue *q, const struct ent *e, int legacy, time_t now,
 			break;
 		if (a.add_nl && pwrite(wfd, "\n", 1, (off_t)a.keep) != 1)
 			break;
-		/* Ready means synced: the writer may have died before. */
-		if (sync_data(fd) == -1)
+		/*
+		 * Ready means synced: the writer may have died before. A
+		 * roller (the agent's syncer) takes the locked fd and does
+		 * the fsync and rename off the caller's thread.
+		 */
+		if (q->roller != NULL && q->fsync == QUEUE_FSYNC_ROLL &&
+		    q->roller(fd, e->name, q->fsync, q->roller_arg) == 0)
+			fd = -1;
+		else if (sync_data(fd) == -1 ||
+		    partial_finish(q->dfd, e->name) == -1)
 			break;
-		if (partial_finish(q->dfd, e->name) == 0) {
-			r->promoted++;
-			if (!managed)
-				r->legacy_promoted++;
-			if (a.torn)
-				r->torn_tails++;
-		}
+		r->promoted++;
+		if (!managed)
+			r->legacy_promoted++;
+		if (a.torn)
+			r->torn_tails++;
 		break;
 	}
 out:
 	buf_free(&b);
 	if (wfd != -1)
-		close(wfd);	/* after the rename: not a partial's close */
-	close(fd);
+		close(wfd);
+	if (fd != -1)
+		close(fd);
 }
 
 /* The recovery pass of DESIGN §3 / research §3.4. */

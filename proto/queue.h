@@ -123,6 +123,7 @@ int	queue_roll(struct queue *q);
  * ownership of fd, which must then be finished with queue_finish(); -1
  * makes the roll happen in place. fn NULL restores in-place rolls. Caps
  * are then not enforced by the roll: call queue_enforce_caps() afterwards.
+ * Recovery hands the partials it promotes to the roller the same way.
  */
 typedef int (*queue_roller_fn)(int fd, const char *name, enum queue_fsync f,
     void *arg);

@@ -229,6 +229,36 @@ t_mark(void **state)
 	assert_true(syncer_reached(t->s, syncer_mark(t->s)));
 }
 
+/* Recovery hands the partials it promotes to the syncer too. */
+static void
+t_recovery_handoff(void **state)
+{
+	struct ts		*t = *state;
+	struct queue_recovery	 r;
+	char			 path[256];
+	FILE			*f;
+	int			 i;
+
+	/* A managed partial whose writer gave up (no lock held). */
+	snprintf(path, sizeof path, "%s/20261202-120000-0b0e3c52-8a38-4c1e-"
+	    "9d3a-7d2c25f1a9e4.partial.owner", t->dir);
+	assert_non_null(f = fopen(path, "w"));
+	fclose(f);
+	path[strlen(path) - strlen(".owner")] = '\0';
+	assert_non_null(f = fopen(path, "w"));
+	for (i = 0; i < 3; i++)
+		fprintf(f, "{\"event_id\":\"open_atomcode\",\"ts\":%d}\n", i);
+	fclose(f);
+	memset(&r, 0, sizeof r);
+	assert_int_equal(queue_recover(t->q, 0, &r), 0);
+	assert_int_equal(r.promoted, 1);
+	run_until(t, 1);	/* reported by the syncer, not done in place */
+	assert_int_equal(t->ok, 1);
+	assert_int_equal(count_suffix(t, ".ndjson"), 1);
+	assert_int_equal(count_suffix(t, ".partial"), 0);
+	assert_int_equal(count_suffix(t, ".owner"), 0);
+}
+
 /* An agent that never rolled never started the thread. */
 static void
 t_no_thread_without_rolls(void **state)
@@ -256,6 +286,7 @@ main(void)
 		T(t_failure_reported),
 		T(t_drain),
 		T(t_mark),
+		T(t_recovery_handoff),
 #undef T
 	};
 
