@@ -205,24 +205,20 @@ agent_synced(void *arg, unsigned nok, unsigned nfail, int err, int dir_err)
 	struct agent	*a = arg;
 	time_t		 now;
 
-	if (dir_err != 0) {
+	now = time(NULL);
+	if (dir_err != 0)
 		a->ctr.dirsync_errors++;
-		now = time(NULL);
-		if (now - a->last_disk_warn >= 60) {
-			errno = dir_err;
-			log_warn("cannot fsync the queue directory");
-			a->last_disk_warn = now;
-		}
-	}
-	if (nfail > 0) {
+	if (nfail > 0)
 		a->ctr.roll_errors += nfail;
-		now = time(NULL);
-		if (now - a->last_disk_warn >= 60) {
-			errno = err;
+	/* Disk errors repeat: one line a minute (shared with ingest). */
+	if ((dir_err != 0 || nfail > 0) && now - a->last_disk_warn >= 60) {
+		a->last_disk_warn = now;
+		errno = nfail > 0 ? err : dir_err;
+		if (nfail > 0)
 			log_warn("cannot finish %u rolled segment(s); recovery "
 			    "will promote them", nfail);
-			a->last_disk_warn = now;
-		}
+		else
+			log_warn("cannot fsync the queue directory");
 	}
 	(void)queue_enforce_caps(a->q);
 	if (nok > 0 && a->up != NULL && !a->stopping)

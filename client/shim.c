@@ -409,12 +409,10 @@ fb_roll(struct atc *h)
 	h->fb_roll_due = 0;
 	if (h->q == NULL)
 		return;
-	fb_finish_deferred(h);
-	if (queue_active_events(h->q) > 0) {
-		queue_set_roller(h->q, NULL, NULL);	/* now, in place */
+	/* The active one joins the deferred (or rolls in place if full). */
+	if (queue_active_events(h->q) > 0)
 		queue_roll(h->q);
-		queue_set_roller(h->q, fb_defer, h);
-	}
+	fb_finish_deferred(h);
 }
 
 static int	pump_in(struct atc *);

@@ -697,6 +697,18 @@ queue_sync_dir(struct queue *q)
 	return fsync(q->dfd);
 }
 
+/*
+ * Hand a locked segment to the roller (see queue.h): 1 if it took fd. Only
+ * under ROLL: ALWAYS must have the data synced before the ack that follows
+ * an append, and NEVER has nothing slow to hand off.
+ */
+static int
+roller_takes(struct queue *q, int fd, const char *name)
+{
+	return q->roller != NULL && q->fsync == QUEUE_FSYNC_ROLL &&
+	    q->roller(fd, name, q->fsync, q->roller_arg) == 0;
+}
+
 /* Recover one partial (research §3.4 step 2, torn tails cut). */
 static void
 recover_partial(struct queue *q, const struct ent *e, int legacy, time_t now,
@@ -778,8 +790,7 @@ recover_partial(struct queue *q, const struct ent *e, int legacy, time_t now,
 		 * roller (the agent's syncer) takes the locked fd and does
 		 * the fsync and rename off the caller's thread.
 		 */
-		if (q->roller != NULL && q->fsync == QUEUE_FSYNC_ROLL &&
-		    q->roller(fd, e->name, q->fsync, q->roller_arg) == 0)
+		if (roller_takes(q, fd, e->name))
 			fd = -1;
 		else if (sync_data(fd) == -1 ||
 		    partial_finish(q->dfd, e->name) == -1)
@@ -1167,12 +1178,7 @@ queue_roll(struct queue *q)
 		active_abandon(q);
 		return 0;
 	}
-	/*
-	 * Only under ROLL: ALWAYS must have the data synced before the ack
-	 * that follows this append, and NEVER has nothing slow to hand off.
-	 */
-	if (q->roller != NULL && q->fsync == QUEUE_FSYNC_ROLL &&
-	    q->roller(q->afd, q->aname, q->fsync, q->roller_arg) == 0) {
+	if (roller_takes(q, q->afd, q->aname)) {
 		/* Locked fd and name are the roller's now. */
 		q->afd = -1;
 		active_abandon(q);
