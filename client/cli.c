@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "config.h"
 #include "frame.h"
+#include "notice.h"
 #include "paths.h"
 #include "queue.h"
 #include "sock.h"
@@ -63,6 +64,24 @@ cli_queue_open(const struct paths *p, int flags, struct queue **q)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Show the first-run notice on stderr if telemetry is enabled for this
+ * invocation and nobody has shown it yet (commands that may send without a
+ * library handle: enable, flush).
+ */
+static void
+cli_notice(const struct paths *p)
+{
+	struct tconfig	cfg;
+	struct optout	o;
+
+	if (config_read(p->config, &cfg) == -1)
+		return;
+	optout_resolve(&cfg, cli_no_telemetry, &o);
+	if (o.enabled && notice_take(p, p->sudo) != NOTICE_NONE)
+		fputs(NOTICE_TEXT, stderr);
 }
 
 /* Read exactly one frame from a blocking socket into out (payload only). */
@@ -355,6 +374,8 @@ cmd_enable(const struct paths *p)
 	}
 	cli_reload_agent(p);
 	printf("Telemetry enabled.\n");
+	fflush(stdout);
+	cli_notice(p);
 	return 0;
 }
 
@@ -404,6 +425,7 @@ cmd_flush(const struct paths *p, int argc, char **argv)
 	int		 wait = argc > 1 && strcmp(argv[1], "--wait") == 0;
 	int		 running, rc = 0;
 
+	cli_notice(p);
 	req = json_pack("{s:s, s:b}", "op", "upload", "wait", wait);
 	rep = cli_request(p, req, wait ? 15000 : 2000, &running);
 	json_decref(req);
@@ -458,6 +480,7 @@ cmd_emit(int argc, char **argv)
 	size_t			 cap = 0;
 	ssize_t			 n;
 	unsigned long		 lineno = 0;
+	char			 notice[ATC_NOTICE_MAX];
 	int			 i, raw = 0, bad = 0;
 	enum atc_err		 e;
 
@@ -499,6 +522,8 @@ cmd_emit(int argc, char **argv)
 		atc_close(h);
 		return 0;
 	}
+	if (atc_first_run_notice(h, notice, sizeof notice) != ATC_E_INVAL)
+		fputs(notice, stderr);
 	if (raw) {
 		while ((n = getline(&line, &cap, stdin)) != -1) {
 			lineno++;

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "notice.h"
 
 /* "never" | "<n>s ago" | "<n>min ago" | "<n>h ago" (upstream rules). */
 static void
@@ -60,6 +61,9 @@ cli_status_gather(const struct paths *p)
 	    "enabled", cfg.enabled == 1 ? "true" : cfg.enabled == 0 ? "false" :
 	    "default-true", "path", p->config, "parsed",
 	    !cfg.exists || cfg.parsed));
+
+	json_object_set_new(s, "notice", json_pack("{s:b, s:s}", "shown",
+	    notice_shown(p), "path", p->notice));
 
 	jq = json_object();
 	memset(&st, 0, sizeof st);
@@ -167,6 +171,9 @@ cli_status_text(json_t *s)
 			    (long long)ji(h, "events_dropped_mpsc"),
 			    (long long)ji(h, "events_dropped_disk"));
 	}
+	printf("Notice:    %s\n", json_is_true(json_object_get(json_object_get(s,
+	    "notice"), "shown")) ? "first-run notice shown" :
+	    "first-run notice not shown yet");
 	if (!json_is_true(json_object_get(ag, "running"))) {
 		printf("Agent:     not running%s\n",
 		    json_object_get(ag, "error") ? " (socket did not answer)" :

@@ -52,6 +52,7 @@
 #include "envelope.h"
 #include "frame.h"
 #include "identity.h"
+#include "notice.h"
 #include "paths.h"
 #include "queue.h"
 #include "record.h"
@@ -1163,6 +1164,29 @@ atc_enabled(struct atc *h, const char **reason)
 	if (reason != NULL)
 		*reason = h != NULL && h->reason != NULL ? h->reason : "";
 	return h != NULL && h->enabled;
+}
+
+_Static_assert(sizeof(NOTICE_TEXT) <= ATC_NOTICE_MAX, "notice too long");
+
+/* The first-run notice: hand the text over once per user (never print). */
+enum atc_err
+atc_first_run_notice(struct atc *h, char *buf, size_t len)
+{
+	enum notice_take	t;
+
+	if (h == NULL || buf == NULL || len < ATC_NOTICE_MAX)
+		return ATC_E_INVAL;
+	buf[0] = '\0';
+	pthread_mutex_lock(&h->mtx);
+	if (!h->enabled) {
+		pthread_mutex_unlock(&h->mtx);
+		return ATC_E_DISABLED;
+	}
+	t = notice_take(&h->paths, h->sudo);
+	pthread_mutex_unlock(&h->mtx);
+	if (t != NOTICE_NONE)
+		memcpy(buf, NOTICE_TEXT, sizeof(NOTICE_TEXT));
+	return t == NOTICE_SHOW_UNMARKED && !h->sudo ? ATC_E_IO : ATC_OK;
 }
 
 /* Common wrapper of the setters: lock, skip inert handles. */

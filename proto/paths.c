@@ -145,7 +145,8 @@ paths_init(struct paths *p)
 	    join(p->telemetry, p->dir, "telemetry") == -1 ||
 	    join(p->queue, p->telemetry, "queue") == -1 ||
 	    join(p->health, p->telemetry, "health.json") == -1 ||
-	    join(p->log, p->telemetry, "agent.log") == -1)
+	    join(p->log, p->telemetry, "agent.log") == -1 ||
+	    join(p->notice, p->dir, ".telemetry_notice_shown") == -1)
 		return -1;
 	return 0;
 }

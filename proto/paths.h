@@ -22,6 +22,7 @@ struct paths {
 	char	queue[PATHS_MAX];	/* dir/telemetry/queue */
 	char	health[PATHS_MAX];	/* dir/telemetry/health.json */
 	char	log[PATHS_MAX];		/* dir/telemetry/agent.log */
+	char	notice[PATHS_MAX];	/* dir/.telemetry_notice_shown (upstream) */
 	int	sudo;			/* euid 0 with SUDO_USER: create nothing */
 };
 

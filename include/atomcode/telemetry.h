@@ -115,6 +115,27 @@ enum atc_err atc_close(struct atc *h);
 /* Copy the handle's counters. */
 void atc_get_stats(struct atc *h, struct atc_stats *st);
 
+/* A buffer of this size always holds the first-run notice. */
+#define ATC_NOTICE_MAX 512
+
+/*
+ * The first-run notice upstream AtomCode shows once per user. When
+ * telemetry is enabled for h and <atomcode_dir>/.telemetry_notice_shown
+ * does not exist, creates that empty marker (of any number of concurrent
+ * callers, in any processes, exactly one gets the text) and copies the
+ * notice into buf: the exact bytes upstream writes to stderr (two lines and
+ * a blank line), to be written as they are, e.g. fputs(buf, stderr).
+ * Otherwise buf is set to "". The library never prints it.
+ * Returns ATC_OK (buf may be ""); ATC_E_DISABLED when telemetry is off for
+ * h (nothing is created; buf is ""); ATC_E_INVAL for a NULL h or buf or
+ * len < ATC_NOTICE_MAX; ATC_E_IO when the marker could not be created: buf
+ * holds the notice anyway (show it: the user must be told), and it will be
+ * offered again next time. Under sudo the marker is never created (the
+ * library creates no file in the user's directory): the notice is offered
+ * until a normal run shows it.
+ */
+enum atc_err atc_first_run_notice(struct atc *h, char *buf, size_t len);
+
 /* A static human description of an error code. */
 const char *atc_strerror(enum atc_err e);
 

@@ -18,6 +18,7 @@ Config:    enabled = default-true ($ATOMCODE_HOME/config.toml)
 Queue:     (empty)
 Endpoint:  http://127.0.0.1:9/v1/events
 Schema:    v1
+Notice:    first-run notice not shown yet
 Agent:     not running
 EOF
 check "status on an empty home: upstream lines, then Agent" cmp "$T/s0.want" "$T/s0"
