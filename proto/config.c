@@ -18,10 +18,12 @@
  * table of already-unquoted values. Every line inih sees is therefore far
  * below its 200-byte limit and free of `#`, `;` and quotes.
  */
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -944,14 +946,15 @@ slurp(const char *path, char **out, size_t *outlen, struct stat *sb)
 
 	*out = NULL;
 	*outlen = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	/*
+	 * Never blocks on a FIFO planted at path (atc_open must not hang);
+	 * a symlink is followed (dotfile managers link config.toml).
+	 */
+	if ((fd = fsio_open(AT_FDCWD, path, O_RDONLY, 0, FSIO_FOLLOW |
+	    FSIO_USER)) == -1)
 		return -1;
 	if (fstat(fd, sb) == -1)
 		goto fail;
-	if (S_ISDIR(sb->st_mode)) {
-		errno = EISDIR;
-		goto fail;
-	}
 	for (;;) {
 		if (len + 1 >= cap) {
 			cap = cap ? cap * 2 : 4096;
@@ -1215,10 +1218,70 @@ changed(const char *path, int existed, const struct stat *before)
 	    sb.st_mtim.tv_nsec != before->st_mtim.tv_nsec;
 }
 
+/* The temp name of an edit: "<base>.tmp-" + 6 characters of mkostemp. */
+#define TMP_TAG		".tmp-"
+#define TMP_RAND	6
+
+/*
+ * Remove the temp files that interrupted edits of target left beside it
+ * (each is a full copy of the user's config, provider keys included). An
+ * edit holds flock(LOCK_EX) on its temp file from creation to rename, so a
+ * temp whose lock is free belongs to nobody. Only files named
+ * <base>.tmp-XXXXXX, regular and ours, are touched.
+ */
+static void
+clean_stale_temps(const char *target)
+{
+	char		 dir[PATHS_MAX];
+	const char	*base, *n;
+	struct dirent	*de;
+	struct stat	 st, nst;
+	size_t		 bl, nl;
+	DIR		*d;
+	int		 dfd, fd, i, ok;
+
+	base = strrchr(target, '/') != NULL ? strrchr(target, '/') + 1 :
+	    target;
+	bl = strlen(base);
+	dir_of(target, dir, sizeof(dir));
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return;
+	if ((fd = dup(dfd)) == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		close(dfd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		n = de->d_name;
+		nl = strlen(n);
+		if (nl != bl + strlen(TMP_TAG) + TMP_RAND ||
+		    memcmp(n, base, bl) != 0 ||
+		    memcmp(n + bl, TMP_TAG, strlen(TMP_TAG)) != 0)
+			continue;
+		for (i = 0, ok = 1; i < TMP_RAND; i++)
+			ok &= isalnum((unsigned char)n[nl - TMP_RAND + i]) != 0;
+		if (!ok)
+			continue;
+		if ((fd = fsio_open(dfd, n, O_RDONLY, 0, FSIO_OWNER)) == -1)
+			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 &&
+		    fstatat(dfd, n, &nst, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    st.st_dev == nst.st_dev && st.st_ino == nst.st_ino)
+			(void)unlinkat(dfd, n, 0);
+		close(fd);
+	}
+	closedir(d);
+	close(dfd);
+}
+
 /*
  * Write data to a temp file beside target and rename it over target,
- * with the old file's mode and owner (0600 for a new file).
- * Returns 0, 1 when target changed since it was read (nothing done), -1.
+ * with the old file's mode and owner (0600 for a new file). The temp file
+ * stays 0600 and locked (see clean_stale_temps) until just before the
+ * rename, so an edit killed half-way leaves nothing others can read.
+ * Returns 0, 1 when target changed since it was read or the temp was
+ * taken away (nothing done: try again), -1.
  */
 static int
 replace(const char *target, const char *data, size_t len, int existed,
@@ -1228,13 +1291,15 @@ replace(const char *target, const char *data, size_t len, int existed,
 	int	fd, saved, n;
 	mode_t	mode = 0600;
 
-	n = snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", target);
+	n = snprintf(tmp, sizeof(tmp), "%s" TMP_TAG "XXXXXX", target);
 	if (n < 0 || (size_t)n >= sizeof(tmp)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
 		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1 || fchmod(fd, 0600) == -1)
+		goto fail;
 	if (existed) {
 		mode = before->st_mode & 07777;
 		if ((before->st_uid != geteuid() ||
@@ -1243,28 +1308,33 @@ replace(const char *target, const char *data, size_t len, int existed,
 			/* not ours to give away: keep our ownership */
 		}
 	}
-	if (fchmod(fd, mode) == -1 || fsio_write_all(fd, data, len) == -1 ||
-	    fsync(fd) == -1)
+	if (fsio_write_all(fd, data, len) == -1 || fsync(fd) == -1)
 		goto fail;
-	if (close(fd) == -1) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
 	if (changed(target, existed, before)) {
 		unlink(tmp);
+		close(fd);
 		return 1;
 	}
-	if (rename(tmp, target) == -1)
+	/* The final mode only now: a copy left by a kill stays private. */
+	if (fchmod(fd, mode) == -1)
 		goto fail;
+	if (rename(tmp, target) == -1) {
+		saved = errno;
+		close(fd);
+		if (saved == ENOENT)
+			return 1;	/* a cleaner took it before our lock */
+		errno = saved;
+		return -1;
+	}
+	if (close(fd) == -1)
+		return -1;
 	dir_of(target, dir, sizeof(dir));
 	fsync_dir(dir);
 	return 0;
 fail:
 	saved = errno;
-	if (fd != -1)
-		close(fd);
 	unlink(tmp);
+	close(fd);
 	errno = saved;
 	return -1;
 }
@@ -1307,6 +1377,7 @@ config_set_enabled(const char *path, int enabled, char *cause,
 	}
 	if ((sc = malloc(sizeof(*sc))) == NULL)
 		goto syserr;
+	clean_stale_temps(target);
 
 	for (attempt = 0; attempt < EDIT_ATTEMPTS; attempt++) {
 		free(old);

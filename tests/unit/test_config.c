@@ -3,7 +3,9 @@
  * opt-out precedence with the exact reason strings, endpoint precedence,
  * and the format-preserving enable/disable edit.
  */
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 
 #include <dirent.h>
@@ -12,6 +14,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +31,34 @@
 #define DATA	"tests/data/config/"
 
 static char	tmpdir[256];
+
+/*
+ * fsync(2) as config.c sees it: the mode of every temp file (".tmp-" in
+ * its name) at the moment its data is synced, i.e. while it holds a full
+ * copy of the user's config.
+ */
+static int	tmp_synced;
+static mode_t	tmp_mode_max;
+
+int	fsync(int);
+
+int
+fsync(int fd)
+{
+	char		link[64], name[PATH_MAX];
+	struct stat	st;
+	ssize_t		n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	if ((n = readlink(link, name, sizeof(name) - 1)) > 0) {
+		name[n] = '\0';
+		if (strstr(name, ".tmp-") != NULL && fstat(fd, &st) == 0) {
+			tmp_synced++;
+			tmp_mode_max |= st.st_mode & 07777;
+		}
+	}
+	return (int)syscall(SYS_fsync, fd);
+}
 
 static const char *
 top(void)
@@ -755,6 +786,85 @@ test_edit_mode_symlink_missing(void **state)
 	assert_true(S_ISLNK(sb.st_mode));
 }
 
+/* An interrupted edit leaves nothing readable behind; stale copies go. */
+static void
+test_edit_temp_private_and_cleaned(void **state)
+{
+	const char	*path;
+	char		 cause[512], stale[PATH_MAX], live[PATH_MAX];
+	char		 odd[PATH_MAX], other[PATH_MAX];
+	struct stat	 sb;
+	int		 lfd;
+
+	(void)state;
+	/* The temp copy is 0600 while it is written, even for a 0644 file. */
+	path = stage(DATA "basic.toml", 0644);
+	tmp_synced = 0;
+	tmp_mode_max = 0;
+	assert_int_equal(config_set_enabled(path, 1, cause, sizeof(cause)), 0);
+	assert_true(tmp_synced > 0);
+	assert_int_equal(tmp_mode_max, 0600);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0644);	/* final mode kept */
+
+	/* Copies a killed edit left: removed at the next edit. */
+	snprintf(stale, sizeof(stale), "%s.tmp-Ab12Cd", path);
+	spew(stale, "api_key = \"sk-secret\"\n", 21, 0644);
+	/* One whose edit is still running (its lock held): kept. */
+	snprintf(live, sizeof(live), "%s.tmp-Zz9Yx8", path);
+	spew(live, "x = 1\n", 6, 0600);
+	lfd = open(live, O_RDONLY);
+	assert_true(lfd != -1);
+	assert_int_equal(flock(lfd, LOCK_EX), 0);
+	/* Names that are not ours: kept. */
+	snprintf(odd, sizeof(odd), "%s.tmp-abc", path);
+	spew(odd, "x\n", 2, 0600);
+	snprintf(other, sizeof(other), "%s/other.toml.tmp-Ab12Cd", tmpdir);
+	spew(other, "x\n", 2, 0600);
+
+	assert_int_equal(config_set_enabled(path, 0, cause, sizeof(cause)), 0);
+	assert_int_equal(lstat(stale, &sb), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(lstat(live, &sb), 0);
+	assert_int_equal(lstat(odd, &sb), 0);
+	assert_int_equal(lstat(other, &sb), 0);
+	close(lfd);
+	/* Its lock is free now: the next edit takes it away too. */
+	assert_int_equal(config_set_enabled(path, 1, cause, sizeof(cause)), 0);
+	assert_int_equal(lstat(live, &sb), -1);
+	/* A FIFO with a temp name is never opened (no hang), never removed. */
+	assert_int_equal(mkfifo(stale, 0600), 0);
+	alarm(5);
+	assert_int_equal(config_set_enabled(path, 0, cause, sizeof(cause)), 0);
+	alarm(0);
+	assert_int_equal(lstat(stale, &sb), 0);
+	assert_true(S_ISFIFO(sb.st_mode));
+}
+
+/* A FIFO (or socket, directory) planted at config.toml never blocks. */
+static void
+test_read_fifo(void **state)
+{
+	char		path[PATH_MAX], target[PATH_MAX];
+	struct tconfig	c;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/config.toml", tmpdir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	alarm(5);	/* a blocking open fails the test instead of hanging */
+	assert_int_equal(config_read(path, &c), -1);
+	assert_int_equal(c.parsed, 0);
+	alarm(0);
+	/* ... nor behind a symlink, which is otherwise followed */
+	unlink(path);
+	snprintf(target, sizeof(target), "%s/fifo", tmpdir);
+	assert_int_equal(mkfifo(target, 0600), 0);
+	assert_int_equal(symlink(target, path), 0);
+	alarm(5);
+	assert_int_equal(config_read(path, &c), -1);
+	alarm(0);
+}
+
 int
 main(void)
 {
@@ -779,6 +889,10 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_edit_mode_symlink_missing,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_edit_temp_private_and_cleaned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_fifo, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
