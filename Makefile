@@ -51,6 +51,11 @@ CLI_OBJ    = $(call obj,$(CLI_SRC))
 AGENT_OBJ  = $(call obj,$(AGENT_SRC))
 
 LIB_A      = $(BUILD)/libatomcode-telemetry.a
+# The same objects with every symbol global: for the agent, the CLI and the
+# tests, which use the internals. The installed .a exports only atc_*.
+LIB_INT    = $(BUILD)/libatc-internal.a
+LIB_RELOC  = $(BUILD)/obj/libatomcode-telemetry.o
+GEN_SCHEMA = $(BUILD)/gen_schema
 LIB_SO     = $(BUILD)/libatomcode-telemetry.so.$(SOVERSION)
 AGENT_A    = $(BUILD)/libagent.a
 AGENTD     = $(BUILD)/atomcode-telemetryd
@@ -62,7 +67,7 @@ BENCH_BIN  = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 DEPS_OK    = $(BUILD)/.deps-ok
 
 .PHONY: all run check asan ubsan bench lint install install-user-service \
-        uninstall clean deps format demo fuzz chaos
+        uninstall clean deps format demo fuzz chaos schema
 all: $(AGENTD) $(CLI) $(LIB_A) $(LIB_SO) $(PCFILE)
 
 deps $(DEPS_OK):
@@ -73,7 +78,18 @@ $(BUILD)/obj/%.o: %.c $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
-$(LIB_A): $(PROTO_OBJ) $(SHIM_OBJ)
+$(LIB_INT): $(PROTO_OBJ) $(SHIM_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# One relocatable object in which only atc_* stays global: a program that
+# defines config_read or buf_add links against the .a as against the .so.
+$(LIB_RELOC): $(PROTO_OBJ) $(SHIM_OBJ)
+	$(LD) -r -o $@.tmp $^
+	objcopy --wildcard --keep-global-symbol='atc_*' $@.tmp $@
+	@rm -f $@.tmp
+
+$(LIB_A): $(LIB_RELOC)
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -87,10 +103,10 @@ $(AGENT_A): $(AGENT_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(AGENTD): $(BUILD)/obj/agent/main.o $(AGENT_A) $(LIB_A)
+$(AGENTD): $(BUILD)/obj/agent/main.o $(AGENT_A) $(LIB_INT)
 	$(CC) $(CFLAGS) -o $@ $^ $(AGENT_LIBS)
 
-$(CLI): $(CLI_OBJ) $(LIB_A)
+$(CLI): $(CLI_OBJ) $(LIB_INT)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(PCFILE): client/atomcode-telemetry.pc.in Makefile
@@ -98,23 +114,32 @@ $(PCFILE): client/atomcode-telemetry.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
-$(BUILD)/tests/%: tests/unit/%.c $(AGENT_A) $(LIB_A) $(DEPS_OK)
+$(BUILD)/tests/%: tests/unit/%.c $(AGENT_A) $(LIB_INT) $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Iagent -Iclient -o $@ $< $(AGENT_A) $(LIB_A) \
+	$(CC) $(ALL_CFLAGS) -Iagent -Iclient -o $@ $< $(AGENT_A) $(LIB_INT) \
 	    $(PKG_LIBS) $(CMOCKA_LIBS)
 
-$(BUILD)/tests/%: tests/tools/%.c $(AGENT_A) $(LIB_A) $(DEPS_OK)
+$(BUILD)/tests/%: tests/tools/%.c $(AGENT_A) $(LIB_INT) $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Iagent -Iclient -o $@ $< $(AGENT_A) $(LIB_A) $(PKG_LIBS)
+	$(CC) $(ALL_CFLAGS) -Iagent -Iclient -o $@ $< $(AGENT_A) $(LIB_INT) $(PKG_LIBS)
 
-$(BUILD)/bench/%: tests/bench/%.c $(AGENT_A) $(LIB_A) $(DEPS_OK)
+$(BUILD)/bench/%: tests/bench/%.c $(AGENT_A) $(LIB_INT) $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Iagent -Iclient -o $@ $< $(AGENT_A) $(LIB_A) $(PKG_LIBS)
+	$(CC) $(ALL_CFLAGS) -Iagent -Iclient -o $@ $< $(AGENT_A) $(LIB_INT) $(PKG_LIBS)
+
+$(GEN_SCHEMA): scripts/gen_schema.c $(LIB_INT) $(DEPS_OK)
+	$(CC) $(ALL_CFLAGS) -Iclient -o $@ $< $(LIB_INT) $(PKG_LIBS)
+
+# Rewrite the files generated from the schema tables in proto/record.c.
+schema: $(GEN_SCHEMA)
+	$(GEN_SCHEMA) header >include/atomcode/telemetry-events.h
+	$(GEN_SCHEMA) man >man/atomcode-telemetry-events.7
+	$(GEN_SCHEMA) rust >bindings/rust/src/schema.rs
 
 run: all
 	$(AGENTD)
 
-check: all $(UNIT_BIN) $(TOOL_BIN)
+check: all $(UNIT_BIN) $(TOOL_BIN) $(GEN_SCHEMA)
 	@sh tests/run.sh $(BUILD)
 
 # Sanitizer builds live in their own build directories.
@@ -155,7 +180,8 @@ install: all
 	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libatomcode-telemetry.so.$(SOVERSION) \
 	    $(DESTDIR)$(LIBDIR)/libatomcode-telemetry.so
-	install -m 0644 include/atomcode/telemetry.h $(DESTDIR)$(INCDIR)/atomcode/
+	install -m 0644 include/atomcode/telemetry.h \
+	    include/atomcode/telemetry-events.h $(DESTDIR)$(INCDIR)/atomcode/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 	    client/atomcode-telemetry.pc.in >$(DESTDIR)$(PCDIR)/atomcode-telemetry.pc
@@ -171,7 +197,8 @@ install-user-service:
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/atomcode-telemetryd $(DESTDIR)$(BINDIR)/atomcode-telemetry \
 	    $(DESTDIR)$(LIBDIR)/libatomcode-telemetry.* $(DESTDIR)$(PCDIR)/atomcode-telemetry.pc \
-	    $(DESTDIR)$(INCDIR)/atomcode/telemetry.h
+	    $(DESTDIR)$(INCDIR)/atomcode/telemetry.h \
+	    $(DESTDIR)$(INCDIR)/atomcode/telemetry-events.h
 
 clean:
 	rm -rf build build-asan build-ubsan

@@ -50,6 +50,7 @@
 #include "buf.h"
 #include "config.h"
 #include "envelope.h"
+#include "event.h"
 #include "frame.h"
 #include "identity.h"
 #include "notice.h"
@@ -79,6 +80,7 @@
 #define ATC_SPAWN_MS		10000	/* at most one spawn per handle per */
 #define ATC_SPAWN_MAX		3	/* spawns per handle, ever */
 #define ATC_CLOSE_MS		100	/* default atc_close() bound */
+#define ATC_DURABLE_MS		500	/* default atc_track_durable() bound */
 #define ATC_IOV_MAX		64	/* frames per sendmsg() */
 #define ATC_RECV_CHUNK		4096	/* bytes read per recv() */
 #define ATC_IN_MAX		(FRAME_HDR + FRAME_MAX)	/* reply bytes held */
@@ -107,6 +109,7 @@ struct atc {
 	int		 asked_replace;	/* sent {"op":"shutdown"} to an older agent */
 	uint64_t	 fb_since_ms;	/* when the open fallback segment began */
 	unsigned	 close_ms;
+	unsigned	 durable_ms;
 	int		 sudo;		/* create no file */
 	pid_t		 pid;		/* the process that owns fd and q */
 	unsigned	 fork_gen;	/* atc_fork_gen when pid was checked */
@@ -155,6 +158,7 @@ struct atc {
 	unsigned	 ndeferred;
 
 	struct atc_stats st;
+	struct atc_error_info lasterr;	/* the last refused event */
 };
 
 /* Monotonic milliseconds. */
@@ -175,6 +179,34 @@ wall_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Keep why an event was refused (atc_last_error); count it in rejected
+ * unless it was not JSON at all (a caller's error, as before API 2).
+ */
+static void
+refused(struct atc *h, enum atc_err e, const char *code, const char *ev,
+    const char *field, const char *rule)
+{
+	if (e != ATC_E_JSON)
+		h->st.rejected++;
+	event_refusal(&h->lasterr, e, code, ev, field, rule);
+}
+
+/* The event_id of a record text, for a refusal (rare path: jansson). */
+static void
+record_event_id(const char *rec, size_t len, char *out, size_t outlen)
+{
+	json_t		*o;
+	const char	*id;
+
+	out[0] = '\0';
+	if ((o = json_loadb(rec, len, 0, NULL)) == NULL)
+		return;
+	if ((id = json_string_value(json_object_get(o, "event_id"))) != NULL)
+		snprintf(out, outlen, "%s", id);
+	json_decref(o);
 }
 
 static struct atc_ev *
@@ -341,7 +373,8 @@ fb_add(struct atc *h, const char *rec, size_t len)
 	if (rec_validate(rec, len, &h->sc, &h->fb, &res) == REC_OK)
 		h->fb_n++;
 	else
-		h->st.rejected++;
+		refused(h, ATC_E_SCHEMA, rec_code(res.err), res.event_id,
+		    res.field, NULL);
 }
 
 /* Append the batch to the fallback segment. 0, or -1 if it was lost. */
@@ -706,10 +739,11 @@ static void
 handle_reply(struct atc *h, const unsigned char *p, size_t n)
 {
 	json_t		*o;
-	const char	*op, *code;
+	const char	*op, *code, *field, *msg;
 	json_int_t	 seq, first;
 	struct atc_ev	*ev;
 	unsigned	 i;
+	char		 id[48];
 
 	if (fast_ack(h, p, n))
 		return;
@@ -727,6 +761,8 @@ handle_reply(struct atc *h, const unsigned char *p, size_t n)
 		if (first <= 0 || first > seq)
 			first = seq;
 		code = json_string_value(json_object_get(o, "code"));
+		field = json_string_value(json_object_get(o, "field"));
+		msg = json_string_value(json_object_get(o, "message"));
 		for (i = 0; i < h->ninflight; ) {
 			ev = ring_at(h, i);
 			if (ev->seq < (uint64_t)first || ev->seq > (uint64_t)seq) {
@@ -738,8 +774,15 @@ handle_reply(struct atc *h, const unsigned char *p, size_t n)
 				/* Not stored by the agent: keep it. */
 				fb_add(h, ev->frame.data + FRAME_HDR,
 				    ev->frame.len - FRAME_HDR);
-			} else
-				h->st.rejected++;
+			} else {
+				record_event_id(ev->frame.data + FRAME_HDR,
+				    ev->frame.len - FRAME_HDR, id, sizeof(id));
+				refused(h, ATC_E_SCHEMA, code != NULL ? code :
+				    "internal", id, field, NULL);
+				if (h->lasterr.rule[0] == '\0' && msg != NULL)
+					snprintf(h->lasterr.rule,
+					    sizeof(h->lasterr.rule), "%s", msg);
+			}
 			ring_remove(h, i);
 		}
 		fb_commit(h);
@@ -1088,11 +1131,36 @@ handle_free(struct atc *h)
 	free(h);
 }
 
+/*
+ * The caller's options as this library knows them: the first opt->size
+ * bytes (0: the API 2 layout), the rest zero. ATC_E_INVAL for a size
+ * smaller than the API 2 layout.
+ */
+static enum atc_err
+options_copy(const struct atc_options *opt, struct atc_options *o)
+{
+	size_t	n;
+
+	memset(o, 0, sizeof(*o));
+	o->size = sizeof(*o);
+	if (opt == NULL)
+		return ATC_OK;
+	n = opt->size == 0 ? ATC_OPTIONS_SIZE_2 : opt->size;
+	if (n < ATC_OPTIONS_SIZE_2)
+		return ATC_E_INVAL;
+	if (n > sizeof(*o))
+		n = sizeof(*o);	/* a newer caller: fields we do not know */
+	memcpy((char *)o + sizeof(o->size), (const char *)opt +
+	    sizeof(opt->size), n - sizeof(o->size));
+	o->size = sizeof(*o);
+	return ATC_OK;
+}
+
 /* Open a handle: opt-out, identity, envelope. */
 enum atc_err
-atc_open(const struct atc_options *opt, struct atc **out)
+atc_open(const struct atc_options *optp, struct atc **out)
 {
-	static const struct atc_options	 none;
+	struct atc_options		 optv, *opt = &optv;
 	struct atc			*h;
 	struct tconfig			 c;
 	struct optout			 o;
@@ -1101,8 +1169,8 @@ atc_open(const struct atc_options *opt, struct atc **out)
 	if (out == NULL)
 		return ATC_E_INVAL;
 	*out = NULL;
-	if (opt == NULL)
-		opt = &none;
+	if ((e = options_copy(optp, &optv)) != ATC_OK)
+		return e;
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return ATC_E_NOMEM;
 	if (pthread_mutex_init(&h->mtx, NULL) != 0) {
@@ -1116,6 +1184,9 @@ atc_open(const struct atc_options *opt, struct atc **out)
 	h->flags = opt->flags;
 	h->close_ms = opt->close_timeout_ms ? opt->close_timeout_ms :
 	    ATC_CLOSE_MS;
+	h->durable_ms = opt->durable_timeout_ms ? opt->durable_timeout_ms :
+	    ATC_DURABLE_MS;
+	h->lasterr.size = sizeof(h->lasterr);
 	env_init(&h->env);
 
 	if (paths_init(&h->paths) == -1) {
@@ -1258,12 +1329,242 @@ atc_set_counters(struct atc *h, int64_t turn, int64_t round, int64_t request)
 	ATC_SETTER(h, set_counters(h, turn, round, request));
 }
 
+/* The first payload key that names an envelope field (rare path). */
+static void
+reserved_key(const char *payload, char *out, size_t outlen)
+{
+	struct rec_field	 f;
+	json_t			*o;
+	const char		*k;
+	json_t			*v;
+	unsigned		 i;
+
+	out[0] = '\0';
+	if ((o = json_loads(payload, 0, NULL)) == NULL)
+		return;
+	json_object_foreach(o, k, v) {
+		(void)v;
+		for (i = 0; rec_envelope_field(i, &f); i++)
+			if (strcmp(f.name, k) == 0)
+				break;
+		if (rec_envelope_field(i, &f) || strcmp(k, "op") == 0) {
+			snprintf(out, outlen, "%s", k);
+			break;
+		}
+	}
+	json_decref(o);
+}
+
+/* Is s a string the envelope may carry (bounded UTF-8)? */
+static int
+scope_str_ok(const char *s)
+{
+	size_t	n = strlen(s);
+
+	return n <= ENV_STR_MAX && utf8_valid((const unsigned char *)s, n);
+}
+
+/*
+ * Render the envelope under a scope into e (a shallow copy of the handle's:
+ * strings borrowed from the scope, only head and tail are e's own).
+ */
+static enum atc_err
+scope_render(struct atc *h, const struct atc_scope *sp, struct envelope *e)
+{
+	struct atc_scope	 sv = ATC_SCOPE_INIT;
+	const char		*strs[4];
+	char			**dst[4];
+	size_t			 n, i;
+	enum repo_host		 rh;
+
+	/* The caller's scope as we know it (its first size bytes). */
+	n = sp->size < sizeof(sv) ? sp->size : sizeof(sv);
+	if (n < sizeof(sv.size))
+		return ATC_E_INVAL;
+	memcpy((char *)&sv + sizeof(sv.size), (const char *)sp +
+	    sizeof(sp->size), n - sizeof(sv.size));
+	*e = h->env;
+	memset(&e->head, 0, sizeof(e->head));
+	memset(&e->tail, 0, sizeof(e->tail));
+	if (sv.mode != NULL && *sv.mode != '\0') {
+		if (!env_mode_valid(sv.mode))
+			return ATC_E_INVAL;
+		e->mode = (char *)(uintptr_t)sv.mode;
+	}
+	if (sv.session_id != NULL && *sv.session_id != '\0') {
+		if (!identity_uuid_valid(sv.session_id,
+		    strlen(sv.session_id)))
+			return ATC_E_INVAL;
+		for (i = 0; i < UUID_STR_LEN - 1; i++)
+			e->session_id[i] = (char)(sv.session_id[i] >= 'A' &&
+			    sv.session_id[i] <= 'F' ? sv.session_id[i] - 'A' +
+			    'a' : sv.session_id[i]);
+	}
+	strs[0] = sv.provider;
+	dst[0] = &e->provider;
+	strs[1] = sv.provider_host;
+	dst[1] = &e->provider_host;
+	strs[2] = sv.model;
+	dst[2] = &e->model;
+	strs[3] = sv.surface;
+	dst[3] = &e->surface;
+	for (i = 0; i < 4; i++) {
+		if (strs[i] == NULL || *strs[i] == '\0')
+			continue;
+		if (!scope_str_ok(strs[i]))
+			return ATC_E_INVAL;
+		*dst[i] = (char *)(uintptr_t)strs[i];
+	}
+	if (sv.repo_host != NULL && *sv.repo_host != '\0') {
+		for (rh = REPO_NONE; rh <= REPO_OTHER; rh++)
+			if (strcmp(repo_host_name(rh), sv.repo_host) == 0)
+				break;
+		if (rh > REPO_OTHER)
+			return ATC_E_INVAL;
+		e->repo.host = rh;
+		e->repo.has_git = sv.repo_has_git != 0;
+		e->repo_set = 1;
+	}
+	if (sv.round > (int64_t)UINT32_MAX)
+		return ATC_E_INVAL;
+	if (sv.turn >= 0)
+		e->turn = sv.turn;
+	if (sv.round >= 0)
+		e->round = sv.round;
+	if (sv.request >= 0)
+		e->request = sv.request;
+	if (env_render(e) == -1) {
+		buf_free(&e->head);
+		buf_free(&e->tail);
+		return ATC_E_NOMEM;
+	}
+	return ATC_OK;
+}
+
+/* Build the record of h->members under scope (NULL: none) and submit it. */
+static enum atc_err
+emit_members(struct atc *h, const char *event_id,
+    const struct atc_scope *scope)
+{
+	struct envelope	 scoped, *env = &h->env;
+	enum atc_err	 e;
+	int		 r;
+
+	if (h->need_render && env_render(&h->env) == -1)
+		return ATC_E_NOMEM;
+	h->need_render = 0;
+	if (scope != NULL) {
+		if ((e = scope_render(h, scope, &scoped)) != ATC_OK)
+			return e;
+		env = &scoped;
+	}
+	h->rec.len = 0;
+	r = env_record(env, &h->rec, env_test_hooks.fixed ? 0 : wall_ms(),
+	    event_id, h->members.data, h->members.len);
+	if (env == &scoped) {
+		buf_free(&scoped.head);
+		buf_free(&scoped.tail);
+	}
+	if (r == -1)
+		return ATC_E_NOMEM;
+	if (h->rec.len > FRAME_MAX) {
+		refused(h, ATC_E_INVAL, "too_long", event_id, NULL,
+		    "a record is at most 65536 bytes");
+		return ATC_E_INVAL;
+	}
+	return submit(h, h->rec.data, h->rec.len);
+}
+
+/* Lock, check and build the members of a typed event. */
+static enum atc_err
+track_begin(struct atc *h, const struct atc_event *ev)
+{
+	enum atc_err	e;
+
+	if (!h->enabled)
+		return ATC_E_DISABLED;
+	h->members.len = 0;
+	if ((e = event_members(ev, &h->members, &h->lasterr)) != ATC_OK) {
+		if (e == ATC_E_SCHEMA)
+			h->st.rejected++;
+		return e;
+	}
+	return ATC_OK;
+}
+
+/* Emit a typed event. */
+enum atc_err
+atc_track(struct atc *h, const struct atc_event *ev,
+    const struct atc_scope *scope)
+{
+	enum atc_err	e;
+
+	if (h == NULL || ev == NULL)
+		return ATC_E_INVAL;
+	pthread_mutex_lock(&h->mtx);
+	if ((e = track_begin(h, ev)) == ATC_OK)
+		e = emit_members(h, event_id(ev), scope);
+	pthread_mutex_unlock(&h->mtx);
+	return e;
+}
+
+/*
+ * Emit a typed event and wait until it is on disk: confirmed by the agent,
+ * else written to a fallback segment that is synced and made ready.
+ */
+enum atc_err
+atc_track_durable(struct atc *h, const struct atc_event *ev,
+    const struct atc_scope *scope)
+{
+	uint64_t	lost, rejected;
+	enum atc_err	e;
+
+	if (h == NULL || ev == NULL)
+		return ATC_E_INVAL;
+	pthread_mutex_lock(&h->mtx);
+	lost = h->st.lost;
+	rejected = h->st.rejected;
+	if ((e = track_begin(h, ev)) == ATC_OK)
+		e = emit_members(h, event_id(ev), scope);
+	if (e == ATC_OK) {
+		(void)do_flush(h, h->durable_ms, 0);
+		fb_roll(h);	/* what went to the fallback: synced, ready */
+		if (h->st.lost > lost)
+			e = ATC_E_IO;
+		else if (h->st.rejected > rejected)
+			e = ATC_E_SCHEMA;	/* the agent refused it */
+	}
+	pthread_mutex_unlock(&h->mtx);
+	return e;
+}
+
+/* The last refusal. */
+int
+atc_last_error(struct atc *h, struct atc_error_info *out)
+{
+	int	r = 0;
+
+	if (out == NULL || out->size < sizeof(out->size) + sizeof(out->err))
+		return 0;
+	out->err = ATC_OK;
+	if (h == NULL)
+		return 0;
+	pthread_mutex_lock(&h->mtx);
+	if (h->lasterr.err != ATC_OK) {
+		event_copy_error(out, &h->lasterr);
+		r = 1;
+	}
+	pthread_mutex_unlock(&h->mtx);
+	return r;
+}
+
 /* Emit one event with the envelope added. */
 enum atc_err
 atc_emit(struct atc *h, const char *event_id, const char *payload)
 {
 	enum env_payload	p;
 	enum atc_err		e;
+	char			key[64];
 
 	if (h == NULL || event_id == NULL || *event_id == '\0')
 		return ATC_E_INVAL;
@@ -1273,7 +1574,8 @@ atc_emit(struct atc *h, const char *event_id, const char *payload)
 		goto out;
 	}
 	if (!rec_known_event(event_id, strlen(event_id))) {
-		h->st.rejected++;
+		refused(h, ATC_E_SCHEMA, "unknown_event", event_id,
+		    "event_id", NULL);
 		e = ATC_E_SCHEMA;
 		goto out;
 	}
@@ -1281,27 +1583,18 @@ atc_emit(struct atc *h, const char *event_id, const char *payload)
 	if (payload != NULL &&
 	    (p = env_payload(payload, strlen(payload), &h->members)) !=
 	    ENV_P_OK) {
-		if (p == ENV_P_RESERVED)
-			h->st.rejected++;
+		if (p == ENV_P_RESERVED) {
+			reserved_key(payload, key, sizeof(key));
+			refused(h, ATC_E_SCHEMA, "duplicate_field", event_id,
+			    key, "an envelope field: set by the library "
+			    "(atc_set_*), not in the payload");
+		} else
+			refused(h, ATC_E_JSON, "bad_json", event_id, NULL,
+			    "the payload must be one JSON object in UTF-8");
 		e = p == ENV_P_RESERVED ? ATC_E_SCHEMA : ATC_E_JSON;
 		goto out;
 	}
-	if (h->need_render && env_render(&h->env) == -1) {
-		e = ATC_E_NOMEM;
-		goto out;
-	}
-	h->need_render = 0;
-	h->rec.len = 0;
-	if (env_record(&h->env, &h->rec, env_test_hooks.fixed ? 0 : wall_ms(),
-	    event_id, h->members.data, h->members.len) == -1) {
-		e = ATC_E_NOMEM;
-		goto out;
-	}
-	if (h->rec.len > FRAME_MAX) {
-		e = ATC_E_INVAL;
-		goto out;
-	}
-	e = submit(h, h->rec.data, h->rec.len);
+	e = emit_members(h, event_id, NULL);
 out:
 	pthread_mutex_unlock(&h->mtx);
 	return e;
@@ -1315,14 +1608,18 @@ atc_emit_raw(struct atc *h, const char *record, size_t len)
 
 	if (h == NULL || record == NULL || len == 0 || len > FRAME_MAX)
 		return ATC_E_INVAL;
-	if (!env_json_object(record, len))
-		return h->enabled ? ATC_E_JSON : ATC_E_DISABLED;
 	pthread_mutex_lock(&h->mtx);
 	if (!h->enabled)
 		e = ATC_E_DISABLED;
-	else if (frame_is_control((const unsigned char *)record, len)) {
-		h->st.rejected++;
-		e = ATC_E_SCHEMA;	/* a record never has "op" */
+	else if (!env_json_object(record, len)) {
+		refused(h, ATC_E_JSON, "bad_json", NULL, NULL,
+		    "a record is one JSON object in UTF-8");
+		e = ATC_E_JSON;
+	} else if (frame_is_control((const unsigned char *)record, len)) {
+		/* a record never has "op" */
+		refused(h, ATC_E_SCHEMA, "control_frame", NULL, "op",
+		    "a record must not begin with {\"op\": (a control frame)");
+		e = ATC_E_SCHEMA;
 	} else
 		e = submit(h, record, len);
 	pthread_mutex_unlock(&h->mtx);
@@ -1395,10 +1692,6 @@ atc_strerror(enum atc_err e)
 		return "record rejected by the telemetry schema";
 	case ATC_E_IO:
 		return "event could not be stored (no agent and no fallback)";
-	case ATC_E_TIMEOUT:
-		return "the telemetry agent did not confirm in time";
-	case ATC_E_NOAGENT:
-		return "no telemetry agent reachable";
 	}
 	return "unknown error";
 }

@@ -1604,3 +1604,133 @@ rec_line_ok(const char *line, size_t len)
 		return 0;
 	return !r.odd;	/* also covers ts beyond int64 */
 }
+
+/* ---- schema access (rec_event_*, rec_envelope_field) ---- */
+
+static enum rec_kind
+kind_pub(unsigned char k)
+{
+	switch (k) {
+	case K_UUID:	return REC_K_UUID;
+	case K_U32:	return REC_K_U32;
+	case K_U64:	return REC_K_U64;
+	case K_I64:	return REC_K_I64;
+	case K_SCHEMA:	return REC_K_SCHEMA;
+	case K_BOOL:	return REC_K_BOOL;
+	case K_ENUM:	return REC_K_ENUM;
+	case K_IDENT:	return REC_K_IDENT;
+	case K_REPO:	return REC_K_REPO;
+	case K_STRARR:	return REC_K_STRARR;
+	default:	return REC_K_STR;
+	}
+}
+
+static void
+field_pub(const struct fdef *d, int required, struct rec_field *f)
+{
+	f->name = d->name;
+	f->kind = kind_pub(d->kind);
+	f->flags = (d->flags & FD_SCRUB ? REC_FD_SCRUB : 0) |
+	    (d->flags & FD_TRUNC ? REC_FD_TRUNC : 0) |
+	    (d->flags & FD_CHARS ? REC_FD_CHARS : 0);
+	f->max = d->max;
+	f->enumv = d->enumv;
+	if (d->kind == K_REPO)
+		f->enumv = host_enum;
+	f->required = required;
+}
+
+/* Number of events. */
+unsigned
+rec_event_count(void)
+{
+	return NEVENTS;
+}
+
+/* Name of event i. */
+const char *
+rec_event_name(unsigned i)
+{
+	return i < NEVENTS ? evdefs[i].name : NULL;
+}
+
+/* Index of an event id. */
+int
+rec_event_index(const char *id, size_t len)
+{
+	const struct evdef	*e = event_lookup(id, len);
+
+	return e == NULL ? -1 : (int)(e - evdefs);
+}
+
+/* The definition of field id in event e (its override applied). */
+static const struct fdef *
+ev_fdef(const struct evdef *e, int id)
+{
+	return e->ov != NULL && e->ov_id == id ? e->ov : &fdefs[id];
+}
+
+/* The k-th payload field of event ev. */
+int
+rec_event_field(unsigned ev, unsigned k, struct rec_field *f)
+{
+	const struct evdef	*e;
+	int			 id;
+
+	if (ev >= NEVENTS)
+		return 0;
+	e = &evdefs[ev];
+	for (id = 0; id < F_N; id++) {
+		if (!(e->allow & B(id)) || k-- > 0)
+			continue;
+		field_pub(ev_fdef(e, id), (e->req & B(id)) != 0, f);
+		return 1;
+	}
+	return 0;
+}
+
+/* Payload field name of event ev. */
+int
+rec_event_find(unsigned ev, const char *name, size_t len, struct rec_field *f)
+{
+	int	id;
+
+	if (ev >= NEVENTS || (id = field_lookup(name, len)) < 0 ||
+	    !(evdefs[ev].allow & B(id)))
+		return 0;
+	field_pub(ev_fdef(&evdefs[ev], id), (evdefs[ev].req & B(id)) != 0, f);
+	return 1;
+}
+
+/* The k-th envelope field. */
+int
+rec_envelope_field(unsigned k, struct rec_field *f)
+{
+	int	id;
+
+	for (id = 0; id < F_N; id++) {
+		if (!(ENV_ALLOW & B(id)) || k-- > 0)
+			continue;
+		field_pub(&fdefs[id], (ENV_REQ & B(id)) != 0, f);
+		return 1;
+	}
+	return 0;
+}
+
+/* How the man page names a kind. */
+const char *
+rec_kind_name(enum rec_kind k)
+{
+	static const char *const names[] = {
+		[REC_K_STR] = "string", [REC_K_UUID] = "uuid",
+		[REC_K_U32] = "u32", [REC_K_U64] = "u64", [REC_K_I64] = "i64",
+		[REC_K_SCHEMA] = "integer 1", [REC_K_BOOL] = "bool",
+		[REC_K_ENUM] = "enum", [REC_K_IDENT] = "identifier",
+		[REC_K_REPO] = "object", [REC_K_STRARR] = "array of strings",
+	};
+
+	return (unsigned)k < sizeof names / sizeof names[0] ? names[k] :
+	    "string";
+}
+
+_Static_assert(REC_BT_ENTRIES == REC_BT_MAX, "REC_BT_ENTRIES");

@@ -67,4 +67,54 @@ int	rec_known_event(const char *id, size_t len);
  * with a string event_id and an integer ts that fits int64. 1 if it passes.
  */
 int	rec_line_ok(const char *line, size_t len);
+/*
+ * Read-only access to the schema tables (the single source: the typed
+ * builder in client/event.c, the generated header and man page, and the
+ * validator all read them). Kinds and flags mirror the table's.
+ */
+enum rec_kind {
+	REC_K_STR,	/* string, at most max bytes (or characters) */
+	REC_K_UUID,	/* lowercase hyphenated UUID string */
+	REC_K_U32,
+	REC_K_U64,
+	REC_K_I64,
+	REC_K_SCHEMA,	/* the integer 1 */
+	REC_K_BOOL,
+	REC_K_ENUM,	/* a string from enumv */
+	REC_K_IDENT,	/* [a-z0-9_]{1,max} */
+	REC_K_REPO,	/* {"host": enum, "has_git": bool} */
+	REC_K_STRARR	/* array of at most REC_BT_ENTRIES strings */
+};
+#define REC_FD_SCRUB	0x01	/* free text: scrubbed */
+#define REC_FD_TRUNC	0x02	/* over max: truncated (else too_long) */
+#define REC_FD_CHARS	0x04	/* max counts characters, not bytes */
+#define REC_BT_ENTRIES	5	/* entries of a REC_K_STRARR */
+
+struct rec_field {
+	const char		*name;
+	enum rec_kind		 kind;
+	unsigned		 flags;		/* REC_FD_* */
+	unsigned		 max;		/* see kind and flags; 0: none */
+	const char *const	*enumv;		/* REC_K_ENUM: NULL-terminated */
+	int			 required;
+};
+
+/* Number of events; their index runs 0..n-1 in table order. */
+unsigned	rec_event_count(void);
+/* Name of event i, or NULL past the end. */
+const char	*rec_event_name(unsigned i);
+/* Index of event id[0..len), or -1. */
+int		rec_event_index(const char *id, size_t len);
+/*
+ * The k-th payload field of event ev (wire order) into *f: 1, or 0 past the
+ * end. Per-event overrides (an enum in place of an identifier) are applied.
+ */
+int		rec_event_field(unsigned ev, unsigned k, struct rec_field *f);
+/* Payload field name[0..len) of event ev into *f: 1, or 0 if not its. */
+int		rec_event_find(unsigned ev, const char *name, size_t len,
+		    struct rec_field *f);
+/* The k-th envelope field (event_id included) into *f: 1, or 0 past the end. */
+int		rec_envelope_field(unsigned k, struct rec_field *f);
+/* Name of a kind as the man page writes it ("u32", "uuid", ...). */
+const char	*rec_kind_name(enum rec_kind k);
 #endif

@@ -580,15 +580,23 @@ test_rejected(void **state)
 {
 	struct atc		*h;
 	struct atc_stats	 st;
+	struct atc_error_info	 ei = { .size = sizeof(ei) };
 	pid_t			 agent;
 
 	(void)state;
 	agent = fake_start(FA_REJECT, 0);
 	h = open_handle(ATC_F_NO_SPAWN, 100);
+	assert_int_equal(atc_last_error(h, &ei), 0);
 	emit_n(h, 3);
 	assert_int_equal(atc_flush(h, 2000), ATC_OK);
 	atc_get_stats(h, &st);
 	assert_int_equal(st.rejected, 1);
+	/* The agent's refusal reaches the caller: code, event, its message. */
+	assert_int_equal(atc_last_error(h, &ei), 1);
+	assert_int_equal(ei.err, ATC_E_SCHEMA);
+	assert_string_equal(ei.code, "unknown_event");
+	assert_string_equal(ei.event_id, "tool_call");
+	assert_int_equal(ei.refused, 1);
 	assert_int_equal(st.acked, 2);
 	assert_int_equal(st.fallback, 0);
 	assert_int_equal(atc_close(h), ATC_OK);
