@@ -22,7 +22,14 @@
 #include "syncer.h"
 #include "upload.h"
 
-#define AGENT_MAX_CLIENTS	1024		/* past this the longest-idle client is closed */
+#define AGENT_MAX_CLIENTS	1024		/* past this, newcomers wait in the backlog */
+#define AGENT_LISTEN_BACKLOG	4096		/* connections the kernel holds for us */
+#define AGENT_ACCEPT_PER_PASS	32		/* accepts per loop pass: reads go on */
+#define AGENT_EVICT_IDLE_MS	250		/* quiet this long (and nothing pending):
+						   may be closed to make room */
+#define ACCEPT_RETRY_MS		50		/* paused at the limit: look again */
+#define AGENT_FD_HEADROOM	32		/* descriptors clients never take */
+#define AGENT_FD_RESERVE	4		/* held, released for a new segment */
 #define CONN_READ_CHUNK		(128 * 1024)	/* one read(2) into the shared buffer */
 #define CONN_IN_KEEP		4096		/* idle input buffers above this are freed */
 #define AGENT_IN_TOTAL_MAX	(8 * 1024 * 1024) /* partial frames held, all clients */
@@ -76,7 +83,8 @@ struct conn {
 	int		 ack_held;	/* an unasked ack waits for ack_ev */
 	int		 dead;		/* closing: freed on the deferred path */
 	int		 wgone;		/* peer stopped reading: read until EOF */
-	time_t		 last_active;	/* monotonic seconds of the last read */
+	uint64_t	 last_active_ms;	/* monotonic ms of accept/last read */
+	unsigned	 replies_owed;	/* upload results this client waits for */
 	char		*cwd, *home;	/* scrub context from hello (owned) */
 	struct scrub_ctx scrub;
 };
@@ -101,7 +109,10 @@ struct agent {
 	int			 stopping;
 	struct timespec		 started;
 	struct conns		 conns;
-	unsigned		 nclients;
+	unsigned		 nclients;	/* connections, dying ones included */
+	unsigned		 ndying;	/* closed, not yet freed */
+	int			 accept_paused;	/* at the client limit */
+	int			 reserve_fd[AGENT_FD_RESERVE];
 	uint64_t		 next_conn_id;
 	struct buf		 batch;		/* records of this loop pass */
 	size_t			 in_total;	/* bytes allocated for partial frames */
@@ -113,7 +124,7 @@ struct agent {
 	struct event		*idle_ev;	/* idle exit */
 	struct event		*shutdown_ev;	/* shutdown asked from a callback */
 	struct event		*recheck_ev;	/* one more recovery after start */
-	struct event		*accept_pause_ev; /* accept paused (out of fds) */
+	struct event		*accept_pause_ev; /* accept paused: look again */
 	struct event		*sig_ev[4];
 	struct timespec		 last_write;
 	struct timespec		 segment_started;
@@ -135,6 +146,8 @@ int	server_start(struct agent *a, char *cause, size_t causelen);
 void	server_stop_accepting(struct agent *a);
 void	server_drain(struct agent *a);
 void	server_close_all(struct agent *a);
+void	server_fd_release(struct agent *a);
+unsigned server_client_limit(void);
 void	conn_send(struct conn *c, const char *json, size_t len);
 void	conn_send_json(struct conn *c, json_t *obj);
 void	conn_close(struct conn *c);

@@ -26,6 +26,8 @@ control_upload_done(void *arg, const char *result, long http_status,
 	json_t			*o;
 
 	if ((c = conn_find(w->a, w->conn_id)) != NULL) {
+		if (c->replies_owed > 0)
+			c->replies_owed--;
 		o = json_pack("{s:s, s:s}", "op", "upload", "result", result);
 		if (o != NULL) {
 			if (http_status > 0)
@@ -52,6 +54,7 @@ control_upload_start(struct agent *a, struct conn *c, int wait)
 	} else if (wait && (w = calloc(1, sizeof *w)) != NULL) {
 		w->a = a;
 		w->conn_id = c->id;
+		c->replies_owed++;
 		upload_kick(a->up, 1, control_upload_done, w);
 	} else {
 		upload_kick(a->up, 1, NULL, NULL);
@@ -77,6 +80,8 @@ control_run_parked(struct agent *a)
 		}
 		if ((c = conn_find(a, a->parked[i].conn_id)) == NULL)
 			continue;
+		if (c->replies_owed > 0)
+			c->replies_owed--;
 		if (a->stopping)
 			conn_send_json(c, json_pack("{s:s, s:s}", "op",
 			    "upload", "result", "aborted"));
@@ -180,6 +185,7 @@ control_frame(struct agent *a, struct conn *c, const unsigned char *p, size_t n)
 			a->parked[a->nparked].mark = syncer_mark(a->syncer);
 			a->parked[a->nparked].wait = wait;
 			a->nparked++;
+			c->replies_owed++;
 		} else
 			conn_error(c, "busy", "too many upload requests are"
 			    " waiting for segments to be finished", 0, NULL);

@@ -189,6 +189,15 @@ ingest_commit(struct agent *a)
 		before = queue_active_events(a->q);
 		if (before == 0)
 			clock_gettime(CLOCK_MONOTONIC, &a->segment_started);
+		/*
+		 * A new segment will be opened: hand it the reserved
+		 * descriptors, so clients holding every other one cannot make
+		 * storage fail (the deferred path takes them back).
+		 */
+		if (before == 0 || before + a->batch_events >=
+		    QUEUE_ROLL_EVENTS || queue_active_bytes(a->q) +
+		    a->batch.len >= QUEUE_ROLL_BYTES)
+			server_fd_release(a);
 		if (queue_append(a->q, a->batch.data, a->batch.len,
 		    a->batch_events) == -1) {
 			a->ctr.write_errors++;

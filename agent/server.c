@@ -5,10 +5,14 @@
  * path, never inside their own callback. Never interprets records (ingest.c)
  * or control frames (control.c).
  */
+#include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,32 +29,110 @@ static void	conn_timer_cb(evutil_socket_t, short, void *);
 static void	conn_arm_timer(struct conn *, int);
 static void	server_reap_cb(evutil_socket_t, short, void *);
 static void	conn_write_gone(struct conn *);
+static void	conn_input(struct agent *, struct conn *, const unsigned char *,
+		    size_t);
+static void	conn_free(struct agent *, struct conn *);
 
-static time_t
-mono_now(void)
+static unsigned char	read_buf[CONN_READ_CHUNK];	/* shared by every read */
+
+static uint64_t
+mono_ms(void)
 {
 	struct timespec	ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* At the client limit: close the connection that was quiet the longest. */
+/*
+ * How many clients may be connected now: AGENT_MAX_CLIENTS, and never so
+ * many that the descriptors left for storage, the syncer and uploads fall
+ * below the reserve plus AGENT_FD_HEADROOM (a quarter of the limit when it
+ * is tiny). Read at every accept pass: the limit can change under a
+ * running agent.
+ */
+unsigned
+server_client_limit(void)
+{
+	struct rlimit	rl;
+	rlim_t		room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY)
+		return AGENT_MAX_CLIENTS;
+	room = AGENT_FD_RESERVE + (rl.rlim_cur >= 4 * AGENT_FD_HEADROOM ?
+	    AGENT_FD_HEADROOM : rl.rlim_cur / 4);
+	if (rl.rlim_cur <= room + 1)
+		return 1;
+	if (rl.rlim_cur - room < AGENT_MAX_CLIENTS)
+		return (unsigned)(rl.rlim_cur - room);
+	return AGENT_MAX_CLIENTS;
+}
+
+/*
+ * Truly idle: quiet for AGENT_EVICT_IDLE_MS, nothing unread in the socket,
+ * no unfinished frame, no uncommitted event, no reply owed or unsent.
+ * Only such a connection may be closed to make room.
+ */
+static int
+conn_truly_idle(struct conn *c, uint64_t now)
+{
+	int	unread = 0;
+
+	if (c->dead || c->in.len > 0 || c->out.len > 0 ||
+	    c->batch_first != 0 || c->flush_wanted || c->ack_held ||
+	    c->replies_owed > 0 || c->acked_seq != c->seq ||
+	    now < c->last_active_ms + AGENT_EVICT_IDLE_MS)
+		return 0;
+	if (ioctl(c->fd, FIONREAD, &unread) == -1 || unread > 0)
+		return 0;
+	return 1;
+}
+
+/*
+ * Close c to make room, losing nothing: shut its reading side first (the
+ * peer's later writes fail with EPIPE, so it knows they were not taken),
+ * read and store what it sent before that, acknowledge it, then close and
+ * free it now (the point is its descriptor). Not called from c's own
+ * callbacks.
+ */
 static void
+server_evict(struct agent *a, struct conn *c)
+{
+	ssize_t	n;
+	int	rounds;
+
+	a->ctr.conns_evicted++;
+	(void)shutdown(c->fd, SHUT_RD);
+	for (rounds = 0; rounds < 1024 && !c->dead; rounds++) {
+		n = read(c->fd, read_buf, sizeof read_buf);
+		if (n <= 0)
+			break;
+		conn_input(a, c, read_buf, (size_t)n);
+	}
+	if (c->batch_first != 0) {
+		c->flush_wanted = 1;
+		ingest_commit(a);
+	}
+	conn_close(c);
+	if (c->batch_first == 0)
+		conn_free(a, c);
+}
+
+/* Evict the truly idle connection quiet the longest. 1 if one went. */
+static int
 server_evict_idlest(struct agent *a)
 {
 	struct conn	*c, *old = NULL;
+	uint64_t	 now = mono_ms();
 
 	TAILQ_FOREACH(c, &a->conns, entry)
-		if (!c->dead && (old == NULL || c->last_active < old->last_active))
+		if ((old == NULL || c->last_active_ms < old->last_active_ms) &&
+		    conn_truly_idle(c, now))
 			old = c;
-	if (old != NULL) {
-		a->ctr.conns_evicted++;
-		conn_close(old);
-		/* Free it now: the limit is about descriptors. */
-		if (old->batch_first == 0)
-			event_active(a->reap_ev, 0, 0);
-	}
+	if (old == NULL)
+		return 0;
+	server_evict(a, old);
+	return 1;
 }
 
 static void
@@ -58,25 +140,27 @@ server_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct agent	*a = arg;
 
+	a->accept_paused = 0;
 	if (a->accept_ev != NULL)
 		event_add(a->accept_ev, NULL);
 }
 
 /*
- * accept() failed with EMFILE/ENFILE. The listening event is level-
- * triggered: close the quietest client, or pause accepting for a second.
+ * Stop accepting: the kernel's listen backlog holds newcomers (their
+ * connect() waits or their writes sit in their socket) until a client
+ * leaves (server_accept_resume) or, every ACCEPT_RETRY_MS while paused, a
+ * client has become truly idle. Never armed while accepting, so an idle
+ * agent has no timer.
  */
 static void
-server_out_of_fds(struct agent *a)
+server_accept_pause(struct agent *a)
 {
-	struct timeval	tv = { 1, 0 };
+	struct timeval	tv = { 0, ACCEPT_RETRY_MS * 1000 };
 
-	if (a->nclients > 0) {
-		server_evict_idlest(a);
+	if (a->accept_ev == NULL)
 		return;
-	}
-	log_warnx("out of file descriptors: not accepting for 1 s");
 	event_del(a->accept_ev);
+	a->accept_paused = 1;
 	if (a->accept_pause_ev == NULL)
 		a->accept_pause_ev = evtimer_new(a->base,
 		    server_accept_resume_cb, a);
@@ -84,28 +168,129 @@ server_out_of_fds(struct agent *a)
 		evtimer_add(a->accept_pause_ev, &tv);
 }
 
-/* Accept every pending connection. */
+/* A client left: accept again if paused for lack of room. */
 static void
-server_accept_cb(evutil_socket_t lfd, short what, void *arg)
+server_accept_resume(struct agent *a)
 {
-	struct agent	*a = arg;
-	struct conn	*c;
-	uid_t		 uid;
-	int		 fd;
+	if (!a->accept_paused || a->stopping)
+		return;
+	if (a->accept_pause_ev != NULL)
+		evtimer_del(a->accept_pause_ev);
+	server_accept_resume_cb(-1, 0, a);
+}
 
-	for (;;) {
-		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+/*
+ * Descriptors held in reserve (copies of /dev/null): released just before
+ * the queue opens a new segment, so storage never fails for lack of a
+ * descriptor that clients took; taken back on the deferred path, evicting
+ * truly idle clients if the table is full.
+ */
+void
+server_fd_release(struct agent *a)
+{
+	unsigned	i;
+
+	for (i = 0; i < AGENT_FD_RESERVE; i++)
+		if (a->reserve_fd[i] > 0) {
+			close(a->reserve_fd[i]);
+			a->reserve_fd[i] = -1;
+		}
+}
+
+/* Take the reserve back (see server_fd_release). */
+static void
+server_fd_reserve(struct agent *a)
+{
+	unsigned	i;
+
+	for (i = 0; i < AGENT_FD_RESERVE; i++) {
+		if (a->reserve_fd[i] > 0)
+			continue;
+		while ((a->reserve_fd[i] = open("/dev/null",
+		    O_RDONLY | O_CLOEXEC)) == -1 &&
+		    (errno == EMFILE || errno == ENFILE) &&
+		    server_evict_idlest(a))
+			;
+		if (a->reserve_fd[i] == -1)
+			return;		/* tried again at the next pass */
+	}
+}
+
+/* A connection for fd (accepted and checked). NULL if out of memory. */
+static struct conn *
+conn_new(struct agent *a, int fd)
+{
+	struct conn	*c;
+
+	if ((c = calloc(1, sizeof *c)) == NULL)
+		return NULL;
+	c->id = ++a->next_conn_id;
+	c->last_active_ms = mono_ms();
+	c->fd = fd;
+	c->rev = event_new(a->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
+	c->wev = event_new(a->base, fd, EV_WRITE | EV_PERSIST, conn_write_cb,
+	    c);
+	c->tev = evtimer_new(a->base, conn_timer_cb, c);
+	if (c->rev == NULL || c->wev == NULL || c->tev == NULL ||
+	    event_add(c->rev, NULL) == -1) {
+		if (c->rev) event_free(c->rev);
+		if (c->wev) event_free(c->wev);
+		if (c->tev) event_free(c->tev);
+		free(c);
+		return NULL;
+	}
+	TAILQ_INSERT_TAIL(&a->conns, c, entry);
+	a->nclients++;
+	if (a->idle_ev != NULL)
+		event_del(a->idle_ev);
+	return c;
+}
+
+/*
+ * Accept at most max connections (redis and nginx bound this too): a
+ * storm of connects must not starve the reads of the clients already in.
+ * At the client limit, a truly idle client makes room; when none is,
+ * accepting pauses and the backlog waits. -1 on a hard accept error.
+ */
+static int
+server_accept_some(struct agent *a, unsigned max, int at_exit)
+{
+	unsigned	limit, n;
+	uid_t		uid;
+	int		fd;
+
+	limit = server_client_limit();
+	for (n = 0; n < max; n++) {
+		/*
+		 * At the limit: the listener was readable when this pass began,
+		 * so someone waits: make room for one. Later ones are seen
+		 * at the next pass (the listener is level-triggered).
+		 */
+		if (!at_exit && a->nclients - a->ndying >= limit) {
+			if (n > 0)
+				return 0;
+			if (!server_evict_idlest(a)) {
+				server_accept_pause(a);
+				return 0;
+			}
+		}
+		fd = accept4(a->listen_fd, NULL, NULL,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if (errno == EMFILE || errno == ENFILE) {
-				/* Out of descriptors: make room, never spin. */
-				server_out_of_fds(a);
-				return;
+				/* Out of descriptors all the same: make room. */
+				server_fd_release(a);
+				if (server_evict_idlest(a))
+					continue;
+				if (!at_exit)
+					server_accept_pause(a);
+				return -1;
 			}
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				log_warn("accept");
-			return;
+			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
 		}
 		uid = (uid_t)-1;
 		if (sock_peer_uid(fd, &uid) == -1 ||
@@ -116,34 +301,20 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			close(fd);
 			continue;
 		}
-		if (a->nclients >= AGENT_MAX_CLIENTS)
-			server_evict_idlest(a);
-		if ((c = calloc(1, sizeof *c)) == NULL) {
+		if (conn_new(a, fd) == NULL)
 			close(fd);
-			continue;
-		}
-		c->id = ++a->next_conn_id;
-		c->last_active = mono_now();
-		c->fd = fd;
-		c->rev = event_new(a->base, fd, EV_READ | EV_PERSIST,
-		    conn_read_cb, c);
-		c->wev = event_new(a->base, fd, EV_WRITE | EV_PERSIST,
-		    conn_write_cb, c);
-		c->tev = evtimer_new(a->base, conn_timer_cb, c);
-		if (c->rev == NULL || c->wev == NULL || c->tev == NULL) {
-			if (c->rev) event_free(c->rev);
-			if (c->wev) event_free(c->wev);
-			if (c->tev) event_free(c->tev);
-			free(c);
-			close(fd);
-			continue;
-		}
-		event_add(c->rev, NULL);
-		TAILQ_INSERT_TAIL(&a->conns, c, entry);
-		a->nclients++;
-		if (a->idle_ev != NULL)
-			event_del(a->idle_ev);
 	}
+	return 0;
+}
+
+/* The listener is readable: accept a bounded number of connections. */
+static void
+server_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct agent	*a = arg;
+
+	(void)server_accept_some(a, AGENT_ACCEPT_PER_PASS, 0);
+	event_active(a->reap_ev, 0, 0);	/* takes the fd reserve back */
 }
 
 /* Bind (or adopt) the listening socket and start accepting. */
@@ -151,11 +322,15 @@ int
 server_start(struct agent *a, char *cause, size_t causelen)
 {
 	struct stat	st;
+	unsigned	i;
 
 	TAILQ_INIT(&a->conns);
+	for (i = 0; i < AGENT_FD_RESERVE; i++)
+		a->reserve_fd[i] = -1;
+	server_fd_reserve(a);
 	if (a->listen_fd == -1) {
 		if ((a->listen_fd = sock_listen(a->paths.sock,
-		    AGENT_MAX_CLIENTS)) == -1) {
+		    AGENT_LISTEN_BACKLOG)) == -1) {
 			snprintf(cause, causelen, "cannot listen on %s: %s",
 			    a->paths.sock, strerror(errno));
 			return -1;
@@ -186,8 +361,15 @@ server_stop_accepting(struct agent *a)
 	struct stat	st;
 
 	if (a->accept_ev != NULL) {
-		/* Serve what already waits in the backlog, then stop. */
-		server_accept_cb(a->listen_fd, EV_READ, a);
+		/*
+		 * Serve everything that waits in the backlog, past the client
+		 * limit: those clients may have sent and closed already, and
+		 * closing the listener would drop what they sent.
+		 */
+		if (a->accept_pause_ev != NULL)
+			evtimer_del(a->accept_pause_ev);
+		server_fd_release(a);
+		(void)server_accept_some(a, UINT_MAX, 1);
 		event_free(a->accept_ev);
 		a->accept_ev = NULL;
 	}
@@ -316,6 +498,7 @@ conn_close(struct conn *c)
 	event_del(c->wev);
 	event_del(c->tev);
 	shutdown(c->fd, SHUT_RDWR);
+	agent->ndying++;
 	event_active(agent->reap_ev, 0, 0);
 }
 
@@ -324,6 +507,8 @@ conn_free(struct agent *a, struct conn *c)
 {
 	TAILQ_REMOVE(&a->conns, c, entry);
 	a->nclients--;
+	if (c->dead)
+		a->ndying--;
 	a->in_total -= c->in.cap;
 	event_free(c->rev);
 	event_free(c->wev);
@@ -349,6 +534,10 @@ server_reap_cb(evutil_socket_t fd, short what, void *arg)
 		if (c->dead && c->batch_first == 0)
 			conn_free(a, c);
 	}
+	server_fd_reserve(a);
+	if (a->accept_paused &&
+	    a->nclients - a->ndying < server_client_limit())
+		server_accept_resume(a);
 	agent_check_idle(a);
 }
 
@@ -443,7 +632,7 @@ conn_input(struct agent *a, struct conn *c, const unsigned char *data,
 {
 	size_t	used = 0, oldcap = c->in.cap;
 
-	c->last_active = mono_now();
+	c->last_active_ms = mono_ms();
 	if (c->in.len == 0) {
 		used = conn_frames(a, c, data, n);
 		if (!c->dead && used < n && buf_add(&c->in, data + used,
@@ -466,8 +655,6 @@ conn_input(struct agent *a, struct conn *c, const unsigned char *data,
 	if (!c->dead)
 		conn_arm_timer(c, used > 0);
 }
-
-static unsigned char	read_buf[CONN_READ_CHUNK];
 
 /* Readable: one bounded read into the shared buffer, then process frames. */
 static void

@@ -34,6 +34,8 @@ status_snapshot(struct agent *a)
 		return NULL;
 	if (!a->opt.enabled && a->opt.reason != NULL)
 		json_object_set_new(o, "reason", json_string(a->opt.reason));
+	json_object_set_new(o, "clients_max",
+	    json_integer((json_int_t)server_client_limit()));
 	json_object_set_new(o, "fsync", json_string(
 	    a->settings.fsync == QUEUE_FSYNC_ALWAYS ? "always" :
 	    a->settings.fsync == QUEUE_FSYNC_NEVER ? "never" : "roll"));
