@@ -204,6 +204,8 @@ child_conc(const char *path, struct shared *sh, unsigned idx, unsigned n,
 		sh->lat_us[k] = (double)(now_ns() - t0[i]) / 1e3;
 		__atomic_add_fetch(&sh->sent, 1, __ATOMIC_RELAXED);
 	}
+	free(fds);
+	free(t0);
 }
 
 static int
@@ -269,7 +271,10 @@ storm_send(int conc, const char *path, unsigned procs, unsigned n,
 	    " max_us %.0f\n", sh->sent, sh->failed, m ? v[m / 2] : 0.0,
 	    m ? v[(m * 99) / 100 < m ? (m * 99) / 100 : m - 1] : 0.0,
 	    m ? v[m - 1] : 0.0);
-	return bad || sh->failed > 0 ? 1 : 0;
+	free(v);
+	bad |= sh->failed > 0;
+	munmap(sh, sz);
+	return bad ? 1 : 0;
 }
 
 /* Count one record (a JSON object) if its ts is in range. */
