@@ -3,6 +3,7 @@
 #   make            build everything into $(BUILD)/
 #   make run        build and run the agent in the foreground (Ctrl-C stops it)
 #   make check      build and run every unit and integration test
+#   make check-browser  the `view` page in headless Chromium
 #   make asan/ubsan the same suite under AddressSanitizer / UBSan
 #   make bench      benchmarks, one table
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -66,7 +67,7 @@ TOOL_BIN   = $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRC))
 BENCH_BIN  = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 DEPS_OK    = $(BUILD)/.deps-ok
 
-.PHONY: all run check asan ubsan bench lint install install-user-service \
+.PHONY: all run check check-browser asan ubsan bench lint install install-user-service \
         uninstall clean deps format demo fuzz chaos schema
 all: $(AGENTD) $(CLI) $(LIB_A) $(LIB_SO) $(PCFILE)
 
@@ -141,6 +142,11 @@ run: all
 
 check: all $(UNIT_BIN) $(TOOL_BIN) $(GEN_SCHEMA)
 	@sh tests/run.sh $(BUILD)
+
+# `view` in headless Chromium (fails when chromium is missing; `make check`
+# runs the same test and skips it with a message instead).
+check-browser: all
+	@VIEW_BROWSER_REQUIRED=1 sh tests/run.sh $(BUILD) view_browser
 
 # Sanitizer builds live in their own build directories.
 SAN_CFLAGS = -O1 -g -fno-omit-frame-pointer

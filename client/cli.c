@@ -47,6 +47,8 @@ cli_usage(FILE *fp)
 	    "  emit EVENT_ID [--payload JSON] [--mode M] [--app-version V]"
 	    " [--cwd DIR]\n"
 	    "  emit --raw                 send records from stdin, one per line\n"
+	    "  view [--last N] [-o FILE] [--open | --serve]\n"
+	    "                             an HTML page of what is collected\n"
 	    "  version\n");
 }
 
@@ -602,6 +604,8 @@ main(int argc, char **argv)
 		return cmd_flush(&p, n, args);
 	if (strcmp(args[0], "emit") == 0)
 		return cmd_emit(n, args);
+	if (strcmp(args[0], "view") == 0)
+		return cmd_view(&p, n, args);
 	if (strcmp(args[0], "version") == 0 || strcmp(args[0], "--version") == 0) {
 		printf("atomcode-telemetry %s\n", ATC_VERSION);
 		return 0;

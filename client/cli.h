@@ -16,4 +16,6 @@ json_t	*cli_request(const struct paths *p, json_t *req, int timeout_ms,
 	    int *running);
 /* `status [--json]`. */
 int	cmd_status(const struct paths *p, int argc, char **argv);
+/* `view [--last N] [--output FILE] [--open] [--serve]` (cli_view.c). */
+int	cmd_view(const struct paths *p, int argc, char **argv);
 #endif
