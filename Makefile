@@ -5,7 +5,8 @@
 #   make check      build and run every unit and integration test
 #   make check-browser  the `view` page in headless Chromium
 #   make asan/ubsan the same suite under AddressSanitizer / UBSan
-#   make bench      benchmarks, one table
+#   make bench      benchmarks, one table (and the syslog-ng peer table)
+#   make bench-peer only the syslog-ng peer table
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # Missing build dependencies are installed by scripts/deps.sh (apt-get).
@@ -157,8 +158,22 @@ ubsan:
 	$(MAKE) BUILD=build-ubsan CFLAGS="$(SAN_CFLAGS) -fsanitize=undefined \
 	    -fno-sanitize-recover=all" check
 
+# The peer part of the bench runs syslog-ng (Debian: syslog-ng-core, which
+# replaces another system logger such as rsyslog, so that case is left to
+# the user). Without it the bench runs and says the peer part is missing.
+PEER_DEPS  = EXTRA_DEBS="syslog-ng-core syslog-ng-mod-http" \
+             EXTRA_CHECK='syslog-ng -V | grep -q "^Available-Modules:.*http"' \
+             EXTRA_REFUSE="rsyslog" sh scripts/deps.sh --check-tools
+
 bench: all $(BENCH_BIN) $(TOOL_BIN)
+	-@$(PEER_DEPS)
 	@sh tests/bench/run.sh $(BUILD)
+
+# Only the peer part: syslog-ng beside the agent (README "Performance").
+.PHONY: bench-peer
+bench-peer: all $(BENCH_BIN) $(TOOL_BIN)
+	-@$(PEER_DEPS)
+	@BENCH_ONLY=peer sh tests/bench/run.sh $(BUILD)
 
 # libFuzzer targets (clang): FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 60

@@ -42,7 +42,7 @@
  * Unasked acks of one connection are at least this far apart; one held back
  * is sent when the interval ends. Each ack is a socket buffer the client
  * must dequeue: one per event at 50k events/s tripled the client's p99
- * emit latency (README "Performance"). Bounds the written-but-unacked
+ * emit latency (docs/PERFORMANCE.md). Bounds the written-but-unacked
  * window (the duplicate window if the agent dies) to this long.
  */
 #define ACK_COALESCE_MS		1

@@ -1,7 +1,7 @@
 /*
  * curl_dl — libcurl loaded on demand (dlopen) at the first upload, so an
  * agent with nothing to send does not map libcurl and its TLS stack (about
- * 8 MiB of resident library pages here; see README "Performance").
+ * 8 MiB of resident library pages here; see docs/PERFORMANCE.md).
  *
  * Include after <curl/curl.h>: the macros below route the calls upload.c
  * makes through the loaded table. Nothing else in the agent calls libcurl.

@@ -473,7 +473,7 @@ agent_log_to_file(struct agent *a)
  * Telemetry is background work: SCHED_BATCH keeps the normal CPU share but
  * never preempts the task running on a CPU when the agent wakes up, so the
  * process that just sent an event keeps its core (the emitter's p99 on 2
- * cores: README "Performance"). The syncer thread inherits it.
+ * cores: docs/PERFORMANCE.md). The syncer thread inherits it.
  */
 static void
 agent_background_sched(void)

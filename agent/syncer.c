@@ -3,7 +3,7 @@
  * segments (fsync, rename to .ndjson, marker removal, close, which
  * releases the segment's lock) so that the loop never waits for the disk:
  * at 200k events/s a 500-event segment rolls every 2.5 ms and its fsync
- * took 0.2–1.5 ms on the loop (README "Performance").
+ * took 0.2–1.5 ms on the loop (docs/PERFORMANCE.md).
  *
  * The thread touches only the descriptors it is handed, the queue
  * directory (queue_finish, queue_sync_dirfd) and this file's job list

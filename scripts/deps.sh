@@ -17,9 +17,23 @@ fi
 for t in ${EXTRA_TOOLS:-}; do
 	command -v "$t" >/dev/null 2>&1 || missing=1
 done
+# EXTRA_CHECK: a shell command that fails while something is missing.
+if [ -n "${EXTRA_CHECK:-}" ] && ! sh -c "$EXTRA_CHECK" >/dev/null 2>&1; then
+	missing=1
+fi
 [ "$missing" = 0 ] && exit 0
 
-cmd="apt-get install -y $DEBS ${EXTRA_DEBS:-}"
+cmd="apt-get install -y $DEBS"
+# EXTRA_REFUSE: installed packages the extra ones would remove (apt
+# conflicts); then only say what to run.
+for p in ${EXTRA_REFUSE:-}; do
+	if dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed'
+	then
+		echo "deps: not installing ${EXTRA_DEBS:-} by itself: it would" \
+		    "remove $p; if that is fine, run: $cmd" >&2
+		exit 1
+	fi
+done
 if ! command -v apt-get >/dev/null 2>&1; then
 	echo "deps: missing build dependencies and no apt-get here." >&2
 	echo "deps: install: libevent, libcurl, jansson, inih, libuuid, zlib, cmocka, pkg-config" >&2

@@ -1,6 +1,7 @@
 /*
- * bench.c — `make bench`: measures every figure of the README "Performance"
- * table in one run, prints one aligned table and writes it as JSON.
+ * bench.c — `make bench`: measures every figure of docs/PERFORMANCE.md in
+ * one run: the agent's own table, then the peer table (the agent beside
+ * syslog-ng, "peer" below); prints both aligned and writes them as JSON.
  *
  *   bench BUILD_DIR TEMP_DIR OUT_JSON
  *
@@ -12,13 +13,16 @@
  * when a measurement could not be taken at all. BENCH_QUICK=1 shrinks
  * every count (development only; the table says so).
  */
+#include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 
@@ -30,6 +34,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -421,6 +426,33 @@ write_file(const char *path, const char *text)
 }
 
 /* ---- /proc -------------------------------------------------------- */
+
+/* utime and stime of a process (all threads) in clock ticks: 0 or -1. */
+static int
+proc_cpu_split(pid_t pid, long long *ut, long long *st)
+{
+	char			path[64], b[1024], *p;
+	unsigned long long	u, s;
+	ssize_t			n;
+	int			fd;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, b, sizeof b - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	b[n] = '\0';
+	if ((p = strrchr(b, ')')) == NULL)
+		return -1;
+	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu"
+	    " %llu", &u, &s) != 2)
+		return -1;
+	*ut = (long long)u;
+	*st = (long long)s;
+	return 0;
+}
 
 /* utime+stime of a process (all threads) in clock ticks, or -1. */
 static long long
@@ -2324,43 +2356,87 @@ bg_scan(struct bgproc *v, size_t max)
 }
 
 /*
- * Per-part accounting of other people's CPU: processes that are neither
- * this one nor its children, ticks between bg_part_start and _end.
+ * Other people's CPU over an interval: machine-wide busy time (/proc/stat:
+ * user, nice, system, irq, softirq) minus our own (this process, the
+ * children it reaped, and the children still running). Short-lived
+ * processes of others count too, which a per-process scan would miss.
  */
-static struct bgproc	bg_a[BG_MAX_PROCS], bg_b[BG_MAX_PROCS];
-static size_t		bg_na;
-static uint64_t		bg_t0;
+struct bgmark {
+	uint64_t	t;		/* now_ns() */
+	double		busy_s;		/* machine-wide busy CPU seconds */
+	double		own_s;		/* ours */
+};
+
+static double
+stat_busy_s(void)
+{
+	unsigned long long	 v[8];
+	FILE			*fp;
+
+	memset(v, 0, sizeof v);
+	if ((fp = fopen("/proc/stat", "re")) == NULL)
+		return 0;
+	if (fscanf(fp, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+	    &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) != 8)
+		memset(v, 0, sizeof v);
+	fclose(fp);
+	return (double)(v[0] + v[1] + v[2] + v[5] + v[6]) / (double)clk_tck;
+}
+
+static void
+bg_mark(struct bgmark *m)
+{
+	struct rusage	ru;
+	long long	t;
+	int		i;
+
+	m->t = now_ns();
+	m->busy_s = stat_busy_s();
+	m->own_s = 0;
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		m->own_s += (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+		    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+	if (getrusage(RUSAGE_CHILDREN, &ru) == 0)
+		m->own_s += (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+		    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+	for (i = 0; i < nkids; i++)
+		if (kids[i] > 0 && (t = proc_cpu_ticks(kids[i])) > 0)
+			m->own_s += (double)t / (double)clk_tck;
+}
+
+/* CPUs others kept busy, on average, since m. */
+static double
+bg_others(const struct bgmark *m)
+{
+	struct bgmark	e;
+	double		wall;
+
+	bg_mark(&e);
+	wall = (double)(e.t - m->t) / 1e9;
+	if (wall <= 0)
+		return 0;
+	wall = ((e.busy_s - m->busy_s) - (e.own_s - m->own_s)) / wall;
+	return wall > 0 ? wall : 0;
+}
+
+/* Per-part accounting: the rows a part added get the others' CPU. */
+static struct bgmark	bg_m0;
 static int		bg_row0;
 
 static void
 bg_part_start(void)
 {
-	bg_na = bg_scan(bg_a, BG_MAX_PROCS);
-	bg_t0 = now_ns();
+	bg_mark(&bg_m0);
 	bg_row0 = nrows;
 }
 
 static void
 bg_part_end(const char *part)
 {
-	size_t		 nb, i, k;
-	long long	 ticks = 0;
-	double		 cpus, wall = (double)(now_ns() - bg_t0) / 1e9;
-	pid_t		 me = getpid();
+	double		 cpus = bg_others(&bg_m0);
 	char		 tmp[sizeof rows[0].note];
 	int		 r;
 
-	nb = bg_scan(bg_b, BG_MAX_PROCS);
-	for (i = 0; i < nb; i++) {
-		if (bg_b[i].pid == me || bg_b[i].ppid == me)
-			continue;
-		for (k = 0; k < bg_na; k++)
-			if (bg_a[k].pid == bg_b[i].pid) {
-				ticks += bg_b[i].ticks - bg_a[k].ticks;
-				break;
-			}
-	}
-	cpus = wall > 0 ? (double)ticks / (double)clk_tck / wall : 0;
 	json_object_set_new(jbgparts, part, json_real(cpus));
 	if (cpus < BG_QUIET_CPUS)
 		return;
@@ -2473,11 +2549,11 @@ bg_load(const char *when, json_t *m)
 
 /* ---- output ------------------------------------------------------- */
 
-/* BENCH_ONLY=a,b runs only those parts (development and profiling). */
+/* Is part in the comma-separated list of env var (unset: everything)? */
 static int
-want(const char *part)
+in_list(const char *var, const char *part)
 {
-	const char	*only = getenv("BENCH_ONLY"), *p;
+	const char	*only = getenv(var), *p;
 	size_t		 n = strlen(part);
 
 	if (only == NULL || *only == '\0')
@@ -2487,6 +2563,13 @@ want(const char *part)
 		    p[n] == ','))
 			return 1;
 	return 0;
+}
+
+/* BENCH_ONLY=a,b runs only those parts (development and profiling). */
+static int
+want(const char *part)
+{
+	return in_list("BENCH_ONLY", part);
 }
 
 static void
@@ -2525,6 +2608,1283 @@ pad(FILE *fp, const char *s, int w, int right)
 		fprintf(fp, "%*s%s", w > c ? w - c : 0, "", s);
 	else
 		fprintf(fp, "%s%*s", s, w > c ? w - c : 0, "");
+}
+
+/* ---- peer: syslog-ng beside the agent ------------------------------ */
+
+/*
+ * The agent against the peer a user would otherwise pick, syslog-ng
+ * (Debian's syslog-ng-core + syslog-ng-mod-http), on the same machine, the
+ * same records and the same clients, in one run: each round runs every
+ * workload against every target, the order of the targets rotating from
+ * round to round, and the table shows the median of the rounds.
+ *
+ * Records are the 553-byte upstream-format llm_chat (peer_record); each
+ * carries a unique id in "request" so that every event is looked for, per
+ * id, in the store (queue segments, syslog-ng's file) and at the sink:
+ * lost and duplicated are counted per event. Clients send one record per
+ * write(2): a frame to the agent (after a hello, as the library does), the
+ * same bytes newline-terminated to syslog-ng, frames to the read-and-
+ * discard reader (the ingest floor).
+ *
+ * syslog-ng runs with the config of peer_sng_conf: unix-stream source
+ * (flags(no-parse): the line is the message), flow control, the message
+ * written unchanged to a file (no fsync), and for the paced workload also
+ * through a reliable disk-buffer to an http() destination posting batches
+ * to the same sink as the agent's uploads (tests/bench/sink.c).
+ */
+#define PEER_ROUNDS	3
+#define PEER_CLIENTS	4
+#define PEER_BURST_N	50000	/* records per client, burst */
+#define PEER_PACED_RATE	20000	/* records/s, all clients together */
+#define PEER_PACED_S	5
+#define PEER_CONN_RATE	2000	/* connections/s, all clients together */
+#define PEER_CONN_S	2
+#define PEER_STORM_N	2500	/* connections per client, unpaced */
+#define PEER_LAT_MAX	4096	/* latency samples per client */
+#define PEER_REC_LEN	553
+#define PEER_SETTLE_MS	1500	/* store unchanged this long: it is done */
+#define PEER_RUN_MS	60000	/* any one run, at most */
+#define PEER_WATCHDOG_S	400	/* added to the watchdog when peer runs */
+#define PEER_SNG_BATCH	500	/* http() batch-lines, as a segment */
+#define PEER_SNG_CONNS	1024	/* max-connections(), the agent's client limit */
+#define PEER_READ_CHUNK	(128 * 1024)	/* the discard reader's read(2), as the agent's */
+
+enum peer_target { PT_SNG, PT_OURS, PT_DISCARD, PT_N };
+enum peer_mode { PM_BURST, PM_PACED, PM_CONN, PM_STORM, PM_N };
+
+static const char *const peer_tname[PT_N] = { "syslog-ng", "ours",
+    "discard" };
+static const char *const peer_mname[PM_N] = { "burst", "paced", "conn",
+    "storm" };
+
+/* What one client process reports (shared memory). */
+struct peer_client {
+	uint64_t	t_end_write;	/* its last write(2) returned */
+	uint64_t	t_end_ack;	/* the agent acked everything (ours) */
+	uint64_t	sent;		/* records written whole */
+	uint64_t	refused;	/* connect or write failed: not sent */
+	uint32_t	nlat;
+	uint32_t	lat[PEER_LAT_MAX];	/* connect → close, ns */
+	int		ok;
+};
+
+/* What the read-and-discard reader reports (shared memory). */
+struct peer_discard {
+	uint64_t	bytes;
+	uint64_t	t_last;
+};
+
+/* One run: one workload against one target in one round. */
+struct peer_res {
+	int		ok;
+	uint64_t	n;		/* records the clients were to send */
+	uint64_t	sent, refused;
+	double		ingest_evps, e2e_evps, cpu_us, rss_mib;
+	double		sys_share;	/* stime / (utime + stime) */
+	double		wakeups;	/* context switches per event */
+	double		others;		/* CPUs others kept busy meanwhile */
+	double		p50_us, p99_us;
+	uint64_t	lost, dup;	/* in the store, per id */
+	uint64_t	lost_http, dup_http;	/* at the sink, per id */
+	uint64_t	evicted;	/* the agent's caps (queue-dropped) */
+	double		secs;
+};
+
+static struct peer_res	 peer_res[PEER_ROUNDS][PM_N][PT_N];
+static int		 peer_ran;
+static int		 peer_rounds = PEER_ROUNDS;	/* BENCH_PEER_ROUNDS */
+static char		 peer_sng_version[64];
+
+/*
+ * The 553-byte llm_chat record of event id, in upstream order, with a
+ * fixed width for every number so each record has the same length. Returns
+ * the length, or 0.
+ */
+static size_t
+peer_record(char *out, size_t outlen, uint64_t id, unsigned client)
+{
+	static const char *const dev[PEER_CLIENTS] = {
+	    "3f2c9a71-5b8e-4d0a-9c61-2e7f4b8d1a05",
+	    "a81d4e26-0c9f-4b37-8e52-7d1c6a9f3b40",
+	    "5c07b3e9-2a64-4f18-b9d3-1e8a5c7f2d69",
+	    "e4b96a12-7d3c-4e85-a0f7-9b2d6c1e8f33" };
+	unsigned	v = (unsigned)(id % 97);
+	int		n;
+
+	n = snprintf(out, outlen, "{\"device_id\":\"%s\",\"launch_id\":"
+	    "\"%.24s%012x\",\"session_id\":\"%.24s%012x\",\"request\":%"
+	    PRIu64 ",\"ts\":%" PRIu64 ",\"schema_version\":1,\"app_version\":"
+	    "\"4.22.3\",\"os\":\"linux\",\"arch\":\"x86_64\",\"locale\":"
+	    "\"en-US\",\"event_id\":\"llm_chat\",\"duration_ms\":%u,"
+	    "\"tool_calls_count\":%u,\"input_tokens\":%u,\"output_tokens\":%u,"
+	    "\"cached_tokens\":%u,\"had_error\":false,\"context_window\":128000,"
+	    "\"system_tokens\":%u,\"tool_def_tokens\":%u,\"tool_result_tokens\":"
+	    "%u,\"message_tokens\":%u,\"messages_count\":%u}",
+	    dev[client % PEER_CLIENTS], dev[client % PEER_CLIENTS],
+	    0x100000u + client, dev[client % PEER_CLIENTS], 0x200000u + client,
+	    (uint64_t)(SINK_ID_BASE + id), (uint64_t)TS_BASE + id, 1000 + v * 91, v % 10,
+	    100 + v * 9, 100 + v * 7, 100 + v * 5, 100 + v * 3, 100 + v * 2,
+	    100 + v, 100 + v * 4, 1 + v % 9);
+	return n > 0 && (size_t)n < outlen ? (size_t)n : 0;
+}
+
+static const char *
+peer_sock(const char *dir)
+{
+	static char	b[PATH_MAX];
+
+	snprintf(b, sizeof b, "%s/in.sock", dir);
+	return b;
+}
+
+/* Pace: sleep until t (absolute CLOCK_MONOTONIC ns). */
+static void
+peer_sleep_until(uint64_t t)
+{
+	struct timespec	ts = { (time_t)(t / 1000000000ULL),
+	    (long)(t % 1000000000ULL) };
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+	    EINTR)
+		;
+}
+
+static int
+peer_connect(const char *sock)
+{
+	struct timeval	tv = { IO_TIMEOUT_S, 0 };
+	int		fd;
+
+	/* Blocking connect, bounded: a full backlog waits rather than fails. */
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	{
+		struct sockaddr_un	sun;
+
+		memset(&sun, 0, sizeof sun);
+		sun.sun_family = AF_UNIX;
+		if (strlen(sock) >= sizeof sun.sun_path) {
+			close(fd);
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(sun.sun_path, sock, strlen(sock) + 1);
+		if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+/*
+ * One client process. Persistent modes (burst, paced): one connection, one
+ * write(2) per record; the agent is then asked to flush and its ack awaited
+ * (the ack means "in the store"). Per-event modes (conn, storm): a
+ * connection per record (connect, hello for the agent, the record, close),
+ * timed from connect to close.
+ */
+static void __attribute__((noreturn))
+peer_client(enum peer_mode m, enum peer_target t, const char *sock,
+    unsigned k, uint64_t n, uint64_t gap_ns, struct peer_client *pc,
+    int gofd, int readyfd)
+{
+	struct buf	 hello = { NULL, 0, 0 }, in = { NULL, 0, 0 };
+	char		 rec[PEER_REC_LEN + 64], fr[PEER_REC_LEN + 64], *home;
+	uint64_t	 i, id, t0, t1, go, acked;
+	size_t		 len, flen;
+	int		 fd = -1;
+	char		 c = 'r';
+
+	memset(pc, 0, sizeof *pc);
+	home = getenv("HOME");
+	/* The hello the library sends, encoded once. */
+	if (buf_printf(&hello, "{\"op\":\"hello\",\"proto\":%d,\"client\":"
+	    "\"atc-bench/1\",\"pid\":%ld,\"cwd\":\"%s\",\"home\":\"%s\"}",
+	    PROTO_VERSION, (long)getpid(), top, home != NULL &&
+	    strchr(home, '"') == NULL && strchr(home, '\\') == NULL ? home :
+	    "/nonexistent") == -1)
+		_exit(1);
+	{
+		struct buf	tmp = { NULL, 0, 0 };
+
+		if (frame_encode(&tmp, hello.data, hello.len) == -1)
+			_exit(1);
+		buf_free(&hello);
+		hello = tmp;
+	}
+	if (m == PM_BURST || m == PM_PACED) {
+		if ((fd = peer_connect(sock)) == -1 || (t == PT_OURS &&
+		    write_all(fd, hello.data, hello.len) == -1)) {
+			(void)write(readyfd, "x", 1);
+			_exit(1);
+		}
+	}
+	if (write(readyfd, &c, 1) != 1 || read(gofd, &go, sizeof go) !=
+	    (ssize_t)sizeof go)
+		_exit(1);
+	for (i = 0; i < n; i++) {
+		id = (uint64_t)k * n + i;
+		len = peer_record(rec, sizeof rec, id, k);
+		if (t == PT_SNG) {
+			memcpy(fr, rec, len);
+			fr[len] = '\n';
+			flen = len + 1;
+		} else {
+			fr[0] = (char)(len >> 24);
+			fr[1] = (char)(len >> 16);
+			fr[2] = (char)(len >> 8);
+			fr[3] = (char)len;
+			memcpy(fr + 4, rec, len);
+			flen = len + 4;
+		}
+		if (gap_ns > 0)
+			peer_sleep_until(go + (i * PEER_CLIENTS + k) * gap_ns);
+		if (m == PM_BURST || m == PM_PACED) {
+			if (write_all(fd, fr, flen) == -1) {
+				pc->refused += n - i;
+				break;
+			}
+			pc->sent++;
+			continue;
+		}
+		t0 = now_ns();
+		if ((fd = peer_connect(sock)) == -1) {
+			pc->refused++;
+			continue;
+		}
+		if ((t == PT_OURS && write_all(fd, hello.data, hello.len) ==
+		    -1) || write_all(fd, fr, flen) == -1)
+			pc->refused++;
+		else
+			pc->sent++;
+		close(fd);
+		t1 = now_ns();
+		fd = -1;
+		if (pc->nlat < PEER_LAT_MAX)
+			pc->lat[pc->nlat++] = (uint32_t)(t1 - t0);
+	}
+	pc->t_end_write = now_ns();
+	pc->ok = 1;
+	if (fd != -1 && t == PT_OURS) {
+		acked = 0;
+		pc->ok = flush_ack(fd, &in, pc->sent, &acked, NULL) == 0;
+		pc->t_end_ack = now_ns();
+	}
+	if (fd != -1)
+		close(fd);
+	buf_free(&hello);
+	buf_free(&in);
+	_exit(0);
+}
+
+/* The ingest floor: a process that accepts, reads and discards. */
+static pid_t
+peer_discard_start(const char *sock, struct peer_discard *pd)
+{
+	static unsigned char	 b[PEER_READ_CHUNK];
+	struct pollfd		 pfd[1 + 64];
+	nfds_t			 np = 1, i;
+	ssize_t			 r;
+	pid_t			 pid;
+	int			 lfd, fd;
+
+	if ((lfd = sock_listen(sock, 1024)) == -1) {
+		warnmsg("discard: listen %s: %s", sock, strerror(errno));
+		return -1;
+	}
+	if ((pid = fork_kid()) != 0) {
+		close(lfd);
+		return pid;
+	}
+	pfd[0].fd = lfd;
+	pfd[0].events = POLLIN;
+	for (;;) {
+		if (poll(pfd, np, -1) == -1)
+			continue;
+		if ((pfd[0].revents & POLLIN) && np < 1 + 64 &&
+		    (fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK |
+		    SOCK_CLOEXEC)) != -1) {
+			pfd[np].fd = fd;
+			pfd[np++].events = POLLIN;
+		}
+		for (i = 1; i < np; i++) {
+			if (pfd[i].revents == 0)
+				continue;
+			r = read(pfd[i].fd, b, sizeof b);
+			if (r > 0) {
+				__atomic_add_fetch(&pd->bytes, (uint64_t)r,
+				    __ATOMIC_RELAXED);
+				__atomic_store_n(&pd->t_last, now_ns(),
+				    __ATOMIC_RELEASE);
+			} else if (r == 0 || errno != EAGAIN) {
+				close(pfd[i].fd);
+				pfd[i--] = pfd[--np];
+			}
+		}
+	}
+}
+
+/*
+ * The agent's caps evict ready segments past 5 MiB when nothing uploads
+ * (the endpoint is a closed port here); syslog-ng's file only grows. So
+ * that both keep every event, this process takes each ready segment out
+ * of the queue as it appears (a rename, like an uploader's claim).
+ */
+static pid_t
+peer_mover_start(const char *qdir, const char *dst)
+{
+	struct pollfd	 pfd;
+	struct dirent	*de;
+	char		 from[PATH_MAX], to[PATH_MAX];
+	char		 ev[4096] __attribute__((aligned(8)));
+	pid_t		 pid;
+	DIR		*d;
+	int		 ifd;
+
+	if (mkdir(dst, 0700) == -1 && errno != EEXIST)
+		return -1;
+	if ((pid = fork_kid()) != 0)
+		return pid;
+	ifd = inotify_init1(IN_CLOEXEC);
+	if (ifd != -1)
+		inotify_add_watch(ifd, qdir, IN_MOVED_TO);
+	pfd.fd = ifd;
+	pfd.events = POLLIN;
+	for (;;) {
+		if (ifd == -1)
+			sleep_us(20000);
+		else if (poll(&pfd, 1, 50) > 0)
+			(void)read(ifd, ev, sizeof ev);
+		if ((d = opendir(qdir)) == NULL)
+			continue;
+		while ((de = readdir(d)) != NULL) {
+			size_t	l = strlen(de->d_name);
+
+			if (l < 7 || strcmp(de->d_name + l - 7, ".ndjson") != 0)
+				continue;
+			if (snprintf(from, sizeof from, "%s/%s", qdir,
+			    de->d_name) < (int)sizeof from && snprintf(to,
+			    sizeof to, "%s/%s", dst, de->d_name) < (int)sizeof to)
+				(void)rename(from, to);
+		}
+		closedir(d);
+	}
+}
+
+/* Count the ids of every line of fd into cnt[0..n); lines without one: *other. */
+static void
+peer_count_fd(int fd, uint8_t *cnt, uint64_t n, uint64_t *other)
+{
+	static const char	 key[] = "\"request\":";
+	static char		 b[1 << 16];
+	size_t			 have = 0, l;
+	ssize_t			 r;
+	char			*p, *nl, *k, *e;
+	uint64_t		 v;
+
+	for (;;) {
+		r = read(fd, b + have, sizeof b - have);
+		if (r <= 0)
+			break;
+		have += (size_t)r;
+		e = b + have;
+		for (p = b; (nl = memchr(p, '\n', (size_t)(e - p))) != NULL;
+		    p = nl + 1) {
+			k = memmem(p, (size_t)(nl - p), key, sizeof key - 1);
+			v = 0;
+			if (k != NULL)
+				for (k += sizeof key - 1; k < nl && *k >= '0' &&
+				    *k <= '9' && v < SINK_ID_BASE * 10; k++)
+					v = v * 10 + (uint64_t)(*k - '0');
+			if (v >= SINK_ID_BASE && v - SINK_ID_BASE < n) {
+				if (cnt[v - SINK_ID_BASE] < 255)
+					cnt[v - SINK_ID_BASE]++;
+			} else
+				(*other)++;
+		}
+		l = (size_t)(e - p);
+		if (l == sizeof b)
+			l = 0;		/* a line longer than b: not ours */
+		memmove(b, p, l);
+		have = l;
+	}
+}
+
+/* Count the ids in every file of dir except lock markers. */
+static void
+peer_count_dir(const char *dir, uint8_t *cnt, uint64_t n, uint64_t *other)
+{
+	char		 path[PATH_MAX];
+	struct dirent	*de;
+	DIR		*d;
+	int		 fd;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || strstr(de->d_name, ".owner") !=
+		    NULL)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) ==
+		    -1)
+			continue;
+		peer_count_fd(fd, cnt, n, other);
+		close(fd);
+	}
+	closedir(d);
+}
+
+static void
+peer_tally(const uint8_t *cnt, uint64_t n, uint64_t *lost, uint64_t *dup)
+{
+	uint64_t	i;
+
+	*lost = *dup = 0;
+	for (i = 0; i < n; i++) {
+		if (cnt[i] == 0)
+			(*lost)++;
+		else
+			*dup += cnt[i] - 1U;
+	}
+}
+
+/* syslog-ng's configuration for a run (see the comment at the top). */
+static int
+peer_sng_conf(const char *dir, int port)
+{
+	char	path[PATH_MAX], b[4096];
+	int	n;
+
+	n = snprintf(b, sizeof b,
+	    "@version: 3.38\n"
+	    "# atomcode-telemetryd bench peer (tests/bench/bench.c)\n"
+	    "options { stats-freq(0); log-msg-size(65536); threaded(yes);\n"
+	    "  use-dns(no); use-fqdn(no); log-fifo-size(102400); };\n"
+	    "source s_in { unix-stream(\"%s/in.sock\" flags(no-parse)\n"
+	    "  max-connections(%d) log-iw-size(%d)); };\n"
+	    "destination d_store { file(\"%s/store.log\"\n"
+	    "  template(\"${MSG}\\n\")); };\n"
+	    "log { source(s_in); destination(d_store); flags(flow-control); };\n",
+	    dir, PEER_SNG_CONNS, PEER_SNG_CONNS * 100, dir);
+	if (n > 0 && port > 0 && (size_t)n < sizeof b)
+		n += snprintf(b + n, sizeof b - (size_t)n,
+		    "destination d_http { http(\n"
+		    "  url(\"http://127.0.0.1:%d/v1/events\") method(\"POST\")\n"
+		    "  headers(\"Content-Type: application/x-ndjson\")\n"
+		    "  body(\"${MSG}\") delimiter(\"\\n\") body-suffix(\"\\n\")\n"
+		    "  batch-lines(%d) batch-timeout(1000) workers(1) timeout(10)\n"
+		    "  disk-buffer(reliable(yes) dir(\"%s\")\n"
+		    "    disk-buf-size(134217728) mem-buf-size(1048576))); };\n"
+		    "log { source(s_in); destination(d_http); flags(flow-control); };\n",
+		    port, PEER_SNG_BATCH, dir);
+	if (n <= 0 || (size_t)n >= sizeof b)
+		return -1;
+	snprintf(path, sizeof path, "%s/syslog-ng.conf", dir);
+	return write_file(path, b);
+}
+
+static pid_t
+peer_sng_start(const char *dir, int port)
+{
+	char		 conf[PATH_MAX], a1[PATH_MAX + 32], a2[PATH_MAX + 32];
+	char		 a3[PATH_MAX + 32], logp[PATH_MAX];
+	uint64_t	 t0;
+	pid_t		 pid;
+	int		 fd;
+
+	if (peer_sng_conf(dir, port) == -1)
+		return -1;
+	snprintf(conf, sizeof conf, "%s/syslog-ng.conf", dir);
+	snprintf(a1, sizeof a1, "--persist-file=%s/syslog-ng.persist", dir);
+	snprintf(a2, sizeof a2, "--pidfile=%s/syslog-ng.pid", dir);
+	snprintf(a3, sizeof a3, "--control=%s/syslog-ng.ctl", dir);
+	snprintf(logp, sizeof logp, "%s/syslog-ng.out", dir);
+	if ((pid = fork_kid()) == -1)
+		return -1;
+	if (pid == 0) {
+		if ((fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0600)) !=
+		    -1) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+			close(fd);
+		}
+		execlp("syslog-ng", "syslog-ng", "-F", "--no-caps", "-f", conf,
+		    a1, a2, a3, (char *)NULL);
+		_exit(127);
+	}
+	for (t0 = now_ns(); now_ns() - t0 < (uint64_t)START_MS * 1000000ULL;
+	    sleep_us(10000)) {
+		if (waitpid(pid, NULL, WNOHANG) == pid) {
+			kid_forget(pid);
+			warnmsg("syslog-ng exited at start; see %s", logp);
+			return -1;
+		}
+		if ((fd = peer_connect(peer_sock(dir))) != -1) {
+			close(fd);	/* an empty connection: no message */
+			return pid;
+		}
+	}
+	warnmsg("syslog-ng did not listen within %d ms; see %s", START_MS, logp);
+	kid_stop(pid);
+	return -1;
+}
+
+/* Start a fresh sink; its stats are mapped at *ss. Port, or -1. */
+static int
+peer_sink_start(const char *dir, pid_t *pid, struct sink_stats **ss)
+{
+	char	pf[PATH_MAX], sf[PATH_MAX], exe[PATH_MAX];
+	int	i, fd, port = 0;
+
+	snprintf(pf, sizeof pf, "%s/sink.port", dir);
+	snprintf(sf, sizeof sf, "%s/sink.stats", dir);
+	snprintf(exe, sizeof exe, "%s/bench/sink", build);
+	if ((*pid = fork_kid()) == 0) {
+		execl(exe, "sink", pf, sf, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 500 && (port = (int)read_u64_file(pf)) == 0; i++)
+		sleep_us(10000);
+	if (port == 0 || (fd = open(sf, O_RDONLY | O_CLOEXEC)) == -1) {
+		warnmsg("peer: sink did not start");
+		kid_stop(*pid);
+		return -1;
+	}
+	*ss = mmap(NULL, sizeof **ss, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (*ss == MAP_FAILED || __atomic_load_n(&(*ss)->magic,
+	    __ATOMIC_ACQUIRE) != SINK_MAGIC) {
+		warnmsg("peer: sink stats unavailable");
+		*ss = NULL;
+		kid_stop(*pid);
+		return -1;
+	}
+	return port;
+}
+
+static off_t
+peer_fsize(const char *path)
+{
+	struct stat	st;
+
+	return stat(path, &st) == 0 ? st.st_size : 0;
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t	x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * BENCH_PERF_DIR=dir (development): profile the target of each run with
+ * `perf record -g` into dir/<run>.data, from the start to the end of the
+ * measurement. Returns perf's pid, or 0.
+ */
+static pid_t
+peer_perf_start(pid_t target, const char *name)
+{
+	const char	*dir = getenv("BENCH_PERF_DIR");
+	char		 out[PATH_MAX], tp[32];
+	pid_t		 pid;
+
+	if (dir == NULL || *dir == '\0')
+		return 0;
+	snprintf(out, sizeof out, "%s/%s.data", dir, name);
+	snprintf(tp, sizeof tp, "%ld", (long)target);
+	if ((pid = fork_kid()) == 0) {
+		execlp("perf", "perf", "record", "-q", "-g", "-e", "cpu-clock",
+		    "-F", "10000", "-p", tp, "-o", out, (char *)NULL);
+		_exit(127);
+	}
+	sleep_us(300000);	/* let it attach */
+	return pid > 0 ? pid : 0;
+}
+
+/* One workload against one target; fills *r. */
+static void
+peer_run(enum peer_mode m, enum peer_target t, int round, struct peer_res *r)
+{
+	struct peer_client	*pc = MAP_FAILED;
+	struct peer_discard	*pd = MAP_FAILED;
+	struct sink_stats	*ss = NULL;
+	struct agentp		 a;
+	char			 dir[PATH_MAX / 2], path[PATH_MAX], sock[PATH_MAX];
+	char			 name[64], ep[128], col[PATH_MAX], top6[512];
+	pid_t			 pids[PEER_CLIENTS], dpid = 0, spid = 0;
+	pid_t			 mpid = 0, sinkpid = 0;
+	uint64_t		 per, gap = 0, go, t_e2e = 0, t_last_change;
+	uint64_t		 t_ingest = 0, expect_bytes, other = 0, i;
+	uint64_t		 last_seen = 0, seen;
+	uint32_t		*lat = NULL;
+	uint8_t			*cnt = NULL;
+	long long		 u0, s0, u1 = -1, s1 = -1, x0, x1 = -1;
+	long			 rss;
+	pid_t			 tpid, ppid = 0;
+	struct bgmark		 bgm;
+	int			 nthr;
+	size_t			 nl = 0;
+	int			 go_p[2] = { -1, -1 }, rdy[2] = { -1, -1 };
+	int			 k, alive, port = 0, done, http;
+	unsigned		 j;
+	char			 ch;
+
+	memset(r, 0, sizeof *r);
+	memset(&a, 0, sizeof a);
+	per = m == PM_BURST ? PEER_BURST_N : m == PM_PACED ?
+	    (uint64_t)PEER_PACED_RATE * PEER_PACED_S / PEER_CLIENTS :
+	    m == PM_CONN ? (uint64_t)PEER_CONN_RATE * PEER_CONN_S /
+	    PEER_CLIENTS : PEER_STORM_N;
+	if (quick)
+		per /= 10;
+	if (m == PM_PACED)
+		gap = 1000000000ULL / PEER_PACED_RATE;
+	else if (m == PM_CONN)
+		gap = 1000000000ULL / PEER_CONN_RATE;
+	r->n = per * PEER_CLIENTS;
+	http = m == PM_PACED && t != PT_DISCARD;
+	snprintf(name, sizeof name, "peer-%s-%s-%d", peer_mname[m],
+	    peer_tname[t], round);
+	snprintf(dir, sizeof dir, "%s/%s", top, name);
+	if (mkdir_home(dir) == -1)
+		return;
+	pc = mmap(NULL, sizeof *pc * PEER_CLIENTS, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pd = mmap(NULL, sizeof *pd, PROT_READ | PROT_WRITE, MAP_SHARED |
+	    MAP_ANONYMOUS, -1, 0);
+	cnt = calloc(r->n, 1);
+	if (pc == MAP_FAILED || pd == MAP_FAILED || cnt == NULL)
+		goto out;
+	if (http && (port = peer_sink_start(dir, &sinkpid, &ss)) == -1)
+		goto out;
+
+	/* The target. */
+	switch (t) {
+	case PT_OURS:
+		snprintf(ep, sizeof ep, "http://127.0.0.1:%d/v1/events", port);
+		/* agent_start makes TEMP/name, the agent's ATOMCODE_HOME. */
+		if (agent_start(&a, name, NULL, http ? ep : DEAD_ENDPOINT) ==
+		    -1)
+			goto out;
+		snprintf(sock, sizeof sock, "%s", a.sock);
+		snprintf(col, sizeof col, "%s/collected", dir);
+		if (!http && (mpid = peer_mover_start(a.queue, col)) == -1)
+			goto out;
+		break;
+	case PT_SNG:
+		if ((spid = peer_sng_start(dir, http ? port : 0)) == -1)
+			goto out;
+		snprintf(sock, sizeof sock, "%s", peer_sock(dir));
+		break;
+	default:
+		snprintf(sock, sizeof sock, "%s", peer_sock(dir));
+		if ((dpid = peer_discard_start(sock, pd)) == -1)
+			goto out;
+		break;
+	}
+
+	/* The clients: connected and waiting for a common start. */
+	if (pipe(go_p) == -1 || pipe(rdy) == -1)
+		goto out;
+	for (k = 0; k < PEER_CLIENTS; k++) {
+		if ((pids[k] = fork_kid()) == 0) {
+			close(go_p[1]);
+			close(rdy[0]);
+			peer_client(m, t, sock, (unsigned)k, per, gap *
+			    PEER_CLIENTS / PEER_CLIENTS, &pc[k], go_p[0],
+			    rdy[1]);
+		}
+	}
+	close(go_p[0]);
+	close(rdy[1]);
+	go_p[0] = rdy[1] = -1;
+	for (k = 0; k < PEER_CLIENTS; k++)
+		if (read(rdy[0], &ch, 1) != 1 || ch != 'r')
+			warnmsg("peer %s: a client could not connect", name);
+	tpid = a.pid ? a.pid : spid ? spid : dpid;
+	ppid = peer_perf_start(tpid, name);
+	if (proc_cpu_split(tpid, &u0, &s0) == -1)
+		u0 = s0 = -1;
+	x0 = proc_ctxt(tpid, &nthr);
+	bg_mark(&bgm);
+	go = now_ns() + 2000000ULL;
+	for (k = 0; k < PEER_CLIENTS; k++)
+		(void)write(go_p[1], &go, sizeof go);
+	close(go_p[1]);
+	go_p[1] = -1;
+
+	/* Wait: clients exit, then the store (or the sink) settles. */
+	snprintf(path, sizeof path, "%s/store.log", dir);
+	expect_bytes = r->n * (PEER_REC_LEN + (t == PT_SNG ? 1 : 4));
+	t_last_change = now_ns();
+	for (alive = PEER_CLIENTS, done = 0; !done;) {
+		for (k = 0; k < PEER_CLIENTS; k++)
+			if (pids[k] > 0 && waitpid(pids[k], NULL, WNOHANG) ==
+			    pids[k]) {
+				kid_forget(pids[k]);
+				pids[k] = 0;
+				alive--;
+			}
+		if ((rss = proc_kb(tpid, "VmRSS")) > 0 && (double)rss / 1024.0 > r->rss_mib)
+			r->rss_mib = (double)rss / 1024.0;
+		/* Progress: sink ids, store bytes, bytes read. */
+		seen = http ? __atomic_load_n(&ss->id_records,
+		    __ATOMIC_ACQUIRE) : 0;
+		if (t == PT_SNG)
+			seen += (uint64_t)peer_fsize(path);
+		else if (t == PT_DISCARD)
+			seen = __atomic_load_n(&pd->bytes, __ATOMIC_ACQUIRE);
+		if (seen != last_seen) {
+			last_seen = seen;
+			t_last_change = now_ns();
+		}
+		if (alive == 0) {
+			for (k = 0, j = 0; k < PEER_CLIENTS; k++)
+				j += pc[k].sent != 0 || pc[k].refused != 0 ?
+				    0 : 1;
+			if (t == PT_SNG && (uint64_t)peer_fsize(path) >=
+			    expect_bytes && (!http || ss->id_records >=
+			    r->n))
+				done = 1;
+			else if (t == PT_DISCARD && pd->bytes >= expect_bytes)
+				done = 1;
+			else if (t == PT_OURS && (!http || ss->id_records >=
+			    r->n) && (m == PM_BURST || m == PM_PACED))
+				done = 1;
+			else if (now_ns() - t_last_change >
+			    (uint64_t)PEER_SETTLE_MS * 1000000ULL)
+				done = 2;	/* settled short: loss */
+		}
+		if (now_ns() > go + (uint64_t)PEER_RUN_MS * 1000000ULL) {
+			warnmsg("peer %s: not finished in %d ms", name,
+			    PEER_RUN_MS);
+			for (k = 0; k < PEER_CLIENTS; k++)
+				if (pids[k] > 0)
+					kid_stop(pids[k]);
+			done = 3;
+		}
+		if (!done) {
+			if (alive > 0)
+				sleep_us(500);
+			else
+				sleep_us(200);
+			continue;
+		}
+		if (proc_cpu_split(tpid, &u1, &s1) == -1)
+			u1 = s1 = -1;
+		if (ppid > 0)
+			kid_stop(ppid);
+		ppid = 0;
+		x1 = proc_ctxt(tpid, &nthr);
+		r->others = bg_others(&bgm);
+		t_e2e = t_last_change;
+	}
+
+	/* Figures from the clients. */
+	r->ok = 1;
+	for (k = 0; k < PEER_CLIENTS; k++) {
+		if (!pc[k].ok)
+			r->ok = 0;
+		r->sent += pc[k].sent;
+		r->refused += pc[k].refused;
+		if (pc[k].t_end_write > t_ingest)
+			t_ingest = pc[k].t_end_write;
+		if (t == PT_OURS && !http && pc[k].t_end_ack > t_e2e)
+			t_e2e = pc[k].t_end_ack;
+	}
+	if (t == PT_OURS && !http)
+		for (k = 0, t_e2e = 0; k < PEER_CLIENTS; k++)
+			if (pc[k].t_end_ack > t_e2e)
+				t_e2e = pc[k].t_end_ack;
+	if (t == PT_DISCARD)
+		t_e2e = __atomic_load_n(&pd->t_last, __ATOMIC_ACQUIRE);
+	if (t_ingest > go)
+		r->ingest_evps = (double)r->sent / ((double)(t_ingest - go) /
+		    1e9);
+	if (t_e2e > go)
+		r->e2e_evps = (double)r->n / ((double)(t_e2e - go) / 1e9);
+	r->secs = (double)(t_e2e - go) / 1e9;
+	if (u0 >= 0 && u1 >= 0 && r->n > 0) {
+		r->cpu_us = (double)(u1 + s1 - u0 - s0) * 1e6 /
+		    (double)clk_tck / (double)r->n;
+		if (u1 + s1 > u0 + s0)
+			r->sys_share = (double)(s1 - s0) / (double)(u1 + s1 -
+			    u0 - s0);
+	}
+	if (x0 >= 0 && x1 >= x0 && r->n > 0)
+		r->wakeups = (double)(x1 - x0) / (double)r->n;
+	if ((lat = calloc(PEER_CLIENTS * PEER_LAT_MAX, sizeof *lat)) != NULL) {
+		for (k = 0; k < PEER_CLIENTS; k++)
+			for (j = 0; j < pc[k].nlat; j++)
+				lat[nl++] = pc[k].lat[j];
+		qsort(lat, nl, sizeof *lat, cmp_u32);
+		if (nl > 0) {
+			r->p50_us = (double)lat[(nl - 1) / 2] / 1e3;
+			r->p99_us = (double)lat[(size_t)((double)nl * 0.99 +
+			    0.999999) - 1] / 1e3;
+		}
+	}
+
+	if (http && a.pid > 0) {
+		/* What the agent's resident memory is, after the load. */
+		proc_smaps_top(a.pid, top6, sizeof top6);
+		note_add("Peer %s: agent VmRSS %.1f MiB (max %.1f) = RssAnon"
+		    " %.1f + RssFile %.1f MiB; largest: %s.", name,
+		    (double)proc_kb(a.pid, "VmRSS") / 1024, r->rss_mib,
+		    (double)proc_kb(a.pid, "RssAnon") / 1024,
+		    (double)proc_kb(a.pid, "RssFile") / 1024, top6);
+	}
+
+	/* Stop the target (the agent drains what was sent), then look. */
+	if (mpid > 0)
+		kid_stop(mpid);
+	mpid = 0;
+	if (a.pid > 0) {
+		agent_stop(&a);
+		snprintf(path, sizeof path, "%s/telemetry/queue-dropped",
+		    a.home);
+		r->evicted = read_u64_file(path);
+		if (!http) {
+			peer_count_dir(a.queue, cnt, r->n, &other);
+			peer_count_dir(col, cnt, r->n, &other);
+			peer_tally(cnt, r->n, &r->lost, &r->dup);
+		}
+	}
+	if (spid > 0) {
+		kid_stop(spid);
+		spid = 0;
+		snprintf(path, sizeof path, "%s/store.log", dir);
+		if ((k = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
+			peer_count_fd(k, cnt, r->n, &other);
+			close(k);
+		}
+		peer_tally(cnt, r->n, &r->lost, &r->dup);
+	}
+	if (t == PT_DISCARD) {
+		r->lost = r->n - pd->bytes / (PEER_REC_LEN + 4);
+		r->dup = 0;
+	}
+	if (http && ss != NULL) {
+		/* Give the last batch a moment, then count per id. */
+		for (i = 0; i < 50 && ss->id_records < r->n; i++)
+			sleep_us(20000);
+		peer_tally(ss->ids, r->n, &r->lost_http, &r->dup_http);
+		if (t == PT_OURS) {
+			r->lost = r->lost_http;
+			r->dup = r->dup_http;
+		}
+	}
+	if (other > 0)
+		note_add("Peer %s: %" PRIu64 " lines without a bench id in the"
+		    " store.", name, other);
+out:
+	if (ppid > 0)
+		kid_stop(ppid);
+	if (mpid > 0)
+		kid_stop(mpid);
+	if (a.pid > 0)
+		agent_stop(&a);
+	if (spid > 0)
+		kid_stop(spid);
+	if (dpid > 0)
+		kid_stop(dpid);
+	if (sinkpid > 0)
+		kid_stop(sinkpid);
+	if (ss != NULL)
+		munmap(ss, sizeof *ss);
+	for (k = 0; k < 2; k++) {
+		if (go_p[k] != -1)
+			close(go_p[k]);
+		if (rdy[k] != -1)
+			close(rdy[k]);
+	}
+	if (pc != MAP_FAILED)
+		munmap(pc, sizeof *pc * PEER_CLIENTS);
+	if (pd != MAP_FAILED)
+		munmap(pd, sizeof *pd);
+	free(cnt);
+	free(lat);
+}
+
+/* ---- peer: the table ------------------------------------------------ */
+
+#define PEER_MAX_ROWS	16
+
+struct peer_row {
+	char	id[8];
+	char	label[56];
+	char	unit[8];
+	double	v[PT_N];
+	int	has[PT_N];
+	int	count;		/* values are event counts: lost / dup */
+	double	dup[PT_N];	/* count rows: duplicates beside lost */
+	char	goal[40];
+	int	met;		/* -1 no goal, 0 missed, 1 met */
+	char	verdict[48];
+	char	note[200];
+};
+
+static struct peer_row	peer_rows[PEER_MAX_ROWS];
+static int		peer_nrows;
+
+/* Median over the rounds that completed; 0 with *ok 0 when none did. */
+static double
+peer_median(enum peer_mode m, enum peer_target t, size_t off, int *ok)
+{
+	double	v[PEER_ROUNDS], x;
+	int	n = 0, i, j;
+
+	for (i = 0; i < PEER_ROUNDS; i++) {
+		if (!peer_res[i][m][t].ok)
+			continue;
+		memcpy(&x, (const char *)&peer_res[i][m][t] + off, sizeof x);
+		for (j = n++; j > 0 && v[j - 1] > x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+	*ok = n > 0;
+	if (n == 0)
+		return 0;
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static struct peer_row *
+peer_row(const char *id, const char *label, const char *unit,
+    enum peer_mode m, size_t off, int with_discard)
+{
+	struct peer_row	*pr;
+	int		 t;
+
+	if (peer_nrows >= PEER_MAX_ROWS)
+		return &peer_rows[PEER_MAX_ROWS - 1];
+	pr = &peer_rows[peer_nrows++];
+	memset(pr, 0, sizeof *pr);
+	snprintf(pr->id, sizeof pr->id, "%s", id);
+	snprintf(pr->label, sizeof pr->label, "%s", label);
+	snprintf(pr->unit, sizeof pr->unit, "%s", unit);
+	pr->met = -1;
+	for (t = 0; t < PT_N; t++)
+		if (t != PT_DISCARD || with_discard)
+			pr->v[t] = peer_median(m, (enum peer_target)t, off,
+			    &pr->has[t]);
+	return pr;
+}
+
+/* Lost and duplicated events, summed over the rounds. */
+static struct peer_row *
+peer_row_loss(const char *id, const char *label, enum peer_mode m,
+    int http)
+{
+	struct peer_row		*pr;
+	struct peer_res		*r;
+	uint64_t		 n[PT_N] = { 0 }, ref[PT_N] = { 0 };
+	int			 i, t;
+
+	pr = peer_row(id, label, "events", m, offsetof(struct peer_res,
+	    secs), 0);
+	pr->count = 1;
+	for (t = 0; t < PT_DISCARD; t++) {
+		pr->v[t] = pr->dup[t] = 0;
+		for (i = 0; i < PEER_ROUNDS; i++) {
+			r = &peer_res[i][m][t];
+			if (r->n == 0)
+				continue;
+			pr->has[t] = 1;
+			n[t] += r->n;
+			ref[t] += r->refused;
+			pr->v[t] += (double)(http ? r->lost_http : r->lost);
+			pr->dup[t] += (double)(http ? r->dup_http : r->dup);
+		}
+	}
+	snprintf(pr->goal, sizeof pr->goal, "0 lost");
+	pr->met = pr->has[PT_OURS] && pr->v[PT_OURS] == 0;
+	if (!pr->met && pr->has[PT_OURS])
+		snprintf(pr->verdict, sizeof pr->verdict, "MISS: %.1f%% lost",
+		    n[PT_OURS] ? 100.0 * pr->v[PT_OURS] / (double)n[PT_OURS] :
+		    0);
+	snprintf(pr->note, sizeof pr->note, "of %" PRIu64 " sent in all"
+	    " rounds (each target); syslog-ng %.2f%% lost, ours %.2f%%;"
+	    " refused at connect/write: syslog-ng %" PRIu64 ", ours %" PRIu64,
+	    n[PT_OURS], n[PT_SNG] ? 100.0 * pr->v[PT_SNG] / (double)n[PT_SNG] :
+	    0, n[PT_OURS] ? 100.0 * pr->v[PT_OURS] / (double)n[PT_OURS] : 0,
+	    ref[PT_SNG], ref[PT_OURS]);
+	return pr;
+}
+
+/* A "≤ x" (le) or "≥ x" goal on ours; verdict says by how much it misses. */
+static void
+peer_goal(struct peer_row *pr, int le, double x, const char *text)
+{
+	double	v = pr->v[PT_OURS];
+
+	snprintf(pr->goal, sizeof pr->goal, "%s", text);
+	if (!pr->has[PT_OURS] || x <= 0)
+		return;
+	pr->met = le ? v <= x : v >= x;
+	if (!pr->met)
+		snprintf(pr->verdict, sizeof pr->verdict, "MISS by %.0f%%",
+		    le ? (v / x - 1) * 100 : (1 - v / x) * 100);
+}
+
+static void
+peer_summary(void)
+{
+	struct peer_row	*pr;
+	char		 lbl[56];
+	int		 ok;
+	double		 p50;
+
+	snprintf(lbl, sizeof lbl, "burst %d×%dk, a conn/client: ingest",
+	    PEER_CLIENTS, (quick ? PEER_BURST_N / 10 : PEER_BURST_N) / 1000);
+	pr = peer_row("P1", lbl, "ev/s", PM_BURST,
+	    offsetof(struct peer_res, ingest_evps), 1);
+	if (pr->has[PT_DISCARD])
+		peer_goal(pr, 0, 0.8 * pr->v[PT_DISCARD], "≥ 80% of discard");
+	snprintf(pr->note, sizeof pr->note, "start → the last client's last"
+	    " write(2) returned; discard = a reader that reads and drops"
+	    " (the floor); ours = %.0f%% of it",
+	    pr->v[PT_DISCARD] > 0 ? 100 * pr->v[PT_OURS] / pr->v[PT_DISCARD] :
+	    0);
+	pr = peer_row("P2", "burst: end to end, in the store", "ev/s",
+	    PM_BURST, offsetof(struct peer_res, e2e_evps), 1);
+	if (pr->has[PT_SNG])
+		peer_goal(pr, 0, 1.5 * pr->v[PT_SNG], "≥ 1.5× syslog-ng");
+	snprintf(pr->note, sizeof pr->note, "start → every record in the"
+	    " store: syslog-ng's file holds all bytes; ours: each client got"
+	    " the ack of its last record (written); discard: all bytes read");
+	pr = peer_row("P3", "burst: CPU per event", "µs", PM_BURST,
+	    offsetof(struct peer_res, cpu_us), 1);
+	peer_goal(pr, 1, 2.5, "≤ 2.5 µs");
+	snprintf(pr->note, sizeof pr->note, "utime+stime of the daemon (all"
+	    " threads), start → end of P2, ÷ records; kernel share: syslog-ng"
+	    " %.0f%%, ours %.0f%%; context switches per event: %.2f, %.2f",
+	    100 * peer_median(PM_BURST, PT_SNG, offsetof(struct peer_res,
+	    sys_share), &ok), 100 * peer_median(PM_BURST, PT_OURS,
+	    offsetof(struct peer_res, sys_share), &ok),
+	    peer_median(PM_BURST, PT_SNG, offsetof(struct peer_res, wakeups),
+	    &ok), peer_median(PM_BURST, PT_OURS, offsetof(struct peer_res,
+	    wakeups), &ok));
+	pr = peer_row("P4", "burst: RSS (max)", "MiB", PM_BURST,
+	    offsetof(struct peer_res, rss_mib), 1);
+	snprintf(pr->note, sizeof pr->note, "VmRSS sampled every 0.5 ms");
+	pr = peer_row_loss("P5", "burst: lost / duplicated", PM_BURST, 0);
+
+	snprintf(lbl, sizeof lbl, "paced %dk/s, store + HTTP: CPU per event",
+	    PEER_PACED_RATE / 1000);
+	pr = peer_row("P6", lbl, "µs", PM_PACED, offsetof(struct peer_res,
+	    cpu_us), 0);
+	peer_goal(pr, 1, 10, "≤ 10 µs");
+	snprintf(pr->note, sizeof pr->note, "%d clients, %d s; start → the"
+	    " sink holds every record; kernel share: syslog-ng %.0f%%, ours"
+	    " %.0f%%; context switches per event: %.2f, %.2f",
+	    PEER_CLIENTS, PEER_PACED_S, 100 * peer_median(PM_PACED, PT_SNG,
+	    offsetof(struct peer_res, sys_share), &ok), 100 *
+	    peer_median(PM_PACED, PT_OURS, offsetof(struct peer_res,
+	    sys_share), &ok), peer_median(PM_PACED, PT_SNG,
+	    offsetof(struct peer_res, wakeups), &ok), peer_median(PM_PACED,
+	    PT_OURS, offsetof(struct peer_res, wakeups), &ok));
+	pr = peer_row("P7", "paced: RSS (max)", "MiB", PM_PACED,
+	    offsetof(struct peer_res, rss_mib), 0);
+	peer_goal(pr, 1, 8, "≤ 8 MiB");
+	snprintf(pr->note, sizeof pr->note, "VmRSS sampled every 0.5 ms during"
+	    " the paced run");
+	pr = peer_row_loss("P8", "paced: lost / duplicated at the sink",
+	    PM_PACED, 1);
+
+	snprintf(lbl, sizeof lbl, "a conn per event, %dk/s: lost / dup",
+	    PEER_CONN_RATE / 1000);
+	pr = peer_row_loss("P9", lbl, PM_CONN, 0);
+	pr = peer_row("P10", "a conn per event: p99 connect→close", "µs",
+	    PM_CONN, offsetof(struct peer_res, p99_us), 0);
+	peer_goal(pr, 1, 100, "≤ 100 µs");
+	p50 = peer_median(PM_CONN, PT_OURS, offsetof(struct peer_res, p50_us),
+	    &ok);
+	snprintf(pr->note, sizeof pr->note, "connect, hello (ours), record,"
+	    " close, in the client; ours p50 %.1f µs, syslog-ng p50 %.1f µs",
+	    p50, peer_median(PM_CONN, PT_SNG, offsetof(struct peer_res,
+	    p50_us), &ok));
+	pr = peer_row_loss("P11", "a conn per event, unpaced: lost / dup",
+	    PM_STORM, 0);
+	pr = peer_row("P12", "unpaced: p99 connect→close", "µs", PM_STORM,
+	    offsetof(struct peer_res, p99_us), 0);
+	snprintf(pr->note, sizeof pr->note, "%d clients × %d connections, as"
+	    " fast as they go", PEER_CLIENTS, quick ? PEER_STORM_N / 10 :
+	    PEER_STORM_N);
+}
+
+static void
+peer_cell(char *b, size_t n, const struct peer_row *pr, int t)
+{
+	char	x[20];
+
+	if (!pr->has[t]) {
+		snprintf(b, n, "–");
+		return;
+	}
+	if (pr->count) {
+		snprintf(b, n, "%.0f / %.0f", pr->v[t], pr->dup[t]);
+		return;
+	}
+	fmt_num(x, sizeof x, pr->v[t]);
+	snprintf(b, n, "%s", x);
+}
+
+/* The peer table to fp (NULL: none) and as root.peer (NULL: none). */
+static void
+peer_output(FILE *fp, json_t *root)
+{
+	struct peer_row	*pr;
+	json_t		*ja, *o;
+	char		 c[PT_N][48], ra[32], g[96];
+	double		 osum, omax;
+	int		 i, m, t, on;
+
+	if (!peer_ran)
+		return;
+	ja = json_array();
+	for (i = 0, omax = osum = 0, on = 0; i < PEER_ROUNDS; i++)
+		for (m = 0; m < PM_N; m++)
+			for (t = 0; t < PT_N; t++) {
+				if (peer_res[i][m][t].n == 0)
+					continue;
+				osum += peer_res[i][m][t].others;
+				on++;
+				if (peer_res[i][m][t].others > omax)
+					omax = peer_res[i][m][t].others;
+			}
+	if (root != NULL)
+		json_object_set_new(root, "peer_others_cpus", json_pack(
+		    "{s:f, s:f}", "mean", on ? osum / on : 0, "max", omax));
+	if (fp != NULL) {
+		fprintf(fp, "\nPeer: %s beside ours: the same %d B llm_chat"
+		    " records, one per write(2), from the same %d client"
+		    " processes; %d rounds interleaved, medians. Other"
+		    " processes kept %.2f CPUs busy on average during the"
+		    " runs (at most %.2f in one run).\n\n", peer_sng_version,
+		    PEER_REC_LEN, PEER_CLIENTS, peer_rounds, on ? osum / on : 0,
+		    omax);
+		pad(fp, "#", 5, 0);
+		pad(fp, "workload", 44, 0);
+		pad(fp, "unit", 7, 0);
+		pad(fp, "syslog-ng", 14, 1);
+		pad(fp, "ours", 14, 1);
+		pad(fp, "ours÷sng", 10, 1);
+		pad(fp, "discard", 10, 1);
+		fprintf(fp, "  ");
+		pad(fp, "goal (ours)", 30, 0);
+		fprintf(fp, "note\n");
+	}
+	for (i = 0; i < peer_nrows; i++) {
+		pr = &peer_rows[i];
+		for (t = 0; t < PT_N; t++)
+			peer_cell(c[t], sizeof c[t], pr, t);
+		if (!pr->count && pr->has[PT_SNG] && pr->has[PT_OURS] &&
+		    pr->v[PT_SNG] > 0) {
+			fmt_num(ra, sizeof ra, pr->v[PT_OURS] / pr->v[PT_SNG]);
+			strncat(ra, "×", sizeof ra - strlen(ra) - 1);
+		} else
+			snprintf(ra, sizeof ra, "–");
+		if (pr->met == -1)
+			snprintf(g, sizeof g, "%s", pr->goal[0] ? pr->goal :
+			    "–");
+		else
+			snprintf(g, sizeof g, "%s %s", pr->goal, pr->met ?
+			    "ok" : pr->verdict);
+		if (fp != NULL) {
+			pad(fp, pr->id, 5, 0);
+			pad(fp, pr->label, 44, 0);
+			pad(fp, pr->unit, 7, 0);
+			pad(fp, c[PT_SNG], 14, 1);
+			pad(fp, c[PT_OURS], 14, 1);
+			pad(fp, ra, 10, 1);
+			pad(fp, c[PT_DISCARD], 10, 1);
+			fprintf(fp, "  ");
+			pad(fp, g, 30, 0);
+			fprintf(fp, "%s\n", pr->note);
+		}
+		o = json_pack("{s:s, s:s, s:s}", "id", pr->id, "workload",
+		    pr->label, "unit", pr->unit);
+		for (t = 0; t < PT_N; t++) {
+			if (!pr->has[t])
+				continue;
+			json_object_set_new(o, peer_tname[t],
+			    json_real(pr->v[t]));
+			if (pr->count) {
+				snprintf(g, sizeof g, "%s_dup", peer_tname[t]);
+				json_object_set_new(o, g, json_real(pr->dup[t]));
+			}
+		}
+		if (pr->goal[0] != '\0')
+			json_object_set_new(o, "goal", json_string(pr->goal));
+		if (pr->met >= 0)
+			json_object_set_new(o, "goal_met",
+			    json_boolean(pr->met));
+		json_object_set_new(o, "note", json_string(pr->note));
+		json_array_append_new(ja, o);
+	}
+	if (root != NULL)
+		json_object_set_new(root, "peer", ja);
+	else
+		json_decref(ja);
+	if (fp != NULL)
+		fprintf(fp, "\nours÷sng: ours / syslog-ng (above 1: ours is"
+		    " faster for ev/s, costlier for µs and MiB). lost / dup:"
+		    " events missing from / repeated in the store (P8: at the"
+		    " sink), looked up by the id each record carries, summed"
+		    " over the rounds. syslog-ng's configuration: \"peer\" in"
+		    " tests/bench/bench.c.\n");
+}
+
+/* Every workload against every target, PEER_ROUNDS times, interleaved. */
+static void
+bench_peer(void)
+{
+	FILE		*p;
+	int		 round, m, i, t, rounds;
+	char		 line[256], *end;
+	const char	*env;
+
+	if ((p = popen("syslog-ng --version 2>/dev/null", "r")) == NULL ||
+	    fgets(line, sizeof line, p) == NULL) {
+		if (p != NULL)
+			pclose(p);
+		warnmsg("peer: syslog-ng not found (make bench-peer installs"
+		    " syslog-ng-core and syslog-ng-mod-http)");
+		return;
+	}
+	pclose(p);
+	line[strcspn(line, "\n")] = '\0';
+	snprintf(peer_sng_version, sizeof peer_sng_version, "%.63s", line);
+	peer_ran = 1;
+	if ((env = getenv("BENCH_PEER_ROUNDS")) != NULL) {
+		rounds = (int)strtol(env, &end, 10);
+		if (*end == '\0' && rounds >= 1 && rounds <= PEER_ROUNDS)
+			peer_rounds = rounds;
+	}
+	for (round = 0; round < peer_rounds; round++)
+		for (m = 0; m < PM_N; m++)
+			for (i = 0; i < PT_N; i++) {
+				/* Rotate which target goes first. */
+				t = (i + round) % PT_N;
+				if ((t == PT_DISCARD && m != PM_BURST) ||
+				    !in_list("BENCH_PEER", peer_mname[m]) ||
+				    !in_list("BENCH_PEER_TARGETS",
+				    peer_tname[t]))
+					continue;
+				fprintf(stderr, "bench: peer round %d %s %s\n",
+				    round + 1, peer_mname[m], peer_tname[t]);
+				peer_run((enum peer_mode)m,
+				    (enum peer_target)t, round,
+				    &peer_res[round][m][t]);
+			}
+	peer_summary();
 }
 
 static void
@@ -2630,6 +3990,7 @@ output(const char *jpath)
 	json_object_set_new(root, "notes", jn);
 	json_object_set_new(root, "measurement_failures",
 	    json_integer(failures));
+	peer_output(NULL, root);
 	if (json_dump_file(root, jpath, JSON_INDENT(2)) == -1)
 		fprintf(stderr, "bench: cannot write %s\n", jpath);
 	json_decref(root);
@@ -2674,6 +4035,7 @@ output(const char *jpath)
 	if (failures > 0)
 		fprintf(fp, "  - %d measurement(s) could not be taken; see"
 		    " stderr.\n", failures);
+	peer_output(fp, NULL);
 	fprintf(fp, "JSON: %s\n", jpath);
 }
 
@@ -2703,7 +4065,7 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	alarm(WATCHDOG_S);
+	alarm(WATCHDOG_S + (want("peer") ? PEER_WATCHDOG_S : 0));
 
 	/* Never auto-spawn; never honour an opt-out of the caller. */
 	setenv("ATOMCODE_TELEMETRYD", "/bin/false", 1);
@@ -2786,6 +4148,12 @@ main(int argc, char **argv)
 		bg_part_start();
 		bench_e2e();
 		bg_part_end("e2e");
+	}
+	if (want("peer")) {
+		fprintf(stderr, "bench: peer (syslog-ng)\n");
+		bg_part_start();
+		bench_peer();
+		bg_part_end("peer");
 	}
 	frames_free(&f);
 	kids_kill();

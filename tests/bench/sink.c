@@ -1,7 +1,7 @@
 /*
  * sink.c — a minimal upload collector for `make bench` (libevent evhttp):
  * accepts every POST on 127.0.0.1, inflates a gzip body with zlib, counts
- * its lines and answers 200. Counters go to a MAP_SHARED file (sink.h);
+ * its lines and the event ids they carry (sink.h) and answers 200. Counters go to a MAP_SHARED file (sink.h);
  * GET answers them as JSON. It must never listen beyond loopback, keep
  * request bodies, or run longer than SINK_MAX_S.
  *
@@ -32,10 +32,11 @@
 #include "sink.h"
 
 #define SINK_MAX_S	600		/* exit on our own after this long */
-#define SINK_CHUNK	(64 * 1024)	/* inflate output per step */
+#define SINK_CHUNK	(64 * 1024)	/* inflate output grows by 4 of these */
 
 static struct sink_stats	*st;
-static unsigned char		 scratch[SINK_CHUNK];
+static unsigned char		*body;		/* the inflated body */
+static size_t			 body_cap;
 
 static uint64_t
 now_ns(void)
@@ -46,42 +47,69 @@ now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * Count the '\n'-terminated lines of p[0..n) and, per line, the event id
+ * in its "request" field (sink.h).
+ */
 static uint64_t
-count_nl(const unsigned char *p, size_t n)
+count_lines(const unsigned char *p, size_t n)
 {
-	const unsigned char	*e = p + n;
-	uint64_t		 c = 0;
+	static const char	 key[] = "\"request\":";
+	const unsigned char	*e = p + n, *nl, *k;
+	uint64_t		 c = 0, v;
 
-	while (p < e && (p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
+	for (; p < e && (nl = memchr(p, '\n', (size_t)(e - p))) != NULL;
+	    p = nl + 1) {
 		c++;
-		p++;
+		k = memmem(p, (size_t)(nl - p), key, sizeof key - 1);
+		if (k == NULL)
+			continue;
+		for (k += sizeof key - 1, v = 0; k < nl && *k >= '0' &&
+		    *k <= '9' && v < SINK_ID_BASE * 10; k++)
+			v = v * 10 + (uint64_t)(*k - '0');
+		if (v < SINK_ID_BASE || v - SINK_ID_BASE >= SINK_IDS)
+			continue;
+		v -= SINK_ID_BASE;
+		if (st->ids[v] < 255)
+			__atomic_store_n(&st->ids[v], st->ids[v] + 1,
+			    __ATOMIC_RELAXED);
+		__atomic_add_fetch(&st->id_records, 1, __ATOMIC_RELAXED);
 	}
 	return c;
 }
 
-/* Inflate a gzip body, counting lines and bytes. 0 or -1. */
+/* Inflate a gzip body into body[0..*len), growing it. 0 or -1. */
 static int
-sink_inflate(const unsigned char *in, size_t n, uint64_t *lines,
-    uint64_t *bytes)
+sink_inflate(const unsigned char *in, size_t n, size_t *len)
 {
-	z_stream	zs;
-	int		r;
+	z_stream	 zs;
+	unsigned char	*nb;
+	int		 r;
 
 	memset(&zs, 0, sizeof zs);
+	*len = 0;
 	if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
 		return -1;
 	zs.next_in = (unsigned char *)(uintptr_t)in;
 	zs.avail_in = (uInt)n;
 	do {
-		zs.next_out = scratch;
-		zs.avail_out = sizeof scratch;
+		if (body_cap - *len < SINK_CHUNK) {
+			if ((nb = realloc(body, body_cap + SINK_CHUNK * 4)) ==
+			    NULL) {
+				inflateEnd(&zs);
+				return -1;
+			}
+			body = nb;
+			body_cap += SINK_CHUNK * 4;
+		}
+		zs.next_out = body + *len;
+		zs.avail_out = (uInt)(body_cap - *len);
 		r = inflate(&zs, Z_NO_FLUSH);
 		if (r != Z_OK && r != Z_STREAM_END) {
 			inflateEnd(&zs);
 			return -1;
 		}
-		*lines += count_nl(scratch, sizeof scratch - zs.avail_out);
-		*bytes += sizeof scratch - zs.avail_out;
+		*len = body_cap - zs.avail_out;
 	} while (r != Z_STREAM_END && (zs.avail_in > 0 || zs.avail_out == 0));
 	inflateEnd(&zs);
 	return r == Z_STREAM_END ? 0 : -1;
@@ -114,7 +142,7 @@ sink_cb(struct evhttp_request *req, void *arg)
 	const char	*enc;
 	unsigned char	*p;
 	uint64_t	 t0 = now_ns(), lines = 0, bytes = 0;
-	size_t		 n;
+	size_t		 n, len;
 
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
 		sink_reply_stats(req);
@@ -128,13 +156,15 @@ sink_cb(struct evhttp_request *req, void *arg)
 	enc = evhttp_find_header(evhttp_request_get_input_headers(req),
 	    "Content-Encoding");
 	if (enc != NULL && strcasecmp(enc, "gzip") == 0) {
-		if (sink_inflate(p, n, &lines, &bytes) == -1) {
+		if (sink_inflate(p, n, &len) == -1) {
 			__atomic_add_fetch(&st->bad, 1, __ATOMIC_RELAXED);
 			evhttp_send_error(req, 400, "bad gzip");
 			return;
 		}
+		lines = count_lines(body, len);
+		bytes = len;
 	} else if (p != NULL) {
-		lines = count_nl(p, n);
+		lines = count_lines(p, n);
 		bytes = n;
 	}
 	if ((out = evbuffer_new()) != NULL)

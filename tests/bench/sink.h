@@ -8,7 +8,14 @@
 #define BENCH_SINK_H
 #include <stdint.h>
 
-#define SINK_MAGIC	0x61746373696e6b31ULL	/* "atcsink1": file is ready */
+#define SINK_MAGIC	0x61746373696e6b32ULL	/* "atcsink2": file is ready */
+/*
+ * Per-event accounting: a record whose "request" is SINK_ID_BASE + k with
+ * k < SINK_IDS counts in ids[k] (saturating at 255), so the bench can tell
+ * lost events from duplicated ones. Other records are only counted.
+ */
+#define SINK_ID_BASE	1000000000ULL
+#define SINK_IDS	(1U << 20)
 
 struct sink_stats {
 	uint64_t	magic;		/* SINK_MAGIC once the sink listens */
@@ -19,5 +26,7 @@ struct sink_stats {
 	uint64_t	first_ns;	/* CLOCK_MONOTONIC of the first POST */
 	uint64_t	last_ns;	/* CLOCK_MONOTONIC after the last POST */
 	uint64_t	bad;		/* bodies that did not inflate */
+	uint64_t	id_records;	/* records that carried a SINK_ID_BASE id */
+	uint8_t		ids[SINK_IDS];	/* copies received of each id */
 };
 #endif
