@@ -29,6 +29,7 @@
 
 #include "agent.h"
 #include "curl_dl.h"
+#include "fsio.h"
 #include "log.h"
 #include "sock.h"
 
@@ -314,8 +315,8 @@ agent_lock(struct agent *a, char *cause, size_t causelen)
 			return 0;
 		}
 	}
-	a->lock_fd = open(a->paths.lock, O_RDWR | O_CREAT | O_CLOEXEC |
-	    O_NOFOLLOW, 0600);
+	a->lock_fd = fsio_open(AT_FDCWD, a->paths.lock, O_RDWR | O_CREAT, 0600,
+	    FSIO_OWNER);
 	if (a->lock_fd == -1) {
 		snprintf(cause, causelen, "cannot open %s: %s", a->paths.lock,
 		    strerror(errno));
@@ -452,8 +453,9 @@ agent_log_to_file(struct agent *a)
 		snprintf(old, sizeof old, "%s.old", a->paths.log);
 		rename(a->paths.log, old);
 	}
-	fd = open(a->paths.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
-	    O_NOFOLLOW, 0600);
+	/* A FIFO planted there fails at once (ENXIO) instead of blocking. */
+	fd = fsio_open(AT_FDCWD, a->paths.log, O_WRONLY | O_CREAT | O_APPEND,
+	    0600, FSIO_OWNER);
 	if (fd == -1)
 		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (fd != -1) {

@@ -4,13 +4,16 @@
  * and only a fully valid copy replaces the running settings.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ini.h>
 
+#include "fsio.h"
 #include "log.h"
 #include "settings.h"
 
@@ -119,12 +122,17 @@ settings_load(const char *path, struct settings *s, char *cause,
 	struct settings		copy = *s;
 	struct settings_parse	p;
 	FILE			*fp;
-	int			 line;
+	int			 line, fd;
 
-	if ((fp = fopen(path, "re")) == NULL) {
+	/* A FIFO or link planted at path: refused at once, never waited on. */
+	if ((fd = fsio_open(AT_FDCWD, path, O_RDONLY, 0, FSIO_USER)) == -1 ||
+	    (fp = fdopen(fd, "r")) == NULL) {
 		if (errno == ENOENT)
 			return 0;
-		snprintf(cause, causelen, "%s: %s", path, strerror(errno));
+		snprintf(cause, causelen, "%s: %s", path, errno == EINVAL ?
+		    "not a regular file" : strerror(errno));
+		if (fd != -1)
+			close(fd);
 		return -1;
 	}
 	p.s = &copy;

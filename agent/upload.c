@@ -48,6 +48,7 @@
 #include "backoff.h"
 #include "curl_dl.h"
 #include "buf.h"
+#include "fsio.h"
 #include "log.h"
 #include "queue.h"
 #include "upload.h"
@@ -232,8 +233,14 @@ upload_write_atomic(const char *path, const char *data, size_t len)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
+	/*
+	 * The temp name is ours (our pid): whatever is there is a leftover or
+	 * was planted (a FIFO would block an open for writing). Remove it and
+	 * create afresh; O_EXCL never opens an existing node.
+	 */
+	(void)unlink(tmp);
+	fd = fsio_open(AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_EXCL, 0600,
+	    FSIO_OWNER);
 	if (fd == -1 && errno == ENOENT) {
 		/* Upstream creates the parent directory (one level). */
 		if ((size_t)snprintf(dir, sizeof dir, "%s", path) < sizeof dir &&
@@ -241,8 +248,8 @@ upload_write_atomic(const char *path, const char *data, size_t len)
 			*slash = '\0';
 			(void)mkdir(dir, 0700);
 		}
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-		    O_NOFOLLOW, 0600);
+		fd = fsio_open(AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_EXCL,
+		    0600, FSIO_OWNER);
 	}
 	if (fd == -1)
 		return -1;
@@ -375,14 +382,26 @@ upload_load_state(struct uploader *u)
 	json_int_t	 att;
 	unsigned	 i;
 	struct stat	 st;
+	int		 fd;
 
-	if (u->state_path == NULL || stat(u->state_path, &st) == -1)
+	if (u->state_path == NULL)
 		return;
-	if (!S_ISREG(st.st_mode) || st.st_size > UPLOAD_STATE_MAX) {
-		log_warnx("ignoring %s: not a small regular file", u->state_path);
+	if ((fd = fsio_open(AT_FDCWD, u->state_path, O_RDONLY, 0,
+	    FSIO_OWNER)) == -1) {
+		if (errno != ENOENT)
+			log_warnx("ignoring %s: %s", u->state_path,
+			    errno == EINVAL ? "not a regular file" :
+			    strerror(errno));
 		return;
 	}
-	if ((o = json_load_file(u->state_path, 0, &jerr)) == NULL) {
+	if (fstat(fd, &st) == -1 || st.st_size > UPLOAD_STATE_MAX) {
+		log_warnx("ignoring %s: not a small regular file", u->state_path);
+		close(fd);
+		return;
+	}
+	o = json_loadfd(fd, 0, &jerr);
+	close(fd);
+	if (o == NULL) {
 		log_warnx("ignoring %s: %s", u->state_path, jerr.text);
 		return;
 	}

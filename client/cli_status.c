@@ -4,13 +4,16 @@
  * snapshot into one JSON object, then renders it with one printer for text
  * (upstream lines first, DESIGN §9) and one for JSON. Never starts an agent.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
+#include "fsio.h"
 #include "notice.h"
 
 /* "never" | "<n>s ago" | "<n>min ago" | "<n>h ago" (upstream rules). */
@@ -49,7 +52,7 @@ cli_status_gather(const struct paths *p)
 	struct queue		*q;
 	struct queue_stats	 st;
 	json_t			*s, *jq, *ag, *req, *snap, *health;
-	int			 running, r;
+	int			 running, r, fd;
 
 	config_read(p->config, &cfg);
 	optout_resolve(&cfg, 0, &o);	/* status ignores --no-telemetry */
@@ -86,8 +89,14 @@ cli_status_gather(const struct paths *p)
 	json_object_set_new(jq, "oldest", json_string(st.oldest));
 	json_object_set_new(s, "queue", jq);
 
-	if ((health = json_load_file(p->health, 0, NULL)) != NULL &&
-	    json_is_object(health))
+	/* Read-only and non-blocking: a FIFO there is skipped, not waited on. */
+	health = NULL;
+	if ((fd = fsio_open(AT_FDCWD, p->health, O_RDONLY, 0, FSIO_USER)) !=
+	    -1) {
+		health = json_loadfd(fd, 0, NULL);
+		close(fd);
+	}
+	if (health != NULL && json_is_object(health))
 		json_object_set_new(s, "health", health);
 	else
 		json_decref(health);

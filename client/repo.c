@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fsio.h"
 #include "repo.h"
 
 #define REPO_PATH_MAX	4096	/* longest path we build */
@@ -211,7 +212,8 @@ read_small(const char *path, char *buf, size_t size)
 	size_t	got = 0;
 	int	fd, saved;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
+	/* A FIFO in a repository must not hang atc_open. */
+	if ((fd = fsio_open(AT_FDCWD, path, O_RDONLY, 0, FSIO_FOLLOW)) == -1)
 		return -1;
 	while (got < size - 1) {
 		n = read(fd, buf + got, size - 1 - got);

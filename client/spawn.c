@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fsio.h"
 #include "sock.h"
 #include "spawn.h"
 
@@ -192,7 +193,7 @@ spawn_agent(const char *lockpath, const char *sockpath, int *fdp)
 	int		  lk, fd, saved, status;
 
 	*fdp = -1;
-	lk = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	lk = fsio_open(AT_FDCWD, lockpath, O_RDWR | O_CREAT, 0600, FSIO_OWNER);
 	if (lk == -1)
 		return SPAWN_FAILED;
 	if (flock(lk, LOCK_EX | LOCK_NB) == -1) {

@@ -98,7 +98,8 @@ read_id(const char *path, char out[UUID_STR_LEN])
 	ssize_t		 r;
 	int		 fd, saved;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	/* Never blocks on a FIFO planted at path (atc_open must not hang). */
+	if ((fd = fsio_open(AT_FDCWD, path, O_RDONLY, 0, FSIO_USER)) == -1)
 		return -1;
 	while (len < sizeof(buf)) {
 		r = read(fd, buf + len, sizeof(buf) - len);

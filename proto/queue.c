@@ -350,8 +350,7 @@ read_at(int dfd, const char *name, struct buf *out)
 {
 	int	fd, r, e;
 
-	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd == -1)
+	if ((fd = fsio_open(dfd, name, O_RDONLY, 0, FSIO_OWNER)) == -1)
 		return -1;
 	r = read_fd(fd, out);
 	e = errno;
@@ -570,8 +569,8 @@ dropped_add(struct queue *q, uint64_t n)
 	char		*end;
 
 	q->dropped_mem += n;
-	fd = openat(q->dfd, DROPPED_FILE, O_RDWR | O_CREAT | O_NOFOLLOW |
-	    O_CLOEXEC, 0600);
+	fd = fsio_open(q->dfd, DROPPED_FILE, O_RDWR | O_CREAT, 0600,
+	    FSIO_OWNER);
 	if (fd == -1)
 		return;
 	if (flock(fd, LOCK_EX) == -1)
@@ -741,8 +740,7 @@ recover_partial(struct queue *q, const struct ent *e, int legacy, time_t now,
 	 * Read-only for the lock test: closing it is no IN_CLOSE_WRITE, so
 	 * the agent's watch is not woken by its own look at a live partial.
 	 */
-	fd = openat(q->dfd, e->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
-	    O_NONBLOCK);
+	fd = fsio_open(q->dfd, e->name, O_RDONLY, 0, FSIO_OWNER);
 	if (fd == -1)
 		return;
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1)
@@ -778,8 +776,8 @@ recover_partial(struct queue *q, const struct ent *e, int legacy, time_t now,
 		}
 		break;
 	case V_PROMOTE:
-		if ((a.torn || a.add_nl) && (wfd = openat(q->dfd, e->name,
-		    O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)) == -1)
+		if ((a.torn || a.add_nl) && (wfd = fsio_open(q->dfd, e->name,
+		    O_WRONLY, 0, FSIO_OWNER)) == -1)
 			break;
 		if (a.torn && ftruncate(wfd, (off_t)a.keep) == -1)
 			break;
@@ -1425,7 +1423,7 @@ queue_dropped(struct queue *q)
 	uint64_t	 v;
 	int		 fd;
 
-	fd = openat(q->dfd, DROPPED_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = fsio_open(q->dfd, DROPPED_FILE, O_RDONLY, 0, FSIO_OWNER);
 	if (fd == -1)
 		return q->dropped_mem;
 	if (flock(fd, LOCK_SH) == -1 ||
@@ -1509,8 +1507,8 @@ queue_clear(struct queue *q, unsigned *removed, unsigned *skipped)
 				rm++;
 			break;
 		case K_PARTIAL:
-			fd = openat(q->dfd, v[i].name, O_RDWR | O_NOFOLLOW |
-			    O_CLOEXEC | O_NONBLOCK);
+			fd = fsio_open(q->dfd, v[i].name, O_RDWR, 0,
+			    FSIO_OWNER);
 			if (fd == -1) {
 				sk++;
 				break;
