@@ -68,6 +68,8 @@ struct queue {
 	enum queue_fsync	 fsync;
 	int			 afd;		/* active segment, -1 */
 	char			 aname[QUEUE_NAME_MAX]; /* its name */
+	char			 handed[QUEUE_NAME_MAX]; /* last one rolled
+							    by the roller */
 	unsigned		 aevents;
 	uint64_t		 abytes;
 	uint64_t		 dropped_mem;	/* if the file fails */
@@ -492,11 +494,19 @@ new_stem(char *out, size_t outlen)
  * Create a new partial with its lock and marker: O_EXCL|O_NOFOLLOW 0600,
  * flock(LOCK_EX) taken before the marker appears (so recovery never sees
  * a managed partial without a lock). Returns the fd, name in name.
+ *
+ * prev (or NULL) names our previous partial, handed to the roller, whose
+ * marker may still exist: the new marker is then a hard link to it (the
+ * markers are empty and only their names count), which allocates no
+ * inode. On ext4 without a journal, allocating an inode scans past every
+ * inode freed in the last minutes (0.8-1.4 ms per file on a machine that
+ * deletes many files); a segment then costs one allocation, not two.
  */
 static int
-partial_create(int dfd, char *name, size_t namelen)
+partial_create(int dfd, char *name, size_t namelen, const char *prev)
 {
 	char	stem[STEM_MAX], marker[QUEUE_NAME_MAX];
+	char	pmarker[QUEUE_NAME_MAX + 16];
 	int	fd, mfd, e;
 
 	new_stem(stem, sizeof stem);
@@ -508,6 +518,10 @@ partial_create(int dfd, char *name, size_t namelen)
 		return -1;
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1)
 		goto fail;
+	if (prev != NULL && prev[0] != '\0' && snprintf(pmarker,
+	    sizeof pmarker, "%s.owner", prev) < (int)sizeof pmarker &&
+	    linkat(dfd, pmarker, dfd, marker, 0) == 0)
+		return fd;	/* linked: the roller unlinks the old name */
 	mfd = openat(dfd, marker, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0600);
 	if (mfd == -1)
@@ -1111,7 +1125,7 @@ queue_append(struct queue *q, const char *lines, size_t len,
 	while (p < e) {
 		if (q->afd == -1) {
 			q->afd = partial_create(q->dfd, q->aname,
-			    sizeof q->aname);
+			    sizeof q->aname, q->handed);
 			if (q->afd == -1)
 				return -1;
 			q->aevents = 0;
@@ -1178,6 +1192,7 @@ queue_roll(struct queue *q)
 	}
 	if (roller_takes(q, q->afd, q->aname)) {
 		/* Locked fd and name are the roller's now. */
+		memcpy(q->handed, q->aname, sizeof q->handed);
 		q->afd = -1;
 		active_abandon(q);
 		return 1;
@@ -1255,7 +1270,7 @@ queue_write_ready(struct queue *q, const char *lines, size_t len)
 		errno = EINVAL;
 		return -1;
 	}
-	if ((fd = partial_create(q->dfd, name, sizeof name)) == -1)
+	if ((fd = partial_create(q->dfd, name, sizeof name, NULL)) == -1)
 		return -1;
 	if (fsio_write_all(fd, lines, len) == -1 ||
 	    (q->fsync != QUEUE_FSYNC_NEVER && fsync(fd) == -1) ||

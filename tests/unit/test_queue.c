@@ -1649,12 +1649,86 @@ t_roller_handoff(void **state)
 	queue_close(q);
 }
 
+/* The inode of name in the queue dir, 0 if it does not exist. */
+static ino_t
+inode_of(const struct tq *t, const char *name, nlink_t *nlink)
+{
+	char		pa[PATH_MAX];
+	struct stat	st;
+
+	path(pa, sizeof pa, t, name);
+	if (lstat(pa, &st) == -1)
+		return 0;
+	if (nlink != NULL)
+		*nlink = st.st_nlink;
+	return st.st_ino;
+}
+
+/*
+ * A new segment's marker is a hard link to the marker of the segment just
+ * handed to the roller (no new inode), when that one still exists; when
+ * the roller already removed it, the marker is created as before. Either
+ * way finishing the old segment leaves the new marker in place.
+ */
+static void
+t_marker_linked(void **state)
+{
+	struct tq		*t = *state;
+	struct queue		*q, *q2;
+	struct queue_recovery	 r;
+	struct held		 h;
+	char			 m0[QUEUE_NAME_MAX + 8], m1[QUEUE_NAME_MAX + 8];
+	char			 m2[QUEUE_NAME_MAX + 8], active[QUEUE_NAME_MAX];
+	nlink_t			 nl = 0;
+	ino_t			 i0;
+
+	memset(&h, 0, sizeof h);
+	q = qopen(t, 0);
+	queue_set_roller(q, hold_roller, &h);
+	append_n(q, 0, 500, 0);		/* segment 0 handed over */
+	assert_int_equal(h.n, 1);
+	snprintf(m0, sizeof m0, "%s.owner", h.name[0]);
+	i0 = inode_of(t, m0, NULL);
+	assert_true(i0 != 0);
+	append_n(q, 500, 500, 0);	/* segment 1: marker linked to m0 */
+	assert_int_equal(h.n, 2);
+	snprintf(m1, sizeof m1, "%s.owner", h.name[1]);
+	assert_true(inode_of(t, m1, &nl) == i0);
+	assert_int_equal(nl, 2);
+	/* The roller finishes segment 0: its marker name goes, m1 stays. */
+	assert_int_equal(queue_finish(q, h.fd[0], h.name[0], QUEUE_FSYNC_ROLL),
+	    0);
+	assert_false(exists(t, m0));
+	assert_true(inode_of(t, m1, &nl) == i0);
+	assert_int_equal(nl, 1);
+	/* Segment 1 finished before the next one opens: a fresh marker. */
+	assert_int_equal(queue_finish(q, h.fd[1], h.name[1], QUEUE_FSYNC_ROLL),
+	    0);
+	assert_false(exists(t, m1));
+	append_n(q, 1000, 10, 0);
+	assert_true(find_suffix(t, ".partial", active, sizeof active));
+	snprintf(m2, sizeof m2, "%s.owner", active);
+	assert_true(inode_of(t, m2, &nl) != 0);
+	assert_int_equal(nl, 1);
+	/* Recovery by another writer leaves the live segment alone. */
+	q2 = qopen(t, 0);
+	assert_int_equal(queue_recover(q2, 0, &r), 0);
+	assert_true(exists(t, m2));
+	queue_close(q2);
+	queue_set_roller(q, NULL, NULL);	/* close rolls in place */
+	queue_close(q);
+	assert_false(exists(t, m2));
+	assert_int_equal(count_suffix(t, ".partial.owner"), 0);
+	assert_int_equal(count_suffix(t, ".ndjson"), 3);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(t_roll_at_500),
+		T(t_marker_linked),
 		T(t_499_no_roll),
 		T(t_roll_at_bytes),
 		T(t_batch_split),
