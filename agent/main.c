@@ -650,6 +650,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "atomcode-telemetryd: %s\n", cause);
 		return 1;
 	}
+	if (queue_warning(a->q) != NULL)
+		log_warnx("%s", queue_warning(a->q));
 	queue_set_fsync(a->q, a->settings.fsync);
 	queue_defer_dirsync(a->q, 1);	/* one directory fsync per batch */
 

@@ -49,6 +49,8 @@ status_snapshot(struct agent *a)
 	    "invalid_segments", (json_int_t)st.invalid_segments,
 	    "claimed_segments", (json_int_t)st.claimed_segments,
 	    "active_events", (json_int_t)queue_active_events(a->q));
+	json_object_set_new(q, "foreign_files",
+	    json_integer((json_int_t)st.foreign_files));
 	json_object_set_new(o, "queue", q);
 	c = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
 	    " s:I, s:I}",

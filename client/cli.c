@@ -252,7 +252,8 @@ cmd_dump(const struct paths *p, int argc, char **argv)
 			return 2;
 		}
 	}
-	if ((r = cli_queue_open(p, 0, &q)) == 1) {
+	/* A reader: no recovery, no caps, no repair (nothing is written). */
+	if ((r = cli_queue_open(p, QUEUE_O_RDONLY, &q)) == 1) {
 		printf("(no queued events)\n");
 		return 0;
 	}

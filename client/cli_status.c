@@ -70,7 +70,7 @@ cli_status_gather(const struct paths *p)
 
 	jq = json_object();
 	memset(&st, 0, sizeof st);
-	r = cli_queue_open(p, QUEUE_O_NORECOVER, &q);
+	r = cli_queue_open(p, QUEUE_O_RDONLY, &q);
 	json_object_set_new(jq, "exists", json_boolean(r != 1));
 	if (r == 0) {
 		queue_stats(q, &st);
@@ -87,6 +87,8 @@ cli_status_gather(const struct paths *p)
 	json_object_set_new(jq, "partial_bytes",
 	    json_integer((json_int_t)st.partial_bytes));
 	json_object_set_new(jq, "oldest", json_string(st.oldest));
+	json_object_set_new(jq, "foreign_files",
+	    json_integer((json_int_t)st.foreign_files));
 	json_object_set_new(s, "queue", jq);
 
 	/* Read-only and non-blocking: a FIFO there is skipped, not waited on. */
@@ -165,6 +167,10 @@ cli_status_text(json_t *s)
 		printf("Partial:   %lld segment(s) not ready (%.1f KB)\n",
 		    (long long)ji(q, "partial_segments"),
 		    (double)ji(q, "partial_bytes") / 1024.0);
+	if (ji(q, "foreign_files") > 0)
+		printf("Ignored:   %lld file(s) of other users or writable by"
+		    " everyone (never read or uploaded)\n",
+		    (long long)ji(q, "foreign_files"));
 	printf("Endpoint:  %s\n", json_string_value(json_object_get(s,
 	    "endpoint")));
 	printf("Schema:    v1\n");

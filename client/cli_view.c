@@ -638,7 +638,7 @@ view_scan_queue(struct view *v)
 		return;
 	v->qexists = 1;
 	/* Same safety checks as everyone else, without recovery. */
-	if (queue_open(v->p->queue, QUEUE_O_NORECOVER, &q, cause,
+	if (queue_open(v->p->queue, QUEUE_O_RDONLY, &q, cause,
 	    sizeof cause) == -1) {
 		snprintf(v->qerr, sizeof v->qerr, "%s", cause);
 		return;

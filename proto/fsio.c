@@ -53,7 +53,8 @@ fsio_open(int dfd, const char *path, int flags, mode_t mode, int opts)
 		errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
 		goto fail;
 	}
-	if (((opts & FSIO_OWNER) && st.st_uid != geteuid()) ||
+	if (((opts & FSIO_OWNER) && (st.st_uid != geteuid() ||
+	    (st.st_mode & S_IWOTH) != 0)) ||
 	    ((opts & FSIO_USER) && geteuid() != 0 && st.st_uid != geteuid() &&
 	    st.st_uid != 0)) {
 		errno = EPERM;

@@ -8,7 +8,8 @@
 int	fsio_write_all(int fd, const char *p, size_t n);
 
 /* fsio_open() options */
-#define FSIO_OWNER	0x01	/* must be owned by geteuid() (EPERM otherwise) */
+#define FSIO_OWNER	0x01	/* must be owned by geteuid() and not writable by
+				   everyone (EPERM otherwise) */
 #define FSIO_USER	0x02	/* owned by geteuid() or by root; any owner
 				   when we are root (sudo reads the user's
 				   files) */

@@ -74,6 +74,8 @@ struct queue {
 	uint64_t		 abytes;
 	uint64_t		 dropped_mem;	/* if the file fails */
 	struct queue_recovery	 last;
+	int			 rdonly;	/* QUEUE_O_RDONLY */
+	char			 warn[CAUSE_PATH + 160]; /* queue_warning() */
 	int			 defer_dirsync;	/* caller runs queue_sync_dir() */
 	int			 dir_dirty;	/* renames not yet fsynced */
 	int			 no_dirsync;	/* rolls never fsync the directory */
@@ -400,11 +402,26 @@ ents_free(struct ent *v, size_t n)
 }
 
 /*
- * List the regular files of the directory in name order. Symlinks and
- * other non-regular entries are left out (never followed, never touched).
+ * Whether a file found in the directory may be read, uploaded, renamed or
+ * removed: a regular file of ours that others cannot write. Anything else
+ * (another user's file planted while the directory was writable by
+ * others, a world-writable one) is never touched.
  */
 static int
-scan_dir(int dfd, struct ent **out, size_t *nout)
+trusted(const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && st->st_uid == geteuid() &&
+	    (st->st_mode & S_IWOTH) == 0;
+}
+
+/*
+ * List the trusted files of the directory in name order. Symlinks, other
+ * non-regular entries and files of other users are left out (never
+ * followed, never touched); *nforeign (if not NULL) counts regular files
+ * left out for their owner or mode.
+ */
+static int
+scan_dir(int dfd, struct ent **out, size_t *nout, size_t *nforeign)
 {
 	DIR		*d;
 	struct dirent	*de;
@@ -431,6 +448,11 @@ scan_dir(int dfd, struct ent **out, size_t *nout)
 		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
 		    !S_ISREG(st.st_mode))
 			continue;
+		if (!trusted(&st)) {
+			if (nforeign != NULL)
+				(*nforeign)++;
+			continue;
+		}
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
 			if (cap > SIZE_MAX / sizeof *v) {
@@ -631,7 +653,7 @@ enforce_caps(struct queue *q)
 	int		 evicted = 0;
 	struct ent	*e;
 
-	if (scan_dir(q->dfd, &v, &n) == -1)
+	if (scan_dir(q->dfd, &v, &n, NULL) == -1)
 		return -1;
 	for (i = 0; i < n; i++) {
 		if (v[i].kind == K_READY || v[i].kind == K_INVALID) {
@@ -835,7 +857,7 @@ recover(struct queue *q, int legacy, struct queue_recovery *r)
 	int		 ev;
 
 	memset(r, 0, sizeof *r);
-	if (scan_dir(q->dfd, &v, &n) == -1)
+	if (scan_dir(q->dfd, &v, &n, NULL) == -1)
 		return -1;
 	/* 1. Stale claims back to .ndjson (mtime checked again just before:
 	 * the claimant may have refreshed it since the scan). */
@@ -996,6 +1018,22 @@ queue_open(const char *dir, int flags, struct queue **out, char *cause,
 		errno = EAGAIN;
 		return -1;
 	}
+	/*
+	 * Others could plant or change segments in a directory they may
+	 * write to: take their access away (files of other users already in
+	 * it are never touched: see trusted()). A reader only looks.
+	 */
+	if ((fst.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+	    !(flags & QUEUE_O_RDONLY) && fchmod(fd, 0700) == -1) {
+		e = errno;
+		close(fd);
+		set_cause(cause, causelen, "queue directory %.*s is writable by "
+		    "others (mode %04o) and cannot be restricted: %s",
+		    CAUSE_PATH, dir, (unsigned)(fst.st_mode & 07777),
+		    strerror(e));
+		errno = EPERM;
+		return -1;
+	}
 	if ((q = calloc(1, sizeof *q)) == NULL ||
 	    (q->dir = strdup(dir)) == NULL) {
 		free(q);
@@ -1007,7 +1045,13 @@ queue_open(const char *dir, int flags, struct queue **out, char *cause,
 	q->dfd = fd;
 	q->afd = -1;
 	q->fsync = QUEUE_FSYNC_ROLL;
-	if (!(flags & QUEUE_O_NORECOVER) &&
+	q->rdonly = (flags & QUEUE_O_RDONLY) != 0;
+	if ((fst.st_mode & (S_IWGRP | S_IWOTH)) != 0 && !q->rdonly)
+		snprintf(q->warn, sizeof q->warn, "queue directory %.*s was "
+		    "writable by others (mode %04o): restricted to 0700; files "
+		    "of other users in it are ignored", CAUSE_PATH, dir,
+		    (unsigned)(fst.st_mode & 07777));
+	if (!(flags & (QUEUE_O_NORECOVER | QUEUE_O_RDONLY)) &&
 	    recover(q, (flags & QUEUE_O_LEGACY) != 0, &q->last) == -1) {
 		e = errno;
 		set_cause(cause, causelen, "cannot read queue directory %.*s: "
@@ -1018,6 +1062,13 @@ queue_open(const char *dir, int flags, struct queue **out, char *cause,
 	}
 	*out = q;
 	return 0;
+}
+
+/* What queue_open() repaired; NULL if nothing. */
+const char *
+queue_warning(struct queue *q)
+{
+	return q->warn[0] != '\0' ? q->warn : NULL;
 }
 
 /* Drop the active segment without finishing it (left for recovery). */
@@ -1300,7 +1351,7 @@ queue_claim(struct queue *q, struct queue_claim *c)
 	uuid_t		 id;
 	int		 rv = 0, e;
 
-	if (scan_dir(q->dfd, &v, &n) == -1)
+	if (scan_dir(q->dfd, &v, &n, NULL) == -1)
 		return -1;
 	for (i = 0; i < n; i++) {
 		if (v[i].kind != K_READY ||
@@ -1418,7 +1469,7 @@ queue_unclaim_own(struct queue *q)
 	int		 c = 0;
 
 	snprintf(tag, sizeof tag, "%s%ld-", CLAIM_TAG, (long)getpid());
-	if (scan_dir(q->dfd, &v, &n) == -1)
+	if (scan_dir(q->dfd, &v, &n, NULL) == -1)
 		return -1;
 	for (i = 0; i < n; i++) {
 		if (v[i].kind == K_CLAIM && strstr(v[i].name, tag) != NULL &&
@@ -1461,11 +1512,12 @@ queue_stats(struct queue *q, struct queue_stats *st)
 {
 	struct ent	*v;
 	struct buf	 b = { NULL, 0, 0 };
-	size_t		 n, i;
+	size_t		 n, i, foreign = 0;
 
 	memset(st, 0, sizeof *st);
-	if (scan_dir(q->dfd, &v, &n) == -1)
+	if (scan_dir(q->dfd, &v, &n, &foreign) == -1)
 		return -1;
+	st->foreign_files = foreign;
 	for (i = 0; i < n; i++) {
 		switch (v[i].kind) {
 		case K_READY:
@@ -1512,7 +1564,7 @@ queue_clear(struct queue *q, unsigned *removed, unsigned *skipped)
 	unsigned	 rm = 0, sk = 0;
 	int		 fd;
 
-	if (scan_dir(q->dfd, &v, &n) == -1)
+	if (scan_dir(q->dfd, &v, &n, NULL) == -1)
 		return -1;
 	for (i = 0; i < n; i++) {
 		switch (v[i].kind) {
@@ -1566,7 +1618,7 @@ queue_dump(struct queue *q, unsigned last,
 
 	if (last == 0)
 		return 0;
-	if (scan_dir(q->dfd, &v, &n) == -1)
+	if (scan_dir(q->dfd, &v, &n, NULL) == -1)
 		return -1;
 	if (n > 0 && (bufs = calloc(n, sizeof *bufs)) == NULL) {
 		ents_free(v, n);
@@ -1623,7 +1675,7 @@ queue_check(const char *dir,
 
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return -1;
-	if (scan_dir(dfd, &v, &n) == -1) {
+	if (scan_dir(dfd, &v, &n, NULL) == -1) {
 		ee = errno;
 		close(dfd);
 		errno = ee;

@@ -41,6 +41,8 @@ enum queue_fsync {
 #define QUEUE_O_CREATE		0x01	/* create the directory (0700) if missing */
 #define QUEUE_O_LEGACY		0x02	/* recovery also takes quiet legacy partials */
 #define QUEUE_O_NORECOVER	0x04	/* skip recovery */
+#define QUEUE_O_RDONLY		0x08	/* a reader (dump, status, check): no
+					   recovery, no repair, nothing written */
 
 /* What one recovery pass did. */
 struct queue_recovery {
@@ -61,6 +63,8 @@ struct queue_stats {
 	uint64_t	partial_segments, partial_bytes;	/* .partial + .invalid */
 	uint64_t	invalid_segments, invalid_bytes;
 	uint64_t	claimed_segments;
+	uint64_t	foreign_files;	/* of other users or world-writable:
+					   never read, uploaded or removed */
 	char		oldest[QUEUE_NAME_MAX];	/* oldest ready name, "" if none */
 };
 
@@ -76,11 +80,16 @@ struct queue;
 
 /*
  * Open the queue directory dir. Refuses (errno ELOOP/EPERM) a symlinked or
- * foreign-owned directory, with a human sentence in cause. Runs recovery
- * unless QUEUE_O_NORECOVER. Returns 0 and *out, or -1 with errno and cause.
+ * foreign-owned directory, with a human sentence in cause. A directory
+ * others may write to is restricted to 0700 (see queue_warning()); one
+ * that cannot be is refused. Files of other users in it are never read,
+ * uploaded or removed. Runs recovery unless QUEUE_O_NORECOVER or
+ * QUEUE_O_RDONLY. Returns 0 and *out, or -1 with errno and cause.
  */
 int	queue_open(const char *dir, int flags, struct queue **out, char *cause,
 	    size_t causelen);
+/* What queue_open() repaired, for the caller to log; NULL if nothing. */
+const char *queue_warning(struct queue *q);
 /*
  * Close the active segment without finishing it: it stays a managed
  * partial (marker beside it) whose lock is now free, which any recovery

@@ -1722,6 +1722,74 @@ t_marker_linked(void **state)
 	assert_int_equal(count_suffix(t, ".ndjson"), 3);
 }
 
+/*
+ * Files of another user (root only: chown) or writable by everyone are
+ * never claimed, counted, evicted, cleared or recovered; a directory
+ * others may write to is restricted to 0700 unless opened read-only.
+ */
+static void
+t_untrusted_files(void **state)
+{
+	struct tq		*t = *state;
+	struct queue		*q;
+	struct queue_claim	 c;
+	struct queue_stats	 st;
+	struct stat		 sb;
+	char			 pa[PATH_MAX], stem[64], name[256];
+	unsigned		 i, rm, sk, want = 1;
+
+	put_str(t, "20250101-000000-a.ndjson", "{\"event_id\":\"x\",\"ts\":1}\n");
+	path(pa, sizeof pa, t, "20250101-000000-a.ndjson");
+	assert_int_equal(chmod(pa, 0666), 0);
+	if (geteuid() == 0) {
+		want = 3;
+		put_str(t, "20250101-000000-b.ndjson",
+		    "{\"event_id\":\"x\",\"ts\":2}\n");
+		path(pa, sizeof pa, t, "20250101-000000-b.ndjson");
+		assert_int_equal(chown(pa, 65534, 65534), 0);
+		/* a foreign managed partial, free: never promoted */
+		stem_ago(stem, sizeof stem, 2 * DAY, 9);
+		put_managed(t, stem, "{\"event_id\":\"x\",\"ts\":3}\n", 24);
+		snprintf(name, sizeof name, "%s.partial", stem);
+		path(pa, sizeof pa, t, name);
+		assert_int_equal(chown(pa, 65534, 65534), 0);
+	} else
+		print_message("not root: only the world-writable file\n");
+	assert_int_equal(chmod(t->dir, 0777), 0);
+
+	/* A reader leaves the directory mode alone. */
+	assert_int_equal(queue_open(t->dir, QUEUE_O_RDONLY, &q, NULL, 0), 0);
+	assert_null(queue_warning(q));
+	assert_int_equal(stat(t->dir, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0777);
+	queue_close(q);
+
+	q = qopen(t, 0);
+	assert_non_null(queue_warning(q));
+	assert_non_null(strstr(queue_warning(q), "0777"));
+	assert_int_equal(stat(t->dir, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0700);
+	assert_int_equal(queue_last_recovery(q)->promoted, 0);
+	assert_int_equal(queue_claim(q, &c), 0);
+	assert_int_equal(queue_stats(q, &st), 0);
+	assert_int_equal(st.ready_segments, 0);
+	assert_int_equal(st.foreign_files, want);
+	/* 60 ready files of ours: the caps evict ours, never theirs */
+	for (i = 0; i < 60; i++) {
+		append_n(q, i, 1, 0);
+		assert_int_equal(queue_roll(q), 1);
+	}
+	assert_true(exists(t, "20250101-000000-a.ndjson"));
+	assert_int_equal(queue_clear(q, &rm, &sk), 0);
+	assert_true(exists(t, "20250101-000000-a.ndjson"));
+	if (geteuid() == 0) {
+		assert_true(exists(t, "20250101-000000-b.ndjson"));
+		snprintf(name, sizeof name, "%s.partial", stem);
+		assert_true(exists(t, name));
+	}
+	queue_close(q);
+}
+
 int
 main(void)
 {
@@ -1759,6 +1827,7 @@ main(void)
 		T(t_stats),
 		T(t_fsync_policies),
 		T(t_roller_handoff),
+		T(t_untrusted_files),
 #undef T
 	};
 
