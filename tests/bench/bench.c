@@ -2547,6 +2547,118 @@ bg_load(const char *when, json_t *m)
 	    " depend on CPU time or scheduling are pessimistic" : "");
 }
 
+/* ---- rows 11: the Rust crate (bindings/rust) ---------------------- */
+
+#define RUST_TRACK_N	50000	/* track() calls timed */
+#define RUST_LIFE_N	300	/* in-process short CLIs */
+#define RUST_PROC_N	50	/* whole short-CLI processes */
+#define UPSTREAM_EXIT_MS 500	/* upstream's shutdown(500 ms) at every exit */
+
+/* Run the Rust bench example with args; its one output line into out. */
+static int
+rust_run(const char *exe, const char *args, char *out, size_t n)
+{
+	char	 cmd[PATH_MAX + 64];
+	FILE	*fp;
+	int	 st;
+
+	snprintf(cmd, sizeof cmd, "'%s' %s", exe, args);
+	if ((fp = popen(cmd, "r")) == NULL)
+		return -1;
+	if (fgets(out, (int)n, fp) == NULL)
+		out[0] = '\0';
+	st = pclose(fp);
+	return st == 0 && out[0] != '\0' ? 0 : -1;
+}
+
+static void
+bench_rust(struct agentp *a)
+{
+	char		 exe[PATH_MAX], line[256], args[64];
+	double		 v[5] = { 0 };
+	uint64_t	*lat, t0;
+	unsigned	 i, ok = 0, n = quick ? RUST_PROC_N / 5 : RUST_PROC_N;
+	struct row	*r;
+	pid_t		 pid;
+	int		 st;
+
+	snprintf(exe, sizeof exe, "%s/rust/release/examples/bench", build);
+	if (access(exe, X_OK) != 0) {
+		note_add("Rows 11 (Rust crate): not run, %s is missing (cargo"
+		    " not installed?)", exe);
+		return;
+	}
+	setenv("ATOMCODE_HOME", a->home, 1);
+	snprintf(args, sizeof args, "track %u", quick ? RUST_TRACK_N / 10 :
+	    RUST_TRACK_N);
+	if (rust_run(exe, args, line, sizeof line) == -1 ||
+	    sscanf(line, "%lf %lf %lf %lf %lf", &v[0], &v[1], &v[2], &v[3],
+	    &v[4]) != 5) {
+		warnmsg("rust bench track failed");
+		return;
+	}
+	r = row_add("11a", "Rust track() p50 (agent up)", v[0] / 1e3, "µs");
+	row_note(r, "Telemetry::track(Event::LlmChat{..}) through the C"
+	    " builder, %s calls back to back; compare row 2a", args + 6);
+	r = row_add("11b", "Rust track() p99", v[1] / 1e3, "µs");
+	row_note(r, "p99.9 %.1f µs; %.0f acked by the agent, %.0f to the"
+	    " fallback (the ring was full)", v[2] / 1e3, v[3], v[4]);
+
+	snprintf(args, sizeof args, "life %u", quick ? RUST_LIFE_N / 5 :
+	    RUST_LIFE_N);
+	if (rust_run(exe, args, line, sizeof line) == -1 ||
+	    sscanf(line, "%lf %lf %lf", &v[0], &v[1], &v[2]) != 3) {
+		warnmsg("rust bench life failed");
+		return;
+	}
+	r = row_add("11c", "Rust init+3 track+shutdown p50", v[0] / 1e6, "ms");
+	row_note(r, "in one process, %s runs; shutdown(500 ms) returns when"
+	    " the agent has confirmed", args + 5);
+	r = row_add("11d", "Rust init+3 track+shutdown p99", v[1] / 1e6, "ms");
+	row_note(r, "max %.2f ms; %.3f %% of upstream's 500 ms exit (row 11g)",
+	    v[2] / 1e6, 100 * v[1] / 1e6 / UPSTREAM_EXIT_MS);
+
+	if ((lat = calloc(n, sizeof *lat)) == NULL)
+		return;
+	for (i = 0; i < n + 3; i++) {
+		t0 = now_ns();
+		if ((pid = fork_kid()) == -1)
+			break;
+		if (pid == 0) {
+			int fd = open("/dev/null", O_WRONLY);
+
+			if (fd != -1) {
+				dup2(fd, STDOUT_FILENO);
+				dup2(fd, STDERR_FILENO);
+			}
+			execl(exe, "bench", "cli", (char *)NULL);
+			_exit(127);
+		}
+		if (wait_exit(pid, 10000, &st) == -1 || !WIFEXITED(st) ||
+		    WEXITSTATUS(st) != 0) {
+			warnmsg("rust bench cli failed");
+			break;
+		}
+		if (i >= 3)
+			lat[ok++] = now_ns() - t0;
+	}
+	qsort(lat, ok, sizeof *lat, cmp_u64);
+	r = row_add("11e", "Rust short CLI process p50", pct(lat, ok, 0.5) /
+	    1e6, "ms");
+	row_note(r, "fork + exec of a Rust binary doing init, 3 tracks,"
+	    " shutdown(500 ms), exit; %u runs", ok);
+	r = row_add("11f", "Rust short CLI process p99", pct(lat, ok, 0.99) /
+	    1e6, "ms");
+	row_note(r, "%.2f %% of upstream's 500 ms exit budget alone (row 11g)",
+	    100 * pct(lat, ok, 0.99) / 1e6 / UPSTREAM_EXIT_MS);
+	free(lat);
+	r = row_add("11g", "upstream: shutdown budget at exit", UPSTREAM_EXIT_MS,
+	    "ms");
+	row_note(r, "upstream's Telemetry::shutdown(500 ms) at every exit, spent"
+	    " uploading the backlog in-process; its configured bound, not"
+	    " measured here");
+}
+
 /* ---- output ------------------------------------------------------- */
 
 /* Is part in the comma-separated list of env var (unset: everything)? */
@@ -4116,6 +4228,13 @@ main(int argc, char **argv)
 			bench_lifetime_up(&a);
 			bg_part_end("lifetime_up");
 		}
+		agent_stop(&a);
+	}
+	if (want("rust") && agent_start(&a, "rust", NULL, DEAD_ENDPOINT) == 0) {
+		fprintf(stderr, "bench: Rust crate\n");
+		bg_part_start();
+		bench_rust(&a);
+		bg_part_end("rust");
 		agent_stop(&a);
 	}
 	if (want("lifetime")) {

@@ -18,6 +18,12 @@ else
 	trap 'rm -rf "$T"' EXIT
 fi
 trap 'exit 130' INT TERM
+# Rows 11 time the Rust crate's example (bindings/rust/examples/bench.rs).
+if command -v cargo >/dev/null 2>&1; then
+	sh "$TOP/scripts/cargo.sh" "$BUILD" build --release --example bench \
+	    >"$T/cargo.log" 2>&1 || { echo "bench: Rust bench not built:" >&2;
+	    tail -n 20 "$T/cargo.log" >&2; }
+fi
 "$BUILD/bench/bench" "$BUILD" "$T" "$BUILD/bench.json"
 rc=$?
 [ $rc -ne 0 ] && echo "bench: exit $rc (see messages above)" >&2
