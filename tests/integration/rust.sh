@@ -15,9 +15,23 @@ if ! command -v cargo >/dev/null 2>&1; then
 	fail "cargo is not installed (apt-get install cargo rustc)"
 	exit 0
 fi
-# A sanitizer build's library needs its runtime loaded first; Rust's own
-# allocations are not ours to leak-check.
+# A sanitizer build's library needs its runtime loaded before anything
+# else: preload it into the Rust programs (through cargo's runner for the
+# tests); Rust's own allocations are not ours to leak-check.
 export ASAN_OPTIONS="verify_asan_link_order=0:detect_leaks=0"
+SANRT=""
+if nm -u "$BUILD/libatomcode-telemetry.a" | grep -q ' __asan_'; then
+	SANRT=$(cc -print-file-name=libasan.so)
+elif nm -u "$BUILD/libatomcode-telemetry.a" | grep -q ' __ubsan_'; then
+	SANRT=$(cc -print-file-name=libubsan.so)
+fi
+if [ -n "$SANRT" ]; then
+	triple=$(rustc -vV | sed -n 's/^host: //p' | tr 'a-z-' 'A-Z_')
+	export "CARGO_TARGET_${triple}_RUNNER=env LD_PRELOAD=$SANRT"
+fi
+run() { # run PROGRAM ARGS...: with the sanitizer runtime when there is one
+	if [ -n "$SANRT" ]; then LD_PRELOAD="$SANRT" "$@"; else "$@"; fi
+}
 export ATC_BUILD="$BUILD" ATC_GOLDEN="$GOLDEN"
 sh "$TOP/scripts/cargo.sh" "$BUILD" test -- --test-threads=1 >"$T/cargo.out" 2>&1
 rc=$?
@@ -54,7 +68,7 @@ EX="$BUILD/rust-example/debug/integrating-example"
 # A dependent crate's binary finds the uninstalled .so through the path
 # (an installed one through ld.so's; or link statically, below).
 export LD_LIBRARY_PATH="$BUILD${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-"$EX" >"$T/ex.out" 2>"$T/ex.err"
+run "$EX" >"$T/ex.out" 2>"$T/ex.err"
 check "the example runs (no agent)" test $? = 0
 check "it printed the first-run notice" grep -q 'collects anonymous usage telemetry' "$T/ex.err"
 "$CLI" dump >"$T/ex.dump"
@@ -62,10 +76,10 @@ check "its three events are in the queue" \
     test "$(grep -c '"event_id":"\(open_atomcode\|tool_call\|login_success\)"' "$T/ex.dump")" = 3
 check "with the default mode and the scope's turn" \
     sh -c "grep '\"event_id\":\"tool_call\"' '$T/ex.dump' | grep -q '\"turn\":1,.*\"mode\":\"headless\"'"
-PATH="$BUILD:$PATH" "$EX" telemetry status >"$T/ex.status" 2>&1
+PATH="$BUILD:$PATH" run "$EX" telemetry status >"$T/ex.status" 2>&1
 check "atomcode telemetry status delegates to atomcode-telemetry" \
     grep -q '^Telemetry: enabled' "$T/ex.status"
-ATOMCODE_TELEMETRY=0 "$EX" >/dev/null 2>"$T/ex.err2"
+ATOMCODE_TELEMETRY=0 run "$EX" >/dev/null 2>"$T/ex.err2"
 check "disabled: the reason is upstream's" \
     grep -qx 'Telemetry: disabled (reason: env:ATOMCODE_TELEMETRY=0)' "$T/ex.err2"
 

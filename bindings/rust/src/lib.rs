@@ -13,6 +13,7 @@ mod config;
 mod context;
 mod event;
 mod ffi;
+mod invite;
 #[allow(dead_code)]
 pub mod schema;
 
@@ -31,6 +32,7 @@ use std::cell::RefCell;
 use std::ffi::{CStr, CString};
 use std::fmt;
 use std::os::raw::{c_char, c_int};
+use std::path::Path;
 use std::ptr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -511,6 +513,33 @@ impl Telemetry {
             lost: st.lost,
             reconnects: st.reconnects,
             spawns: st.spawns,
+        }
+    }
+
+    /// Upstream's install attribution: when `<atomcode_dir>/pending_invite`
+    /// is valid and fresh and `referral_state.json` does not name its
+    /// install, track `install_completed` durably, then remember it there.
+    pub async fn maybe_emit_install_completed(&self, atomcode_dir: &Path) {
+        self.maybe_emit_install_completed_sync(atomcode_dir)
+    }
+
+    /// `maybe_emit_install_completed` for synchronous code.
+    pub fn maybe_emit_install_completed_sync(&self, atomcode_dir: &Path) {
+        if !self.enabled {
+            return;
+        }
+        if let Some(inv) = invite::load(atomcode_dir) {
+            if invite::already_sent(atomcode_dir, &inv.install_uuid) {
+                return;
+            }
+            let uuid = inv.install_uuid;
+            let ev = Event::InstallCompleted {
+                invite_code: inv.invite_code,
+                install_uuid: uuid,
+            };
+            if self.emit(&ev, true).is_ok() {
+                invite::remember(atomcode_dir, &uuid);
+            }
         }
     }
 

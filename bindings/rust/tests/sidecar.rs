@@ -565,6 +565,55 @@ fn first_run_notice_once() {
 }
 
 #[test]
+fn install_completed_once_per_install() {
+    let home = Home::new();
+    let dir = home.0.clone();
+    let uuid = "0f8fad5b-d9cb-469f-a165-70867728950e";
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let write = |code: &str, u: &str, at: u64| {
+        fs::write(
+            dir.join("pending_invite"),
+            format!("invite_code = {code}\ninstall_uuid={u}\nattempted_at={at}\n"),
+        )
+        .unwrap()
+    };
+    let tel = Telemetry::init(enabled_cfg(&home), s("1.0.0"));
+    // Invalid or stale invites: nothing.
+    write("bad!code", uuid, now);
+    tel.maybe_emit_install_completed_sync(&dir);
+    write("ABC12345", "not-a-uuid", now);
+    tel.maybe_emit_install_completed_sync(&dir);
+    write("ABC12345", uuid, 1_000_000);
+    tel.maybe_emit_install_completed_sync(&dir);
+    assert!(!dir.join("referral_state.json").exists());
+    // A valid one: one durable record, then remembered.
+    write("ABC12345", uuid, now);
+    block_on(tel.maybe_emit_install_completed(&dir));
+    let state = fs::read_to_string(dir.join("referral_state.json")).unwrap();
+    assert!(state.contains(&format!("\"install_completed_install_uuid\":\"{uuid}\"")), "{state}");
+    tel.maybe_emit_install_completed_sync(&dir);
+    // Another install: sent again.
+    write("XYZ98765", "11111111-2222-4333-8444-555555555555", now);
+    tel.maybe_emit_install_completed_sync(&dir);
+    drop(tel);
+    let dump = cli(&["dump"]);
+    assert_eq!(dump.matches("\"event_id\":\"install_completed\"").count(), 2, "{dump}");
+    assert!(dump.contains("\"invite_code\":\"ABC12345\""));
+    assert!(dump.contains(&format!("\"install_uuid\":\"{uuid}\"")));
+    // Disabled: no state file written.
+    fs::remove_file(dir.join("referral_state.json")).unwrap();
+    let off = Telemetry::init(
+        resolve(&TelemetryConfig::default(), &CliOverride { disabled: true }, dir.clone(), &ProcessEnv),
+        s("1.0.0"),
+    );
+    off.maybe_emit_install_completed_sync(&dir);
+    assert!(!dir.join("referral_state.json").exists());
+}
+
+#[test]
 fn uuid_and_provider_host() {
     let u = Uuid::parse_str("0F8FAD5B-D9CB-469F-A165-70867728950E").unwrap();
     assert_eq!(u.to_string(), "0f8fad5b-d9cb-469f-a165-70867728950e");
