@@ -183,4 +183,6 @@ void	agent_reload(struct agent *a, char *err, size_t errlen);
 void	agent_check_idle(struct agent *a);
 void	agent_shutdown(struct agent *a);
 void	agent_request_shutdown(struct agent *a);
+void	agent_log_recovery(struct agent *a, const struct queue_recovery *r,
+	    const char *who);
 #endif

@@ -199,14 +199,48 @@ agent_shutdown(struct agent *a)
 
 #define RECHECK_MS	2000	/* second recovery pass after start */
 
+/*
+ * Say what a recovery pass did. Only promotions finished here are
+ * "recovered"; those handed to the syncer are reported when it is done
+ * (agent_synced), and a failed one never is.
+ */
+void
+agent_log_recovery(struct agent *a, const struct queue_recovery *r,
+    const char *who)
+{
+	if (r->promoted > 0 || r->quarantined > 0)
+		log_info("recovered %u segment(s) %s (%u quarantined)",
+		    r->promoted, who, r->quarantined);
+	if (r->handed > 0)
+		log_debug("promoting %u segment(s) %s", r->handed, who);
+	if (r->claims_restored > 0)
+		log_info("restored %u stale upload claim(s)",
+		    r->claims_restored);
+	if (r->deleted_old > 0)
+		log_warnx("deleted %u segment(s) older than %u days by name, "
+		    "mtime and records (%llu event(s), counted as dropped)",
+		    r->deleted_old, QUEUE_MAX_AGE_S / 86400,
+		    (unsigned long long)r->dropped_old);
+	if (r->promoted > 0 && a->up != NULL && a->opt.enabled)
+		upload_kick(a->up, 0, NULL, NULL);
+}
+
 /* The syncer finished rolled segments: caps, then the uploader. */
 static void
 agent_synced(void *arg, unsigned nok, unsigned nfail, int err, int dir_err)
 {
 	struct agent	*a = arg;
 	time_t		 now;
+	unsigned	 rok, rfail;
 
 	now = time(NULL);
+	syncer_recovered(a->syncer, &rok, &rfail);
+	if (rok > 0)
+		log_info("recovered %u segment(s) another writer left "
+		    "unfinished", rok);
+	if (rfail > 0)
+		log_warnx("could not promote %u segment(s) another writer left"
+		    " unfinished; the next recovery tries again", rfail);
 	if (dir_err != 0)
 		a->ctr.dirsync_errors++;
 	if (nfail > 0)
@@ -241,12 +275,8 @@ agent_recheck_cb(evutil_socket_t fd, short what, void *arg)
 	struct queue_recovery	 r;
 
 	memset(&r, 0, sizeof r);
-	if (queue_recover(a->q, 0, &r) == 0 && r.promoted > 0) {
-		log_info("recovered %u segment(s) left by a previous writer",
-		    r.promoted);
-		if (a->opt.enabled)
-			upload_kick(a->up, 0, NULL, NULL);
-	}
+	if (queue_recover(a->q, 0, &r) == 0)
+		agent_log_recovery(a, &r, "left by a previous writer");
 }
 
 static void
@@ -652,6 +682,8 @@ main(int argc, char **argv)
 	}
 	if (queue_warning(a->q) != NULL)
 		log_warnx("%s", queue_warning(a->q));
+	agent_log_recovery(a, queue_last_recovery(a->q),
+	    "left by a previous writer");
 	queue_set_fsync(a->q, a->settings.fsync);
 	queue_defer_dirsync(a->q, 1);	/* one directory fsync per batch */
 

@@ -27,6 +27,7 @@
 struct sync_job {
 	int			fd;
 	enum queue_fsync	policy;
+	unsigned		flags;	/* QUEUE_ROLL_RECOVERED */
 	char			name[QUEUE_NAME_MAX];
 };
 
@@ -49,6 +50,7 @@ struct syncer {
 	uint64_t		 settled;	/* ever finished + directory synced */
 	int			 stop;
 	unsigned		 nok, nfail;	/* finished since the last report */
+	unsigned		 rec_ok, rec_fail;	/* of which recovered */
 	int			 err;		/* errno of the last failure */
 	int			 dir_err;	/* errno of a failed directory fsync */
 	uint64_t		 total_ok, total_fail;
@@ -98,10 +100,14 @@ syncer_main(void *arg)
 		if (r == 0) {
 			s->nok++;
 			s->total_ok++;
+			if (j.flags & QUEUE_ROLL_RECOVERED)
+				s->rec_ok++;
 		} else {
 			s->nfail++;
 			s->total_fail++;
 			s->err = e;
+			if (j.flags & QUEUE_ROLL_RECOVERED)
+				s->rec_fail++;
 		}
 	}
 	pthread_mutex_unlock(&s->mtx);
@@ -170,7 +176,8 @@ syncer_new(struct event_base *base, struct queue *q, syncer_done_fn done,
  * happens in place, which is the backpressure.
  */
 int
-syncer_roller(int fd, const char *name, enum queue_fsync f, void *arg)
+syncer_roller(int fd, const char *name, enum queue_fsync f, unsigned flags,
+    void *arg)
 {
 	struct syncer	*s = arg;
 	struct sync_job	*j;
@@ -199,6 +206,7 @@ syncer_roller(int fd, const char *name, enum queue_fsync f, void *arg)
 	j = &s->jobs[(s->head + s->count) % SYNCER_MAX_PENDING];
 	j->fd = fd;
 	j->policy = f;
+	j->flags = flags;
 	memcpy(j->name, name, strlen(name) + 1);
 	s->count++;
 	s->outstanding++;
@@ -206,6 +214,20 @@ syncer_roller(int fd, const char *name, enum queue_fsync f, void *arg)
 	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->mtx);
 	return 0;
+}
+
+/* Recovered partials finished since the last call (see syncer.h). */
+void
+syncer_recovered(struct syncer *s, unsigned *ok, unsigned *fail)
+{
+	*ok = *fail = 0;
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->mtx);
+	*ok = s->rec_ok;
+	*fail = s->rec_fail;
+	s->rec_ok = s->rec_fail = 0;
+	pthread_mutex_unlock(&s->mtx);
 }
 
 /* Segments handed over and not finished yet. */

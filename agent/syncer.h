@@ -30,7 +30,13 @@ typedef void (*syncer_done_fn)(void *arg, unsigned nok, unsigned nfail,
 struct syncer *syncer_new(struct event_base *base, struct queue *q,
 	    syncer_done_fn done, void *arg);
 /* The queue_roller_fn to pass to queue_set_roller() with the syncer. */
-int	syncer_roller(int fd, const char *name, enum queue_fsync f, void *arg);
+int	syncer_roller(int fd, const char *name, enum queue_fsync f,
+	    unsigned flags, void *arg);
+/*
+ * Recovered partials (QUEUE_ROLL_RECOVERED) the thread finished since the
+ * last call: promoted, failed. Resets both.
+ */
+void	syncer_recovered(struct syncer *s, unsigned *ok, unsigned *fail);
 /* Handed over and not finished yet. */
 unsigned syncer_pending(struct syncer *s);
 /* A mark of everything handed over so far, for syncer_reached(). */

@@ -43,11 +43,7 @@ watch_recover_cb(evutil_socket_t fd, short what, void *arg)
 		log_warn("recovery of closed partials");
 		return;
 	}
-	if (r.promoted > 0 || r.quarantined > 0)
-		log_info("recovered %u segment(s) another writer left "
-		    "unfinished (%u quarantined)", r.promoted, r.quarantined);
-	if (r.promoted > 0 && a->up != NULL && a->opt.enabled)
-		upload_kick(a->up, 0, NULL, NULL);
+	agent_log_recovery(a, &r, "another writer left unfinished");
 }
 
 /* 1 if name is a ready segment (ends with .ndjson). */

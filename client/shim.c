@@ -283,7 +283,8 @@ ring_remove(struct atc *h, unsigned i)
  * dies first leaves managed partials, which recovery promotes.
  */
 static int
-fb_defer(int fd, const char *name, enum queue_fsync f, void *arg)
+fb_defer(int fd, const char *name, enum queue_fsync f, unsigned flags,
+    void *arg)
 {
 	struct atc	*h = arg;
 	size_t		 len = strlen(name);

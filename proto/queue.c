@@ -96,6 +96,7 @@ struct analysis {
 	int		 torn;		/* last line cut off */
 	int		 add_nl;	/* last line valid, no newline */
 	unsigned	 valid;		/* valid lines kept */
+	int64_t		 max_ts;	/* newest record ts (ms), INT64_MIN */
 };
 
 static int
@@ -198,12 +199,12 @@ is_blank(const char *p, size_t n)
 
 /*
  * The recovery check of one stored line (DESIGN §3): a JSON object with a
- * string event_id and an integer ts that fits int64. NULL if it passes,
- * else why not. Kept here rather than in record.c on purpose (the queue
- * must not depend on the schema).
+ * string event_id and an integer ts that fits int64. NULL if it passes
+ * (its ts in *ts when ts is not NULL), else why not. Kept here rather
+ * than in record.c on purpose (the queue must not depend on the schema).
  */
 static const char *
-line_check(const char *p, size_t n)
+line_check_ts(const char *p, size_t n, int64_t *ts)
 {
 	json_t		*j, *v;
 	json_error_t	 err;
@@ -218,8 +219,16 @@ line_check(const char *p, size_t n)
 		why = "no string event_id";
 	else if ((v = json_object_get(j, "ts")) == NULL || !json_is_integer(v))
 		why = "no integer ts";
+	else if (ts != NULL)
+		*ts = (int64_t)json_integer_value(v);
 	json_decref(j);
 	return why;
+}
+
+static const char *
+line_check(const char *p, size_t n)
+{
+	return line_check_ts(p, n, NULL);
 }
 
 /* Count non-blank lines. */
@@ -248,9 +257,11 @@ analyze(const char *p, size_t n, struct analysis *a)
 {
 	const char	*e = p + n, *s, *nl, *ls = NULL;
 	size_t		 ll = 0;
+	int64_t		 ts = 0;
 	int		 lnl = 0;
 
 	memset(a, 0, sizeof *a);
+	a->max_ts = INT64_MIN;
 	/* Find the last non-blank line. */
 	for (s = p; s < e; s = nl + 1) {
 		if ((nl = memchr(s, '\n', (size_t)(e - s))) == NULL)
@@ -266,9 +277,10 @@ analyze(const char *p, size_t n, struct analysis *a)
 		return;
 	}
 	a->keep = n;
-	if (line_check(ls, ll) == NULL) {
+	if (line_check_ts(ls, ll, &ts) == NULL) {
 		a->valid++;
 		a->add_nl = !lnl;
+		a->max_ts = ts;
 	} else {
 		a->torn = 1;
 		a->keep = (size_t)(ls - p);
@@ -279,11 +291,13 @@ analyze(const char *p, size_t n, struct analysis *a)
 		nl = memchr(s, '\n', (size_t)(ls - s));
 		if (is_blank(s, (size_t)(nl - s)))
 			continue;
-		if (line_check(s, (size_t)(nl - s)) != NULL) {
+		if (line_check_ts(s, (size_t)(nl - s), &ts) != NULL) {
 			a->v = V_QUARANTINE;
 			return;
 		}
 		a->valid++;
+		if (ts > a->max_ts)
+			a->max_ts = ts;
 	}
 	if (a->valid > 0)
 		a->v = V_PROMOTE;
@@ -738,10 +752,43 @@ queue_sync_dir(struct queue *q)
  * an append, and NEVER has nothing slow to hand off.
  */
 static int
-roller_takes(struct queue *q, int fd, const char *name)
+roller_takes(struct queue *q, int fd, const char *name, unsigned flags)
 {
 	return q->roller != NULL && q->fsync == QUEUE_FSYNC_ROLL &&
-	    q->roller(fd, name, q->fsync, q->roller_arg) == 0;
+	    q->roller(fd, name, q->fsync, flags, q->roller_arg) == 0;
+}
+
+/*
+ * Whether a segment is past QUEUE_MAX_AGE_S. A name or a clock can be
+ * wrong (a board without an RTC, a restored VM, a writer whose clock ran
+ * behind): it is old only when its name, its mtime and its newest record
+ * (max_ts in ms; INT64_MIN when it holds none) all say so. Anything dated
+ * in the future is not old.
+ */
+static int
+too_old(time_t now, time_t name_t, time_t mtime, int64_t max_ts)
+{
+	return now - name_t > QUEUE_MAX_AGE_S &&
+	    now - mtime > QUEUE_MAX_AGE_S &&
+	    (max_ts == INT64_MIN ||
+	    max_ts / 1000 < (int64_t)now - QUEUE_MAX_AGE_S);
+}
+
+/* A claim nobody is working on: old, or dated in the future (the clock
+ * went back since it was claimed; its uploader cannot be trusted). */
+static int
+claim_stale(time_t now, time_t mtime)
+{
+	return now - mtime >= QUEUE_CLAIM_STALE_S ||
+	    mtime - now >= QUEUE_CLAIM_STALE_S;
+}
+
+/* A legacy writer's time stamp says quiet: a day old, or nonsense (a day
+ * in the future: only the mtime can tell then). */
+static int
+quiet_since(time_t now, time_t t)
+{
+	return now - t >= QUEUE_LEGACY_QUIET_S || t - now >= QUEUE_LEGACY_QUIET_S;
 }
 
 /* Recover one partial (research §3.4 step 2, torn tails cut). */
@@ -769,7 +816,7 @@ recover_partial(struct queue *q, const struct ent *e, int legacy, time_t now,
 	if (!managed) {
 		/* Legacy: only on request, and only after a day of quiet. */
 		if (!legacy || now - e->mtime < QUEUE_LEGACY_QUIET_S ||
-		    !named || now - t < QUEUE_LEGACY_QUIET_S)
+		    !named || !quiet_since(now, t))
 			return;
 	}
 	/*
@@ -788,17 +835,23 @@ recover_partial(struct queue *q, const struct ent *e, int legacy, time_t now,
 		r->deleted_empty++;
 		goto out;
 	}
-	if (named && now - t > QUEUE_MAX_AGE_S) {
-		partial_discard(q->dfd, e->name);
-		r->deleted_old++;
-		goto out;
-	}
-	if (st.st_size > RECOVER_MAX)
+	if (st.st_size > RECOVER_MAX) {
 		a.v = V_QUARANTINE;
-	else if (read_fd(fd, &b) == -1)
+		a.max_ts = INT64_MIN;
+	} else if (read_fd(fd, &b) == -1)
 		goto out;
 	else
 		analyze(b.data, b.len, &a);
+	if (named && too_old(now, t, st.st_mtime, a.max_ts)) {
+		/* Valid records are never dropped silently: counted. */
+		partial_discard(q->dfd, e->name);
+		r->deleted_old++;
+		if (a.v == V_PROMOTE) {
+			r->dropped_old += a.valid;
+			dropped_add(q, a.valid);
+		}
+		goto out;
+	}
 	switch (a.v) {
 	case V_DELETE:
 		partial_discard(q->dfd, e->name);
@@ -824,12 +877,14 @@ recover_partial(struct queue *q, const struct ent *e, int legacy, time_t now,
 		 * roller (the agent's syncer) takes the locked fd and does
 		 * the fsync and rename off the caller's thread.
 		 */
-		if (roller_takes(q, fd, e->name))
+		if (roller_takes(q, fd, e->name, QUEUE_ROLL_RECOVERED)) {
 			fd = -1;
-		else if (sync_data(fd) == -1 ||
+			r->handed++;	/* the roller reports how it went */
+		} else if (sync_data(fd) == -1 ||
 		    partial_finish(q->dfd, e->name) == -1)
 			break;
-		r->promoted++;
+		else
+			r->promoted++;
 		if (!managed)
 			r->legacy_promoted++;
 		if (a.torn)
@@ -862,12 +917,11 @@ recover(struct queue *q, int legacy, struct queue_recovery *r)
 	/* 1. Stale claims back to .ndjson (mtime checked again just before:
 	 * the claimant may have refreshed it since the scan). */
 	for (i = 0; i < n; i++) {
-		if (v[i].kind != K_CLAIM || now - v[i].mtime <
-		    QUEUE_CLAIM_STALE_S)
+		if (v[i].kind != K_CLAIM || !claim_stale(now, v[i].mtime))
 			continue;
 		if (fstatat(q->dfd, v[i].name, &st,
 		    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISREG(st.st_mode) ||
-		    now_s() - st.st_mtime < QUEUE_CLAIM_STALE_S)
+		    !claim_stale(now_s(), st.st_mtime))
 			continue;
 		p = strstr(v[i].name, CLAIM_TAG);
 		l = (size_t)(p - v[i].name);
@@ -883,10 +937,10 @@ recover(struct queue *q, int legacy, struct queue_recovery *r)
 		if (v[i].kind == K_PARTIAL)
 			recover_partial(q, &v[i], legacy, now, r);
 	}
-	/* 3. Old quarantined files (by name). */
+	/* 3. Old quarantined files (by name and mtime). */
 	for (i = 0; i < n; i++) {
 		if (v[i].kind != K_INVALID || name_time(v[i].name, &t) == -1 ||
-		    now - t <= QUEUE_MAX_AGE_S)
+		    !too_old(now, t, v[i].mtime, INT64_MIN))
 			continue;
 		if (unlinkat(q->dfd, v[i].name, 0) == 0)
 			r->deleted_old++;
@@ -1241,7 +1295,7 @@ queue_roll(struct queue *q)
 		active_abandon(q);
 		return 0;
 	}
-	if (roller_takes(q, q->afd, q->aname)) {
+	if (roller_takes(q, q->afd, q->aname, 0)) {
 		/* Locked fd and name are the roller's now. */
 		memcpy(q->handed, q->aname, sizeof q->handed);
 		q->afd = -1;

@@ -25,8 +25,11 @@
 #define QUEUE_ROLL_BYTES	(512 * 1024)	/* … or at this many bytes */
 #define QUEUE_CAP_FILES		50		/* ready+invalid files kept */
 #define QUEUE_CAP_BYTES		(5 * 1024 * 1024) /* ready+invalid bytes kept */
-#define QUEUE_CLAIM_STALE_S	60		/* claims older than this are restored */
-#define QUEUE_MAX_AGE_S		(90 * 86400)	/* partial/invalid older: deleted */
+#define QUEUE_CLAIM_STALE_S	60		/* claims older than this (or dated
+						   this far in the future) are
+						   restored */
+#define QUEUE_MAX_AGE_S		(90 * 86400)	/* partial/invalid older by name,
+						   mtime and records: deleted */
 #define QUEUE_LEGACY_QUIET_S	86400		/* legacy partial must be this quiet */
 #define QUEUE_NAME_MAX		200		/* longest file name we create */
 
@@ -46,13 +49,16 @@ enum queue_fsync {
 
 /* What one recovery pass did. */
 struct queue_recovery {
-	unsigned	claims_restored;
-	unsigned	promoted;	/* partial → .ndjson */
+	unsigned	claims_restored;	/* stale, or dated in the future */
+	unsigned	promoted;	/* partial → .ndjson, finished here */
+	unsigned	handed;		/* promotions handed to the roller: it
+					   reports whether they succeeded */
 	unsigned	legacy_promoted;	/* of which unmarked (legacy) */
 	unsigned	quarantined;	/* partial → .invalid */
 	unsigned	torn_tails;	/* partials whose torn last line was cut */
 	unsigned	deleted_empty;
-	unsigned	deleted_old;	/* > 90 days */
+	unsigned	deleted_old;	/* > 90 days by name, mtime and content */
+	uint64_t	dropped_old;	/* events in those, counted as dropped */
 	unsigned	deleted_orphans;	/* .owner without partial */
 	unsigned	evicted;	/* files evicted by the caps */
 };
@@ -132,10 +138,13 @@ int	queue_roll(struct queue *q);
  * ownership of fd, which must then be finished with queue_finish(); -1
  * makes the roll happen in place. fn NULL restores in-place rolls. Caps
  * are then not enforced by the roll: call queue_enforce_caps() afterwards.
- * Recovery hands the partials it promotes to the roller the same way.
+ * Recovery hands the partials it promotes to the roller the same way, with
+ * QUEUE_ROLL_RECOVERED in flags (so that only a promotion that succeeded
+ * is reported as recovered).
  */
+#define QUEUE_ROLL_RECOVERED	0x01	/* a partial another writer left */
 typedef int (*queue_roller_fn)(int fd, const char *name, enum queue_fsync f,
-    void *arg);
+    unsigned flags, void *arg);
 void	queue_set_roller(struct queue *q, queue_roller_fn fn, void *arg);
 /*
  * Finish a segment handed to a roller: fsync per f, rename to .ndjson,

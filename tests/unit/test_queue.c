@@ -1015,6 +1015,11 @@ t_old_files(void **state)
 	put_str(t, name, "junk\n");
 	snprintf(name, sizeof name, "%s.invalid", s4);
 	put_str(t, name, "junk\n");
+	/* Old by mtime too (and the record's ts 1 is 1970). */
+	snprintf(name, sizeof name, "%s.partial", s1);
+	set_age(t, name, 91 * DAY);
+	snprintf(name, sizeof name, "%s.invalid", s3);
+	set_age(t, name, 91 * DAY);
 	snprintf(name, sizeof name, "%s.partial", s2);
 	path(pa, sizeof pa, t, name);
 	fd = open(pa, O_RDWR);
@@ -1022,6 +1027,9 @@ t_old_files(void **state)
 	assert_int_equal(flock(fd, LOCK_EX), 0);
 	q = qopen(t, 0);
 	assert_int_equal(queue_last_recovery(q)->deleted_old, 2);
+	/* The deleted partial held a valid record: counted as dropped. */
+	assert_int_equal(queue_last_recovery(q)->dropped_old, 1);
+	assert_int_equal(queue_dropped(q), 1);
 	snprintf(name, sizeof name, "%s.partial", s1);
 	assert_false(exists(t, name));
 	snprintf(name, sizeof name, "%s.partial.owner", s1);
@@ -1545,7 +1553,8 @@ struct held {
 };
 
 static int
-hold_roller(int fd, const char *name, enum queue_fsync f, void *arg)
+hold_roller(int fd, const char *name, enum queue_fsync f, unsigned flags,
+    void *arg)
 {
 	struct held	*h = arg;
 
@@ -1790,6 +1799,65 @@ t_untrusted_files(void **state)
 	queue_close(q);
 }
 
+/*
+ * Clock skew: a writer whose clock ran 100 days behind names its segment
+ * and stamps its records 100 days ago. Recovery keeps it unless its mtime
+ * says old too; records with recent ts keep it whatever the name and
+ * mtime say; a claim dated in the future is restored.
+ */
+static void
+t_clock_skew(void **state)
+{
+	struct tq	*t = *state;
+	struct queue	*q;
+	struct buf	 b = { NULL, 0, 0 };
+	char		 s1[64], s2[64], s3[64], s4[64], name[256], claim[300];
+	long long	 ago_ms = ((long long)time(NULL) - 100 * DAY) * 1000;
+	unsigned	 i;
+
+	stem_ago(s1, sizeof s1, 100 * DAY, 1);	/* skewed writer, crashed */
+	stem_ago(s2, sizeof s2, 100 * DAY, 2);	/* truly old */
+	stem_ago(s3, sizeof s3, 100 * DAY, 3);	/* old name, new records */
+	stem_ago(s4, sizeof s4, 0, 4);		/* a claim from the future */
+	for (i = 0; i < 3; i++)
+		assert_int_equal(buf_printf(&b, "{\"event_id\":\"x\","
+		    "\"ts\":%lld}\n", ago_ms + i), 0);
+	put_managed(t, s1, b.data, b.len);
+	put_managed(t, s2, b.data, b.len);
+	snprintf(name, sizeof name, "%s.partial", s2);
+	set_age(t, name, 100 * DAY);
+	b.len = 0;
+	assert_int_equal(buf_printf(&b, "{\"event_id\":\"x\",\"ts\":%lld}\n",
+	    (long long)time(NULL) * 1000), 0);
+	put_managed(t, s3, b.data, b.len);
+	snprintf(name, sizeof name, "%s.partial", s3);
+	set_age(t, name, 100 * DAY);
+	snprintf(claim, sizeof claim, "%s.ndjson.sending-1-0b0e3c52-8a38-4c1e-"
+	    "9d3a-7d2c25f1a9e4", s4);
+	put_str(t, claim, "{\"event_id\":\"x\",\"ts\":1}\n");
+	set_age(t, claim, -3600);	/* mtime an hour ahead */
+
+	q = qopen(t, 0);
+	assert_int_equal(queue_last_recovery(q)->promoted, 2);
+	assert_int_equal(queue_last_recovery(q)->deleted_old, 1);
+	assert_int_equal(queue_last_recovery(q)->dropped_old, 3);
+	assert_int_equal(queue_dropped(q), 3);	/* counted, never silent */
+	assert_int_equal(queue_last_recovery(q)->claims_restored, 1);
+	snprintf(name, sizeof name, "%s.ndjson", s1);
+	assert_true(exists(t, name));
+	assert_int_equal(get_file(t, name, &b), 3 * (long)strlen(
+	    "{\"event_id\":\"x\",\"ts\":0000000000000}\n"));
+	snprintf(name, sizeof name, "%s.ndjson", s3);
+	assert_true(exists(t, name));
+	snprintf(name, sizeof name, "%s.partial", s2);
+	assert_false(exists(t, name));
+	snprintf(name, sizeof name, "%s.ndjson", s4);
+	assert_true(exists(t, name));
+	assert_int_equal(count_suffix(t, ".ndjson"), 3);
+	queue_close(q);
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -1828,6 +1896,7 @@ main(void)
 		T(t_fsync_policies),
 		T(t_roller_handoff),
 		T(t_untrusted_files),
+		T(t_clock_skew),
 #undef T
 	};
 

@@ -177,15 +177,21 @@ t_failure_reported(void **state)
 {
 	struct ts	*t = *state;
 	int		 fd;
+	unsigned	 rok, rfail;
 
 	fd = open(t->dir, O_RDONLY);
 	assert_true(fd >= 0);
 	assert_int_equal(syncer_roller(fd, "20000101-000000-gone.partial",
-	    QUEUE_FSYNC_ROLL, t->s), 0);
+	    QUEUE_FSYNC_ROLL, QUEUE_ROLL_RECOVERED, t->s), 0);
 	run_until(t, 1);
 	assert_int_equal(t->fail, 1);
 	assert_int_equal(t->err, ENOENT);
 	assert_int_equal(t->ok, 0);
+	/* A failed promotion of a recovered partial is reported as failed
+	 * (the agent then never says "recovered" for it). */
+	syncer_recovered(t->s, &rok, &rfail);
+	assert_int_equal(rok, 0);
+	assert_int_equal(rfail, 1);
 }
 
 /* Drain finishes everything handed over, reports it, then rolls in place. */
@@ -238,6 +244,7 @@ t_recovery_handoff(void **state)
 	char			 path[256];
 	FILE			*f;
 	int			 i;
+	unsigned		 rok, rfail;
 
 	/* A managed partial whose writer gave up (no lock held). */
 	snprintf(path, sizeof path, "%s/20261202-120000-0b0e3c52-8a38-4c1e-"
@@ -251,9 +258,13 @@ t_recovery_handoff(void **state)
 	fclose(f);
 	memset(&r, 0, sizeof r);
 	assert_int_equal(queue_recover(t->q, 0, &r), 0);
-	assert_int_equal(r.promoted, 1);
+	assert_int_equal(r.promoted, 0);	/* not finished yet: */
+	assert_int_equal(r.handed, 1);		/* the syncer reports */
 	run_until(t, 1);	/* reported by the syncer, not done in place */
 	assert_int_equal(t->ok, 1);
+	syncer_recovered(t->s, &rok, &rfail);
+	assert_int_equal(rok, 1);
+	assert_int_equal(rfail, 0);
 	assert_int_equal(count_suffix(t, ".ndjson"), 1);
 	assert_int_equal(count_suffix(t, ".partial"), 0);
 	assert_int_equal(count_suffix(t, ".owner"), 0);
