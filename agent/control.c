@@ -167,6 +167,9 @@ control_frame(struct agent *a, struct conn *c, const unsigned char *p, size_t n)
 	} else if (strcmp(op, "status") == 0) {
 		o = status_snapshot(a);
 		if (o != NULL) {
+			/* The asker is not one of the clients it asks about. */
+			json_object_set_new(o, "clients", json_integer(
+			    (json_int_t)(a->nclients - a->ndying - 1)));
 			json_object_set_new(o, "op", json_string("status"));
 			conn_send_json(c, o);
 		}

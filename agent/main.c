@@ -40,16 +40,19 @@ static struct agent	agent_storage;
 struct agent		*agent = &agent_storage;
 
 static void
-usage(void)
+usage(FILE *fp)
 {
-	fprintf(stderr,
-	    "usage: atomcode-telemetryd [-n] [--detach] [--no-telemetry]\n"
-	    "  -n              check the settings file and print the effective"
-	    " settings\n"
+	fprintf(fp,
+	    "usage: atomcode-telemetryd [-n] [--detach] [--no-telemetry]"
+	    " [-V] [-h]\n"
+	    "  -n              check telemetryd.conf and config.toml and print"
+	    " the effective\n"
+	    "                  settings, telemetry state and endpoint\n"
 	    "  --detach        run in the background (auto-spawn mode: exits"
 	    " when idle)\n"
 	    "  --no-telemetry  start with telemetry disabled\n"
-	    "  --version       print the version\n"
+	    "  -V, --version   print the version\n"
+	    "  -h, --help      this text\n"
 	    "State lives in $ATOMCODE_HOME (default ~/.atomcode).\n");
 }
 
@@ -80,18 +83,24 @@ agent_reload(struct agent *a, char *err, size_t errlen)
 {
 	struct upload_config	uc;
 	struct tconfig		cfg;
+	struct optout		o;
 	struct settings		s;
-	char			state[PATHS_MAX + 32], cause[512];
+	char			state[PATHS_MAX + 32], cause[512], warn[512];
 	int			was = a->opt.enabled;
 
-	/* An unreadable config keeps the state we have (it may say "off"). */
-	if (config_read(a->paths.config, &cfg) == -1)
-		log_warn("cannot read %s; keeping the current state",
-		    a->paths.config);
-	else {
-		a->config = cfg;
-		optout_resolve(&a->config, cli_no_telemetry, &a->opt);
+	/* The resolution the CLI and the library share (config.h). */
+	(void)config_resolve(a->paths.config, cli_no_telemetry, &cfg, &o);
+	config_warning(&cfg, warn, sizeof warn);
+	if (warn[0] != '\0')
+		log_warnx("%s", warn);
+	if (config_endpoint_check(o.endpoint, cause, sizeof cause) == -1) {
+		log_warnx("%s; keeping %s", cause, a->opt.endpoint);
+		snprintf(err, errlen, "%s (endpoint %s kept)", cause,
+		    a->opt.endpoint);
+		memcpy(o.endpoint, a->opt.endpoint, sizeof o.endpoint);
 	}
+	a->config = cfg;
+	a->opt = o;
 	/* From the defaults, so a removed key goes back to its default. */
 	settings_defaults(&s);
 	if (settings_load(a->paths.settings, &s, cause, sizeof cause) == 0)
@@ -99,7 +108,8 @@ agent_reload(struct agent *a, char *err, size_t errlen)
 	else {
 		log_warnx("settings not reloaded, keeping the old ones: %s",
 		    cause);
-		snprintf(err, errlen, "%s (old settings kept)", cause);
+		if (err[0] == '\0')
+			snprintf(err, errlen, "%s (old settings kept)", cause);
 	}
 	log_set_level(a->settings.log_level);
 	queue_set_fsync(a->q, a->settings.fsync);
@@ -559,7 +569,7 @@ main(int argc, char **argv)
 	int			 sigs[] = { SIGTERM, SIGINT, SIGHUP };
 	unsigned		 i;
 
-	while ((ch = getopt_long(argc, argv, "nh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "nhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'n':
 			check_only = 1;
@@ -579,15 +589,15 @@ main(int argc, char **argv)
 			printf("atomcode-telemetryd %s\n", ATC_VERSION);
 			return 0;
 		case 'h':
-			usage();
+			usage(stdout);
 			return 0;
 		default:
-			usage();
+			usage(stderr);
 			return 2;
 		}
 	}
 	if (optind != argc) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
 
@@ -606,9 +616,28 @@ main(int argc, char **argv)
 		fprintf(stderr, "atomcode-telemetryd: %s\n", cause);
 		return 1;
 	}
+	if (config_resolve(a->paths.config, cli_no_telemetry, &a->config,
+	    &a->opt) == -1)
+		/* It may hold the user's opt-out: when in doubt, send nothing. */
+		fprintf(stderr, "atomcode-telemetryd: cannot read %s: %s;"
+		    " telemetry stays off until it can be read\n",
+		    a->paths.config, a->config.error);
+	else if (a->config.exists && !a->config.parsed) {
+		config_warning(&a->config, cause, sizeof cause);
+		fprintf(stderr, "atomcode-telemetryd: %s\n", cause);
+	}
+	if (config_endpoint_check(a->opt.endpoint, cause, sizeof cause) ==
+	    -1) {
+		fprintf(stderr, "atomcode-telemetryd: %s\n", cause);
+		return 1;
+	}
 	if (check_only) {
 		printf("# %s\n", a->paths.settings);
 		settings_print(&a->settings, stdout);
+		printf("# %s\n# telemetry: %s%s%s%s\n# endpoint: %s\n",
+		    a->paths.config, a->opt.enabled ? "enabled" : "disabled",
+		    a->opt.enabled ? "" : " (reason: ", a->opt.enabled ? "" :
+		    a->opt.reason, a->opt.enabled ? "" : ")", a->opt.endpoint);
 		return 0;
 	}
 	log_set_level(a->settings.log_level);
@@ -663,17 +692,6 @@ main(int argc, char **argv)
 		}
 	}
 	agent_lock_note(a);
-
-	if (config_read(a->paths.config, &a->config) == -1) {
-		/* It may hold the user's opt-out: when in doubt, send nothing. */
-		fprintf(stderr, "atomcode-telemetryd: cannot read %s: %s;"
-		    " telemetry stays off until it can be read\n",
-		    a->paths.config, strerror(errno));
-		optout_resolve(&a->config, cli_no_telemetry, &a->opt);
-		a->opt.enabled = 0;
-		a->opt.reason = "config";
-	} else
-		optout_resolve(&a->config, cli_no_telemetry, &a->opt);
 
 	if (queue_open(a->paths.queue, QUEUE_O_CREATE, &a->q, cause,
 	    sizeof cause) == -1) {

@@ -102,16 +102,43 @@ settings_handler(void *arg, const char *section, const char *name,
 			goto bad;
 		memcpy(s->ca_file, value, strlen(value) + 1);
 	} else {
-		snprintf(p->err, sizeof p->err, "unknown key [%s] %s", section,
-		    name);
+		if (p->err[0] == '\0')
+			snprintf(p->err, sizeof p->err, "unknown key [%s] %s",
+			    section, name);
 		return 0;
 	}
 	return 1;
 #undef IS
 bad:
-	snprintf(p->err, sizeof p->err, "bad value for [%s] %s: \"%.64s\"",
-	    section, name, value);
+	if (p->err[0] == '\0')	/* the first error is the one reported */
+		snprintf(p->err, sizeof p->err, "bad value for [%s] %s:"
+		    " \"%.64s\"", section, name, value);
 	return 0;
+}
+
+/*
+ * inih reports the line of the first error but goes on parsing: parse the
+ * lines up to that one again, so the text is the first error's too (the
+ * handler's, or a syntax error inih found itself).
+ */
+static void
+settings_first_error(const char *text, int line, struct settings_parse *p)
+{
+	struct settings	 scratch;
+	const char	*e = text;
+	char		*cut;
+	int		 n;
+
+	for (n = 0; n < line && e != NULL; n++)
+		if ((e = strchr(e, '\n')) != NULL)
+			e++;
+	if (e == NULL || (cut = strndup(text, (size_t)(e - text))) == NULL)
+		return;
+	settings_defaults(&scratch);
+	p->s = &scratch;
+	p->err[0] = '\0';
+	(void)ini_parse_string(cut, settings_handler, p);
+	free(cut);
 }
 
 /* Load path over *s; all or nothing. */
@@ -122,6 +149,9 @@ settings_load(const char *path, struct settings *s, char *cause,
 	struct settings		copy = *s;
 	struct settings_parse	p;
 	FILE			*fp;
+	char			*text;
+	size_t			 len;
+	ssize_t			 n;
 	int			 line, fd;
 
 	/* A FIFO or link planted at path: refused at once, never waited on. */
@@ -137,8 +167,20 @@ settings_load(const char *path, struct settings *s, char *cause,
 	}
 	p.s = &copy;
 	p.err[0] = '\0';
-	line = ini_parse_file(fp, settings_handler, &p);
+	text = NULL;
+	len = 0;
+	n = getdelim(&text, &len, '\0', fp);
+	if (n == -1 && ferror(fp)) {
+		snprintf(cause, causelen, "%s: %s", path, strerror(errno));
+		fclose(fp);
+		free(text);
+		return -1;
+	}
 	fclose(fp);
+	line = ini_parse_string(n > 0 ? text : "", settings_handler, &p);
+	if (line > 0)
+		settings_first_error(text, line, &p);
+	free(text);
 	if (line != 0) {
 		if (line < 0)
 			snprintf(cause, causelen, "%s: cannot read", path);

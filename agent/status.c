@@ -29,7 +29,7 @@ status_snapshot(struct agent *a)
 	    "endpoint", a->opt.endpoint,
 	    "socket_activated", a->socket_activated,
 	    "auto_spawned", a->auto_spawned,
-	    "clients", (json_int_t)a->nclients);
+	    "clients", (json_int_t)(a->nclients - a->ndying));
 	if (o == NULL)
 		return NULL;
 	if (!a->opt.enabled && a->opt.reason != NULL)

@@ -174,6 +174,12 @@ struct uploader {
 	uint64_t	 bytes_compressed, failures, quarantined, split;
 	uint64_t	 tracked;
 	int64_t		 last_post_ms;
+	/*
+	 * A 413 came back for a single record: something in the way refuses
+	 * even the smallest body (a misconfigured proxy). Until the next
+	 * 2xx, a 413 backs off and keeps the segment instead of splitting.
+	 */
+	int		 no_split;
 
 	uint64_t	 rng;		/* jitter only */
 };
@@ -633,8 +639,9 @@ upload_quarantine(struct uploader *u)
 
 /*
  * Split the claimed segment into two ready segments by lines (413, or too
- * big to send). A single record cannot be split: quarantined. Returns 0 when
- * the claim is settled, -1 (errno) when it must be retried.
+ * big to send). A single record cannot be split: quarantined (a 413 on one
+ * record never gets here: it backs off). Returns 0 when the claim is
+ * settled, -1 (errno) when it must be retried.
  */
 static int
 upload_split(struct uploader *u)
@@ -979,6 +986,7 @@ upload_finish(struct uploader *u, CURLcode res, long code)
 		u->last_post_ms = now;
 		u->last_error[0] = '\0';
 		u->drain_sent++;
+		u->no_split = 0;
 		log_debug("upload: %s delivered (HTTP %ld, %" PRId64 " ms)",
 		    u->claim.stem, code, u->last_duration_ms);
 		upload_release(u);
@@ -997,6 +1005,15 @@ upload_finish(struct uploader *u, CURLcode res, long code)
 		upload_schedule_step(u);
 		return;
 	case 413:
+		if (u->nlines <= 1 || u->no_split) {
+			/* No record is over the frame limit: not ours. */
+			u->no_split = 1;
+			upload_set_error(u, "HTTP 413 for %u record(s): the"
+			    " server or a proxy refuses even that; kept,"
+			    " retried later", u->nlines);
+			upload_fail(u, code);
+			return;
+		}
 		u->failures++;
 		upload_set_error(u, "HTTP 413: segment too large (%u records)",
 		    u->nlines);

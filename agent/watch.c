@@ -5,7 +5,9 @@
  * without finishing (it crashed, or a library's close ran out of time on
  * a stuck agent), which it hands to recovery a second later: inotify on
  * Linux, nothing elsewhere (there, such segments go out at the next kick
- * or start). Never reads or changes queue files itself.
+ * or start). Also watches $ATOMCODE_HOME for edits of config.toml, so
+ * `enabled` and `endpoint` changed by hand apply at once (agent_reload).
+ * Never reads or changes queue files itself.
  */
 #include <errno.h>
 #include <string.h>
@@ -21,6 +23,8 @@
 #define WATCH_RECOVER_MS 1000	/* partial closed → recovery after this */
 
 static int		 watch_fd = -1;
+static int		 watch_qwd = -1;	/* the queue directory */
+static int		 watch_hwd = -1;	/* $ATOMCODE_HOME: config.toml */
 static struct event	*watch_ev;
 static struct event	*recover_ev;	/* one-shot: coalesces closes */
 
@@ -62,14 +66,21 @@ watch_cb(evutil_socket_t fd, short what, void *arg)
 	const struct inotify_event	*ev;
 	ssize_t				 n;
 	char				*p;
-	int				 ready = 0, closed = 0;
+	int				 ready = 0, closed = 0, config = 0;
 	struct timeval			 tv = { 0, WATCH_RECOVER_MS * 1000 };
+	char				 err[512];
 
 	while ((n = read(fd, buf, sizeof buf)) > 0) {
 		for (p = buf; p < buf + n; p += sizeof *ev + ev->len) {
 			ev = (const struct inotify_event *)(void *)p;
 			if (ev->mask & IN_Q_OVERFLOW)
-				ready = 1;
+				ready = config = 1;
+			else if (ev->wd == watch_hwd) {
+				if (ev->len > 0 && strcmp(ev->name,
+				    "config.toml") == 0)
+					config = 1;
+			} else if (ev->wd != watch_qwd)
+				continue;
 			else if (ev->len > 0 && (ev->mask & IN_MOVED_TO) &&
 			    watch_is_ready(ev->name, strnlen(ev->name, ev->len)))
 				ready = 1;
@@ -78,6 +89,13 @@ watch_cb(evutil_socket_t fd, short what, void *arg)
 			    ev->len)))
 				closed = 1;
 		}
+	}
+	if (config) {
+		/* Edited by hand: [telemetry] applies now, as after SIGHUP. */
+		err[0] = '\0';
+		agent_reload(a, err, sizeof err);
+		log_info("config.toml changed: reloaded%s%s", err[0] ? ": " :
+		    "", err);
 	}
 	if (ready && a->up != NULL && a->opt.enabled)
 		upload_kick(a->up, 0, NULL, NULL);
@@ -95,8 +113,15 @@ watch_start(struct agent *a)
 		return;
 	}
 	recover_ev = evtimer_new(a->base, watch_recover_cb, a);
-	if (inotify_add_watch(watch_fd, a->paths.queue, IN_MOVED_TO |
-	    IN_CLOSE_WRITE | IN_ONLYDIR | IN_DONT_FOLLOW) == -1 ||
+	/* config.toml: written in place, replaced by rename, or removed. */
+	if ((watch_hwd = inotify_add_watch(watch_fd, a->paths.dir,
+	    IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
+	    IN_ONLYDIR)) == -1)
+		log_warn("inotify: edits of config.toml apply at the next"
+		    " reload (SIGHUP)");
+	if ((watch_qwd = inotify_add_watch(watch_fd, a->paths.queue,
+	    IN_MOVED_TO | IN_CLOSE_WRITE | IN_ONLYDIR | IN_DONT_FOLLOW)) ==
+	    -1 ||
 	    (watch_ev = event_new(a->base, watch_fd, EV_READ | EV_PERSIST,
 	    watch_cb, a)) == NULL || event_add(watch_ev, NULL) == -1) {
 		log_warn("inotify: cannot watch %s", a->paths.queue);

@@ -5,10 +5,12 @@
  * to stderr with a non-zero exit. Only `emit` and `disable` may start an
  * agent; nothing here blocks for longer than its documented bound.
  */
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@
 #include "atomcode/telemetry.h"
 #include "cli.h"
 #include "config.h"
+#include "envelope.h"
 #include "frame.h"
 #include "notice.h"
 #include "paths.h"
@@ -49,7 +52,8 @@ cli_usage(FILE *fp)
 	    "  emit --raw                 send records from stdin, one per line\n"
 	    "  view [--last N] [-o FILE] [--open | --serve]\n"
 	    "                             an HTML page of what is collected\n"
-	    "  version\n");
+	    "  version | --version | -V  print the version\n"
+	    "  help | --help | -h         this text\n");
 }
 
 /* Open the queue if its directory exists; 0 ok, 1 absent, -1 error. */
@@ -79,11 +83,31 @@ cli_notice(const struct paths *p)
 	struct tconfig	cfg;
 	struct optout	o;
 
-	if (config_read(p->config, &cfg) == -1)
+	if (config_resolve(p->config, cli_no_telemetry, &cfg, &o) == -1)
 		return;
-	optout_resolve(&cfg, cli_no_telemetry, &o);
 	if (o.enabled && notice_take(p, p->sudo) != NOTICE_NONE)
 		fputs(NOTICE_TEXT, stderr);
+}
+
+/* The pid of a live agent (it holds its lifetime lock), else 0. */
+long
+cli_agent_lock_pid(const struct paths *p)
+{
+	char	buf[32];
+	ssize_t	n;
+	long	pid = 0;
+	int	fd;
+
+	if ((fd = open(p->lock, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) == -1)
+		return 0;
+	if (flock(fd, LOCK_SH | LOCK_NB) == -1 && errno == EWOULDBLOCK &&
+	    (n = pread(fd, buf, sizeof buf - 1, 0)) > 0) {
+		buf[n] = '\0';
+		pid = strtol(buf, NULL, 10);
+	}
+	close(fd);	/* releases a shared lock we may have taken */
+	return pid > 0 ? pid : 0;
 }
 
 /* Read exactly one frame from a blocking socket into out (payload only). */
@@ -237,13 +261,20 @@ cmd_dump(const struct paths *p, int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--pretty") == 0)
 			dc.pretty = 1;
-		else if (strcmp(argv[i], "--last") == 0 && i + 1 < argc) {
+		else if (strcmp(argv[i], "--last") == 0) {
+			if (i + 1 == argc) {
+				fprintf(stderr, "atomcode-telemetry: dump: --last"
+				    " needs a value: the number of records"
+				    " (0..100000000)\n");
+				return 2;
+			}
 			errno = 0;
 			last = strtol(argv[++i], &end, 10);
-			if (errno != 0 || *end != '\0' || last < 0 ||
-			    last > 100000000) {
-				fprintf(stderr, "atomcode-telemetry: --last takes"
-				    " a number >= 0\n");
+			if (errno != 0 || *end != '\0' || argv[i][0] == '\0' ||
+			    last < 0 || last > 100000000) {
+				fprintf(stderr, "atomcode-telemetry: dump: --last"
+				    " takes a number of records (0..100000000),"
+				    " not \"%s\"\n", argv[i]);
 				return 2;
 			}
 		} else {
@@ -254,7 +285,7 @@ cmd_dump(const struct paths *p, int argc, char **argv)
 	}
 	/* A reader: no recovery, no caps, no repair (nothing is written). */
 	if ((r = cli_queue_open(p, QUEUE_O_RDONLY, &q)) == 1) {
-		printf("(no queued events)\n");
+		fprintf(stderr, "(no queued events)\n");
 		return 0;
 	}
 	if (r == -1)
@@ -267,8 +298,9 @@ cmd_dump(const struct paths *p, int argc, char **argv)
 		return 1;
 	}
 	queue_close(q);
+	/* stdout carries records only: NDJSON pipes stay clean. */
 	if (dc.n == 0 && last > 0)
-		printf("(no queued events)\n");
+		fprintf(stderr, "(no queued events)\n");
 	return 0;
 }
 
@@ -353,6 +385,22 @@ cmd_check(const struct paths *p)
 	return nbad > 0 ? 1 : 0;
 }
 
+/* Events in ready and unfinished segments (0 when there is no queue). */
+static uint64_t
+cli_queued_events(const struct paths *p)
+{
+	struct queue		*q;
+	struct queue_stats	 st;
+	uint64_t		 n = 0;
+
+	if (cli_queue_open(p, QUEUE_O_NORECOVER, &q) != 0)
+		return 0;
+	if (queue_stats(q, &st) == 0)
+		n = st.ready_events;
+	queue_close(q);
+	return n;
+}
+
 /* Tell a running agent to reload config (never spawns). */
 static void
 cli_reload_agent(const struct paths *p)
@@ -391,10 +439,19 @@ cmd_disable(const struct paths *p)
 	struct atc		*h;
 	json_t			*req, *rep;
 	char			 cause[1024];
+	uint64_t		 n;
 	int			 running;
 
-	config_read(p->config, &cfg);
-	optout_resolve(&cfg, cli_no_telemetry, &o);
+	(void)config_resolve(p->config, cli_no_telemetry, &cfg, &o);
+	/*
+	 * Upstream queues the event, then writes the file: a disable that
+	 * cannot succeed would queue telemetry_disabled at every retry
+	 * while telemetry stays on. Check first, queue nothing on failure.
+	 */
+	if (config_can_set_enabled(p->config, 0, cause, sizeof cause) == -1) {
+		fprintf(stderr, "%s\n", cause);
+		return 1;
+	}
 	if (o.enabled) {
 		/* Say goodbye first, and give it a bounded chance to go out. */
 		memset(&ao, 0, sizeof ao);
@@ -415,8 +472,16 @@ cmd_disable(const struct paths *p)
 		return 1;
 	}
 	cli_reload_agent(p);
-	printf("Telemetry disabled. Queued events stay on disk and are not"
-	    " uploaded (use `atomcode telemetry clear` to remove them).\n");
+	printf("Telemetry disabled.\n");
+	if ((n = cli_queued_events(p)) > 0)
+		printf("%llu queued event(s) stay on disk, unsent, until"
+		    " `atomcode telemetry clear` deletes them or a later"
+		    " `atomcode telemetry enable` sends them.\n",
+		    (unsigned long long)n);
+	else
+		printf("Events queued from now on stay on disk, unsent, until"
+		    " `atomcode telemetry clear` deletes them or a later"
+		    " `atomcode telemetry enable` sends them.\n");
 	return 0;
 }
 
@@ -425,9 +490,24 @@ cmd_flush(const struct paths *p, int argc, char **argv)
 {
 	json_t		*req, *rep;
 	const char	*result, *err;
+	struct tconfig	 cfg;
+	struct optout	 o;
 	int		 wait = argc > 1 && strcmp(argv[1], "--wait") == 0;
 	int		 running, rc = 0;
 
+	if (argc > 2 || (argc > 1 && !wait)) {
+		fprintf(stderr, "atomcode-telemetry: flush: unknown argument"
+		    " %s\n", argv[wait ? 2 : 1]);
+		return 2;
+	}
+	/* An opt-out that applies here also keeps this shell from uploading. */
+	(void)config_resolve(p->config, cli_no_telemetry, &cfg, &o);
+	if (!o.enabled) {
+		fprintf(stderr, "atomcode-telemetry: telemetry is disabled"
+		    " (reason: %s); not asking the agent to upload\n",
+		    o.reason);
+		return 0;
+	}
 	cli_notice(p);
 	req = json_pack("{s:s, s:b}", "op", "upload", "wait", wait);
 	rep = cli_request(p, req, wait ? 15000 : 2000, &running);
@@ -445,11 +525,8 @@ cmd_flush(const struct paths *p, int argc, char **argv)
 		rc = 1;
 	} else {
 		printf("Upload: %s", result);
-		if (json_integer_value(json_object_get(rep, "status")) > 0)
-			printf(" (HTTP %lld)", (long long)json_integer_value(
-			    json_object_get(rep, "status")));
-		if (err != NULL)
-			printf(": %s", err);
+		cli_http_outcome(json_integer_value(json_object_get(rep,
+		    "status")), err);
 		printf("\n");
 		if (strcmp(result, "ok") != 0 && strcmp(result, "empty") != 0 &&
 		    strcmp(result, "started") != 0)
@@ -459,53 +536,99 @@ cmd_flush(const struct paths *p, int argc, char **argv)
 	return rc;
 }
 
-static int
-cli_emit_report(struct atc *h, enum atc_err e, unsigned long lineno)
+/*
+ * One sentence about why an event was refused, from the library's last
+ * error (the agent's refusal code, the field and its rule) when it has
+ * one, else from the error code.
+ */
+static void
+cli_refusal(struct atc *h, enum atc_err e, char *out, size_t outlen)
 {
+	struct atc_error_info	info;
+	size_t			n;
+
+	memset(&info, 0, sizeof info);
+	info.size = sizeof info;
+	if (h == NULL || !atc_last_error(h, &info) || info.err == ATC_OK) {
+		snprintf(out, outlen, "%s", atc_strerror(e));
+		return;
+	}
+	n = (size_t)snprintf(out, outlen, "%s%s%s", info.event_id[0] ?
+	    info.event_id : "record", info.event_id[0] ? " refused: " :
+	    " refused: ", info.code[0] ? info.code : atc_strerror(info.err));
+	if (n < outlen && info.field[0] != '\0')
+		n += (size_t)snprintf(out + n, outlen - n, ": field \"%s\"",
+		    info.field);
+	if (n < outlen && info.rule[0] != '\0')
+		(void)snprintf(out + n, outlen - n, "%s %s",
+		    info.field[0] ? "" : ":", info.rule);
+}
+
+static int
+cli_emit_report(const struct paths *p, struct atc *h, enum atc_err e,
+    unsigned long lineno)
+{
+	char	why[PATHS_MAX + 512];
+
 	if (e == ATC_OK)
 		return 0;
+	if (e == ATC_E_IO)
+		snprintf(why, sizeof why, "the event could not be stored: no"
+		    " agent took it and the fallback queue %s could not be"
+		    " written", p->queue);
+	else
+		cli_refusal(h, e, why, sizeof why);
 	if (lineno > 0)
 		fprintf(stderr, "atomcode-telemetry: line %lu: %s\n", lineno,
-		    atc_strerror(e));
+		    why);
 	else
-		fprintf(stderr, "atomcode-telemetry: %s\n", atc_strerror(e));
+		fprintf(stderr, "atomcode-telemetry: %s\n", why);
 	return 1;
 }
 
 static int
-cmd_emit(int argc, char **argv)
+cmd_emit(const struct paths *p, int argc, char **argv)
 {
 	struct atc_options	 ao;
 	struct atc_stats	 st;
 	struct atc		*h;
 	const char		*event = NULL, *payload = NULL;
-	char			*line = NULL;
+	char			*line = NULL, why[512];
 	size_t			 cap = 0;
 	ssize_t			 n;
 	unsigned long		 lineno = 0;
-	char			 notice[ATC_NOTICE_MAX];
+	uint64_t		 refused;
+	char			 notice[ATC_NOTICE_MAX], modes[256];
 	int			 i, raw = 0, bad = 0;
 	enum atc_err		 e;
 
 	memset(&ao, 0, sizeof ao);
+	ao.size = sizeof ao;
 	ao.app_version = ATC_VERSION;
 	ao.no_telemetry = cli_no_telemetry;
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--raw") == 0)
 			raw = 1;
-		else if (strcmp(argv[i], "--payload") == 0 && i + 1 < argc)
+		else if ((strcmp(argv[i], "--payload") == 0 ||
+		    strcmp(argv[i], "--mode") == 0 ||
+		    strcmp(argv[i], "--cwd") == 0 ||
+		    strcmp(argv[i], "--app-version") == 0) && i + 1 == argc) {
+			fprintf(stderr, "atomcode-telemetry: emit: %s needs a"
+			    " value\n", argv[i]);
+			return 2;
+		} else if (strcmp(argv[i], "--payload") == 0)
 			payload = argv[++i];
-		else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc)
+		else if (strcmp(argv[i], "--mode") == 0)
 			ao.mode = argv[++i];
-		else if (strcmp(argv[i], "--cwd") == 0 && i + 1 < argc)
+		else if (strcmp(argv[i], "--cwd") == 0)
 			ao.cwd = argv[++i];
-		else if (strcmp(argv[i], "--app-version") == 0 && i + 1 < argc)
+		else if (strcmp(argv[i], "--app-version") == 0)
 			ao.app_version = argv[++i];
 		else if (argv[i][0] != '-' && event == NULL)
 			event = argv[i];
 		else {
-			fprintf(stderr, "atomcode-telemetry: emit: bad argument"
-			    " %s\n", argv[i]);
+			fprintf(stderr, "atomcode-telemetry: emit: unknown"
+			    " argument %s\n", argv[i]);
 			return 2;
 		}
 	}
@@ -514,8 +637,30 @@ cmd_emit(int argc, char **argv)
 		    " required\n");
 		return 2;
 	}
+	if (raw && (event != NULL || payload != NULL)) {
+		fprintf(stderr, "atomcode-telemetry: emit: --raw reads complete"
+		    " records from stdin; it takes no %s\n", event != NULL ?
+		    "EVENT_ID" : "--payload");
+		return 2;
+	}
+	if (ao.mode != NULL && *ao.mode != '\0' && !env_mode_valid(ao.mode)) {
+		modes[0] = '\0';
+		for (i = 0; env_mode_name((size_t)i) != NULL; i++)
+			snprintf(modes + strlen(modes), sizeof modes -
+			    strlen(modes), "%s%s", i ? ", " : "",
+			    env_mode_name((size_t)i));
+		fprintf(stderr, "atomcode-telemetry: emit: --mode \"%s\" is not"
+		    " a mode: use one of %s\n", ao.mode, modes);
+		return 2;
+	}
+	if (payload != NULL && strlen(payload) > FRAME_MAX) {
+		fprintf(stderr, "atomcode-telemetry: emit: the payload is %zu"
+		    " bytes; a whole record is at most %d bytes\n",
+		    strlen(payload), FRAME_MAX);
+		return 2;
+	}
 	if ((e = atc_open(&ao, &h)) != ATC_OK)
-		return cli_emit_report(NULL, e, 0);
+		return cli_emit_report(p, NULL, e, 0);
 	if (!atc_enabled(h, NULL)) {
 		const char *reason;
 
@@ -537,27 +682,34 @@ cmd_emit(int argc, char **argv)
 				continue;
 			if (n > FRAME_MAX) {
 				fprintf(stderr, "atomcode-telemetry: line %lu:"
-				    " longer than %d bytes\n", lineno,
-				    FRAME_MAX);
+				    " %zd bytes; a record is at most %d\n",
+				    lineno, n, FRAME_MAX);
 				bad = 1;
 				continue;
 			}
-			bad |= cli_emit_report(h, atc_emit_raw(h, line,
+			bad |= cli_emit_report(p, h, atc_emit_raw(h, line,
 			    (size_t)n), lineno);
 		}
 		free(line);
 	} else
-		bad |= cli_emit_report(h, atc_emit(h, event, payload), 0);
-	atc_flush(h, 1000);
+		bad |= cli_emit_report(p, h, atc_emit(h, event, payload), 0);
 	atc_get_stats(h, &st);
-	if (st.rejected > 0) {
-		fprintf(stderr, "atomcode-telemetry: %llu event(s) rejected by"
-		    " the agent\n", (unsigned long long)st.rejected);
+	refused = st.rejected;
+	atc_flush(h, 1000);
+	/* Refusals the agent sent back: the last one says why. */
+	atc_get_stats(h, &st);
+	if (st.rejected > refused) {
+		cli_refusal(h, ATC_E_SCHEMA, why, sizeof why);
+		fprintf(stderr, "atomcode-telemetry: %s\n", why);
+		if (st.rejected > refused + 1)
+			fprintf(stderr, "atomcode-telemetry: %llu event(s) were"
+			    " refused in all\n", (unsigned long long)st.rejected);
 		bad = 1;
 	}
 	if (st.lost > 0) {
 		fprintf(stderr, "atomcode-telemetry: %llu event(s) could not be"
-		    " stored\n", (unsigned long long)st.lost);
+		    " stored (no agent took them and %s could not be"
+		    " written)\n", (unsigned long long)st.lost, p->queue);
 		bad = 1;
 	}
 	atc_close(h);
@@ -591,6 +743,15 @@ main(int argc, char **argv)
 		return cmd_status(&p, n, args);
 	if (strcmp(args[0], "dump") == 0)
 		return cmd_dump(&p, n, args);
+	/* These take no argument: refuse any, before doing anything. */
+	if ((strcmp(args[0], "clear") == 0 || strcmp(args[0], "recover") == 0 ||
+	    strcmp(args[0], "check") == 0 || strcmp(args[0], "enable") == 0 ||
+	    strcmp(args[0], "disable") == 0 || strcmp(args[0], "version") == 0)
+	    && n > 1) {
+		fprintf(stderr, "atomcode-telemetry: %s: unknown argument %s\n",
+		    args[0], args[1]);
+		return 2;
+	}
 	if (strcmp(args[0], "clear") == 0)
 		return cmd_clear(&p);
 	if (strcmp(args[0], "recover") == 0)
@@ -604,10 +765,11 @@ main(int argc, char **argv)
 	if (strcmp(args[0], "flush") == 0)
 		return cmd_flush(&p, n, args);
 	if (strcmp(args[0], "emit") == 0)
-		return cmd_emit(n, args);
+		return cmd_emit(&p, n, args);
 	if (strcmp(args[0], "view") == 0)
 		return cmd_view(&p, n, args);
-	if (strcmp(args[0], "version") == 0 || strcmp(args[0], "--version") == 0) {
+	if (strcmp(args[0], "version") == 0 || strcmp(args[0], "--version") == 0 ||
+	    strcmp(args[0], "-V") == 0) {
 		printf("atomcode-telemetry %s\n", ATC_VERSION);
 		return 0;
 	}

@@ -14,6 +14,10 @@ int	cli_queue_open(const struct paths *p, int flags, struct queue **q);
 /* One control request to a running agent; never spawns. Caller decrefs. */
 json_t	*cli_request(const struct paths *p, json_t *req, int timeout_ms,
 	    int *running);
+/* The pid of a live agent (it holds its lifetime lock), else 0. */
+long	cli_agent_lock_pid(const struct paths *p);
+/* Print " (HTTP n)", " (HTTP n: err)" or " (err)" for an upload outcome. */
+void	cli_http_outcome(long long status, const char *err);
 /* `status [--json]`. */
 int	cmd_status(const struct paths *p, int argc, char **argv);
 /* `view [--last N] [--output FILE] [--open] [--serve]` (cli_view.c). */

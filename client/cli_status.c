@@ -52,18 +52,27 @@ cli_status_gather(const struct paths *p)
 	struct queue		*q;
 	struct queue_stats	 st;
 	json_t			*s, *jq, *ag, *req, *snap, *health;
+	char			 warn[512];
+	long			 lockpid;
 	int			 running, r, fd;
 
-	config_read(p->config, &cfg);
-	optout_resolve(&cfg, 0, &o);	/* status ignores --no-telemetry */
+	/* What this invocation resolves: the library's own view. */
+	(void)config_resolve(p->config, cli_no_telemetry, &cfg, &o);
 	s = json_pack("{s:s, s:s, s:i}", "telemetry", o.enabled ? "enabled" :
 	    "disabled", "endpoint", o.endpoint, "schema", 1);
 	if (!o.enabled)
 		json_object_set_new(s, "reason", json_string(o.reason));
 	json_object_set_new(s, "config", json_pack("{s:s, s:s, s:b}",
-	    "enabled", cfg.enabled == 1 ? "true" : cfg.enabled == 0 ? "false" :
-	    "default-true", "path", p->config, "parsed",
-	    !cfg.exists || cfg.parsed));
+	    "enabled", cfg.unreadable ? "unknown" : cfg.enabled == 1 ? "true" :
+	    cfg.enabled == 0 ? "false" : "default-true", "path", p->config,
+	    "parsed", !cfg.exists || cfg.parsed));
+	config_warning(&cfg, warn, sizeof warn);
+	if (warn[0] != '\0') {
+		json_object_set_new(json_object_get(s, "config"), "warning",
+		    json_string(warn));
+		json_object_set_new(json_object_get(s, "config"), "error",
+		    json_string(cfg.error));
+	}
 
 	json_object_set_new(s, "notice", json_pack("{s:b, s:s}", "shown",
 	    notice_shown(p), "path", p->notice));
@@ -82,10 +91,15 @@ cli_status_gather(const struct paths *p)
 	json_object_set_new(jq, "segments",
 	    json_integer((json_int_t)st.ready_segments));
 	json_object_set_new(jq, "bytes", json_integer((json_int_t)st.ready_bytes));
+	/* partial_* of queue_stats include the quarantined (.invalid). */
 	json_object_set_new(jq, "partial_segments",
-	    json_integer((json_int_t)st.partial_segments));
+	    json_integer((json_int_t)(st.partial_segments - st.invalid_segments)));
 	json_object_set_new(jq, "partial_bytes",
-	    json_integer((json_int_t)st.partial_bytes));
+	    json_integer((json_int_t)(st.partial_bytes - st.invalid_bytes)));
+	json_object_set_new(jq, "invalid_segments",
+	    json_integer((json_int_t)st.invalid_segments));
+	json_object_set_new(jq, "invalid_bytes",
+	    json_integer((json_int_t)st.invalid_bytes));
 	json_object_set_new(jq, "oldest", json_string(st.oldest));
 	json_object_set_new(jq, "foreign_files",
 	    json_integer((json_int_t)st.foreign_files));
@@ -112,7 +126,19 @@ cli_status_gather(const struct paths *p)
 		json_object_set(ag, "version", json_object_get(snap, "version"));
 		json_object_set(ag, "uptime_s", json_object_get(snap, "uptime_s"));
 		json_object_set(ag, "clients", json_object_get(snap, "clients"));
+		json_object_set(ag, "clients_max", json_object_get(snap,
+		    "clients_max"));
 		json_object_set(ag, "telemetry", json_object_get(snap, "telemetry"));
+		if (json_object_get(snap, "reason") != NULL)
+			json_object_set(ag, "reason", json_object_get(snap,
+			    "reason"));
+		/* The endpoint that matters is the one the agent uses. */
+		if (json_is_string(json_object_get(snap, "endpoint"))) {
+			json_object_set_new(s, "endpoint_here",
+			    json_string(o.endpoint));
+			json_object_set(s, "endpoint", json_object_get(snap,
+			    "endpoint"));
+		}
 		json_object_set(ag, "fsync", json_object_get(snap, "fsync"));
 		if (json_object_get(snap, "counters"))
 			json_object_set(s, "counters",
@@ -130,8 +156,58 @@ cli_status_gather(const struct paths *p)
 		json_decref(snap);
 	} else if (running)
 		json_object_set_new(ag, "error", json_string("did not answer"));
+	if (snap == NULL && (lockpid = cli_agent_lock_pid(p)) > 0) {
+		/* Alive (it holds its lifetime lock) but not answering. */
+		json_object_set_new(ag, "error", json_string("did not answer"));
+		json_object_set_new(ag, "pid", json_integer(lockpid));
+		json_object_set_new(ag, "alive", json_true());
+	}
 	json_object_set_new(s, "agent", ag);
 	return s;
+}
+
+/*
+ * " (HTTP 500)", " (HTTP 500: <error>)", " (<error>)" or nothing: an error
+ * that only repeats the status is not printed twice.
+ */
+void
+cli_http_outcome(long long status, const char *err)
+{
+	char	same[32];
+
+	snprintf(same, sizeof same, "HTTP %lld", status);
+	if (err != NULL && (*err == '\0' || strcmp(err, same) == 0))
+		err = NULL;
+	if (status > 0 && err != NULL)
+		printf(" (HTTP %lld: %s)", status, err);
+	else if (status > 0)
+		printf(" (HTTP %lld)", status);
+	else if (err != NULL)
+		printf(" (%s)", err);
+}
+
+/* Say so when the agent's telemetry state is not this invocation's. */
+static void
+cli_status_differs(json_t *s, json_t *ag)
+{
+	const char	*here = json_string_value(json_object_get(s, "telemetry"));
+	const char	*there = json_string_value(json_object_get(ag,
+			    "telemetry"));
+	const char	*why;
+
+	if (here == NULL || there == NULL || strcmp(here, there) == 0)
+		return;
+	if (strcmp(here, "enabled") == 0) {
+		why = json_string_value(json_object_get(ag, "reason"));
+		printf("Note:      the agent has telemetry disabled (reason: %s)"
+		    ", here it is enabled: restart or reload the agent\n",
+		    why != NULL ? why : "?");
+	} else {
+		why = json_string_value(json_object_get(s, "reason"));
+		printf("Note:      the agent has telemetry enabled, here it is"
+		    " disabled (reason: %s): this shell sends nothing and"
+		    " asks for no upload\n", why != NULL ? why : "?");
+	}
 }
 
 /* The text printer: upstream lines first, values at column 11. */
@@ -157,6 +233,8 @@ cli_status_text(json_t *s)
 	printf("Config:    enabled = %s (%s)\n",
 	    json_string_value(json_object_get(c, "enabled")),
 	    json_string_value(json_object_get(c, "path")));
+	if ((str = json_string_value(json_object_get(c, "warning"))) != NULL)
+		printf("Warning:   %s\n", str);
 	if (!json_is_true(json_object_get(q, "exists")))
 		printf("Queue:     (empty)\n");
 	else
@@ -171,8 +249,21 @@ cli_status_text(json_t *s)
 		printf("Ignored:   %lld file(s) of other users or writable by"
 		    " everyone (never read or uploaded)\n",
 		    (long long)ji(q, "foreign_files"));
-	printf("Endpoint:  %s\n", json_string_value(json_object_get(s,
+	if (ji(q, "invalid_segments") > 0)
+		printf("Invalid:   %lld segment(s) quarantined, never uploaded"
+		    " (%.1f KB; `check` says why)\n",
+		    (long long)ji(q, "invalid_segments"),
+		    (double)ji(q, "invalid_bytes") / 1024.0);
+	if (ji(q, "dropped") > 0)
+		printf("Evicted:   %lld event(s) deleted unsent: the queue was"
+		    " over its budget\n", (long long)ji(q, "dropped"));
+	printf("Endpoint:  %s", json_string_value(json_object_get(s,
 	    "endpoint")));
+	if ((str = json_string_value(json_object_get(s, "endpoint_here"))) !=
+	    NULL && strcmp(str, json_string_value(json_object_get(s,
+	    "endpoint"))) != 0)
+		printf(" (the agent's; this shell resolves %s)", str);
+	printf("\n");
 	printf("Schema:    v1\n");
 	if (h != NULL) {
 		cli_ago(ji(h, "last_post_unix_ms"), ago, sizeof ago);
@@ -189,6 +280,11 @@ cli_status_text(json_t *s)
 	printf("Notice:    %s\n", json_is_true(json_object_get(json_object_get(s,
 	    "notice"), "shown")) ? "first-run notice shown" :
 	    "first-run notice not shown yet");
+	if (json_is_true(json_object_get(ag, "alive"))) {
+		printf("Agent:     not answering (pid %lld holds the agent lock:"
+		    " stopped or busy)\n", (long long)ji(ag, "pid"));
+		return;
+	}
 	if (!json_is_true(json_object_get(ag, "running"))) {
 		printf("Agent:     not running%s\n",
 		    json_object_get(ag, "error") ? " (socket did not answer)" :
@@ -200,17 +296,16 @@ cli_status_text(json_t *s)
 	    (long long)ji(ag, "uptime_s"),
 	    json_string_value(json_object_get(ag, "version")),
 	    (long long)ji(ag, "clients"));
+	cli_status_differs(s, ag);
 	if (up != NULL) {
+		str = json_string_value(json_object_get(up, "state"));
 		cli_ago(ji(up, "last_unix_ms"), ago, sizeof ago);
-		printf("Uploads:   %s; last: %s", (str = json_string_value(
-		    json_object_get(up, "state"))) ? str : "?", ago);
-		if (ji(up, "last_status") > 0)
-			printf(" (HTTP %lld)", (long long)ji(up, "last_status"));
-		if ((str = json_string_value(json_object_get(up,
-		    "last_error"))) != NULL && *str)
-			printf(" (%s)", str);
+		printf("Uploads:   %s; last: %s", str != NULL ? str : "?", ago);
+		if (ji(up, "last_unix_ms") > 0)
+			cli_http_outcome(ji(up, "last_status"),
+			    json_string_value(json_object_get(up, "last_error")));
 		next = ji(up, "next_attempt_unix_ms");
-		if (next > 0) {
+		if (next > 0 && (str == NULL || strcmp(str, "disabled") != 0)) {
 			long long in = (long long)(next / 1000 - time(NULL));
 			printf("; next attempt in %llds", in < 0 ? 0 : in);
 			if ((str = json_string_value(json_object_get(up,
@@ -239,9 +334,9 @@ cmd_status(const struct paths *p, int argc, char **argv)
 	char	*out;
 	int	 asjson = argc > 1 && strcmp(argv[1], "--json") == 0;
 
-	if (argc > 1 && !asjson) {
+	if (argc > 2 || (argc > 1 && !asjson)) {
 		fprintf(stderr, "atomcode-telemetry: status: unknown argument"
-		    " %s\n", argv[1]);
+		    " %s\n", argv[asjson ? 2 : 1]);
 		return 2;
 	}
 	if ((s = cli_status_gather(p)) == NULL) {

@@ -254,7 +254,10 @@ env_record(const struct envelope *e, struct buf *out, int64_t ts,
 	return 0;
 }
 
-/* locale: LANG first, then LC_ALL; C/POSIX/unset → en-US (research §1.4). */
+/*
+ * locale: LANG first, then LC_ALL; C, POSIX (with any .codeset, so
+ * C.UTF-8 too), empty or unset → en-US. Upstream sends "C" for C.UTF-8.
+ */
 void
 env_locale(const char *lang, const char *lc_all, char *out, size_t outlen)
 {
@@ -267,6 +270,10 @@ env_locale(const char *lang, const char *lc_all, char *out, size_t outlen)
 	    strcmp(raw, "POSIX") == 0)
 		goto dflt;
 	n = strcspn(raw, ".");
+	/* C.UTF-8 (Debian's default) is still C, not a language. */
+	if ((n == 1 && raw[0] == 'C') || (n == 5 && strncmp(raw, "POSIX",
+	    5) == 0))
+		goto dflt;
 	if (n == 0 || n >= outlen || n >= ENV_LOCALE_MAX ||
 	    !utf8_valid((const unsigned char *)raw, n))
 		goto dflt;
@@ -356,6 +363,14 @@ env_provider_host(const char *vendor, const char *base_url, char *out,
 		return 1;
 	}
 	return 0;
+}
+
+/* The i-th valid mode value, NULL past the last (for messages). */
+const char *
+env_mode_name(size_t i)
+{
+	return i < sizeof(env_modes) / sizeof(env_modes[0]) ? env_modes[i] :
+	    NULL;
 }
 
 /* Whether mode is a known mode value. */

@@ -78,6 +78,8 @@ int	env_provider_host(const char *vendor, const char *base_url, char *out,
 	    size_t outlen);
 /* 1 if mode is one of the DESIGN §4 mode values. */
 int	env_mode_valid(const char *mode);
+/* The i-th valid mode value, NULL past the last (for messages). */
+const char *env_mode_name(size_t i);
 
 /* Results of env_payload(). */
 enum env_payload {

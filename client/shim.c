@@ -963,7 +963,12 @@ do_flush(struct atc *h, unsigned timeout_ms, int final)
 	reserve = timeout_ms / 5 < ATC_SPILL_RESERVE_MS ? timeout_ms / 5 :
 	    ATC_SPILL_RESERVE_MS;
 	deadline = now + timeout_ms - reserve;
-	if (h->count > 0 && h->fd == -1)
+	/*
+	 * Events wait in the ring, or in a fallback segment an agent cannot
+	 * see while we hold it (one we auto-spawned, say): look for one.
+	 */
+	if (h->fd == -1 && (h->count > 0 || (h->q != NULL &&
+	    (queue_active_events(h->q) > 0 || h->ndeferred > 0))))
 		conn_open(h, now);
 	while (h->fd != -1 && h->count > 0) {
 		if (pump_out(h, now) == -1)
@@ -1196,13 +1201,8 @@ atc_open(const struct atc_options *optp, struct atc **out)
 		*out = h;
 		return ATC_OK;
 	}
-	memset(&c, 0, sizeof(c));
-	if (config_read(h->paths.config, &c) == -1) {
-		memset(&c, 0, sizeof(c));
-		c.enabled = -1;
-	}
-	memset(&o, 0, sizeof(o));
-	optout_resolve(&c, opt->no_telemetry, &o);
+	/* The resolution the CLI and the agent share (config.h). */
+	(void)config_resolve(h->paths.config, opt->no_telemetry, &c, &o);
 	h->reason = o.reason;
 	if (!o.enabled) {
 		*out = h;

@@ -112,9 +112,13 @@ spawn_program(char *out, size_t outlen)
 	return path_search(SPAWN_PROGRAM, out, outlen);
 }
 
-/* Our environment minus inherited activation variables, plus the lock fd. */
+/*
+ * Our environment minus inherited activation variables, plus the lock fd;
+ * a relative ATOMCODE_HOME is replaced by home (absolute: the agent runs
+ * in "/").
+ */
 static char **
-spawn_env(void)
+spawn_env(const char *home)
 {
 	char	**envp, **e;
 	size_t	  n = 0, i, k, d;
@@ -131,12 +135,34 @@ spawn_env(void)
 			if (strncmp(environ[i], spawn_drop_env[d],
 			    strlen(spawn_drop_env[d])) == 0)
 				drop = 1;
-		if (!drop)
+		if (home != NULL && strncmp(environ[i], "ATOMCODE_HOME=", 14) ==
+		    0 && environ[i][14] != '/' && environ[i][14] != '\0')
+			envp[k++] = (char *)home;
+		else if (!drop)
 			envp[k++] = environ[i];
 	}
 	envp[k++] = (char *)SPAWN_LOCK_ENV;
 	envp[k] = NULL;
 	return envp;
+}
+
+/* "ATOMCODE_HOME=<directory of lockpath>" (caller frees), NULL on error. */
+static char *
+spawn_home(const char *lockpath)
+{
+	const char	*slash = strrchr(lockpath, '/');
+	char		*s;
+	size_t		 n;
+
+	if (slash == NULL || lockpath[0] != '/')
+		return NULL;
+	n = (size_t)(slash - lockpath);
+	if ((s = malloc(14 + n + 1)) == NULL)
+		return NULL;
+	memcpy(s, "ATOMCODE_HOME=", 14);
+	memcpy(s + 14, lockpath, n);
+	s[14 + n] = '\0';
+	return s;
 }
 
 /* The grandchild: detach from everything we hold and exec the agent. */
@@ -186,7 +212,7 @@ enum spawn_result
 spawn_agent(const char *lockpath, const char *sockpath, int *fdp)
 {
 	char		  prog[SPAWN_PATH_MAX];
-	char		 *argv[3];
+	char		 *argv[3], *home;
 	char		**envp;
 	long		  maxfd;
 	pid_t		  pid, w;
@@ -211,9 +237,11 @@ spawn_agent(const char *lockpath, const char *sockpath, int *fdp)
 		*fdp = fd;
 		return SPAWN_CONNECTED;
 	}
+	home = spawn_home(lockpath);
 	if (spawn_program(prog, sizeof(prog)) == -1 ||
-	    (envp = spawn_env()) == NULL) {
+	    (envp = spawn_env(home)) == NULL) {
 		saved = errno;
+		free(home);
 		close(lk);
 		errno = saved;
 		return SPAWN_FAILED;
@@ -229,6 +257,7 @@ spawn_agent(const char *lockpath, const char *sockpath, int *fdp)
 	if (pid == -1) {
 		saved = errno;
 		free(envp);
+		free(home);
 		close(lk);
 		errno = saved;
 		return SPAWN_FAILED;
@@ -245,6 +274,7 @@ spawn_agent(const char *lockpath, const char *sockpath, int *fdp)
 		w = waitpid(pid, &status, 0);
 	} while (w == -1 && errno == EINTR);
 	free(envp);
+	free(home);
 	/* No LOCK_UN: the agent now holds the lock through its fd 3. */
 	close(lk);
 	if (w == pid && WIFEXITED(status) && WEXITSTATUS(status) != 0) {

@@ -124,6 +124,7 @@ struct scan {
 
 static int	scan_value(struct scan *, const struct kpath *, int,
 		    struct found *);
+static int	config_edit(const char *, int, int, char *, size_t);
 
 static void
 scan_error(struct scan *sc, const char *fmt, ...)
@@ -993,6 +994,62 @@ fail:
 	return -1;
 }
 
+/* Compare the n bytes at p (spaces around trimmed) with a word. */
+static int
+lenient_is(const char *p, size_t n, const char *word)
+{
+	while (n > 0 && (*p == ' ' || *p == '\t')) {
+		p++;
+		n--;
+	}
+	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t' ||
+	    p[n - 1] == '\r'))
+		n--;
+	return n == strlen(word) && memcmp(p, word, n) == 0;
+}
+
+/*
+ * A file that does not parse is read as empty (enabled), as upstream does,
+ * unless this line scan finds the user's opt-out in it: `enabled = false`
+ * under a [telemetry] header, or `telemetry.enabled = false` before any
+ * header. A `#` comment after the value is allowed; nothing else is.
+ */
+static int
+lenient_disabled(const char *s, size_t len)
+{
+	const char	*p = s, *e = s + len, *nl, *eq, *hash, *rb;
+	int		 in_tel = 0, top = 1;
+	size_t		 n;
+
+	for (; p < e; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(e - p))) == NULL)
+			nl = e;
+		n = (size_t)(nl - p);
+		while (n > 0 && (*p == ' ' || *p == '\t')) {
+			p++;
+			n--;
+		}
+		if (n > 0 && *p == '[') {
+			top = 0;
+			rb = memchr(p, ']', n);
+			in_tel = rb != NULL && p[1] != '[' &&
+			    lenient_is(p + 1, (size_t)(rb - p - 1), "telemetry");
+			continue;
+		}
+		if ((eq = memchr(p, '=', n)) == NULL)
+			continue;
+		if ((hash = memchr(eq, '#', (size_t)(nl - eq))) == NULL)
+			hash = nl;
+		if (!lenient_is(eq + 1, (size_t)(hash - eq - 1), "false"))
+			continue;
+		if ((in_tel && lenient_is(p, (size_t)(eq - p), "enabled")) ||
+		    (top && lenient_is(p, (size_t)(eq - p),
+		    "telemetry.enabled")))
+			return 1;
+	}
+	return 0;
+}
+
 /* Parse text into c (file already read). */
 static void
 config_parse(const char *s, size_t len, struct tconfig *c)
@@ -1018,6 +1075,10 @@ config_parse(const char *s, size_t len, struct tconfig *c)
 	c->parsed = 1;
 out:
 	free(sc);
+	if (!c->parsed && lenient_disabled(s, len)) {
+		c->enabled = 0;
+		c->lenient_off = 1;
+	}
 }
 
 /* Read path into c (missing file: defaults, 0). -1 only on a read error. */
@@ -1035,6 +1096,8 @@ config_read(const char *path, struct tconfig *c)
 		if (errno == ENOENT || errno == ENOTDIR)
 			return 0;
 		c->parsed = 0;
+		c->exists = 1;
+		c->unreadable = errno;
 		snprintf(c->error, sizeof(c->error), "%s", strerror(errno));
 		return -1;
 	}
@@ -1042,6 +1105,80 @@ config_read(const char *path, struct tconfig *c)
 	config_parse(s, len, c);
 	free(s);
 	return 0;
+}
+
+/*
+ * The one resolution (see config.h): read path, then resolve. A file that
+ * exists but cannot be read may hold the user's opt-out: telemetry is off
+ * (reason "config") until it can be read.
+ */
+int
+config_resolve(const char *path, int cli_no_telemetry, struct tconfig *c,
+    struct optout *o)
+{
+	int	r;
+
+	r = config_read(path, c);
+	optout_resolve(c, cli_no_telemetry, o);
+	if (r == -1 && o->enabled) {
+		o->enabled = 0;
+		o->reason = "config";
+	}
+	return r;
+}
+
+/*
+ * An upload endpoint must be an absolute http:// or https:// URL with a
+ * host: "not a url", "ftp://…", "file:///…" would only fail at upload.
+ */
+int
+config_endpoint_check(const char *url, char *cause, size_t causelen)
+{
+	const char	*p, *host;
+	size_t		 i;
+
+	if (strncasecmp(url, "https://", 8) == 0)
+		host = url + 8;
+	else if (strncasecmp(url, "http://", 7) == 0)
+		host = url + 7;
+	else {
+		snprintf(cause, causelen, "endpoint \"%.200s\" is not an"
+		    " http:// or https:// URL", url);
+		return -1;
+	}
+	for (p = url; *p != '\0'; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+			snprintf(cause, causelen, "endpoint \"%.200s\""
+			    " contains a space or control character", url);
+			return -1;
+		}
+	i = strcspn(host, "/?#");
+	if (i == 0 || host[0] == ':' || host[0] == '@') {
+		snprintf(cause, causelen, "endpoint \"%.200s\" has no host",
+		    url);
+		return -1;
+	}
+	return 0;
+}
+
+/* A sentence about c for status, "" when there is nothing to say. */
+void
+config_warning(const struct tconfig *c, char *out, size_t outlen)
+{
+	if (outlen == 0)
+		return;
+	out[0] = '\0';
+	if (c->unreadable != 0)
+		snprintf(out, outlen, "config.toml cannot be read (%s):"
+		    " telemetry stays off until it can", strerror(c->unreadable));
+	else if (c->exists && !c->parsed && c->lenient_off)
+		snprintf(out, outlen, "config.toml does not parse (%s);"
+		    " it says [telemetry] enabled = false, so telemetry is off",
+		    c->error);
+	else if (c->exists && !c->parsed)
+		snprintf(out, outlen, "config.toml does not parse (%s);"
+		    " read as empty, as upstream AtomCode does: telemetry is on"
+		    " unless something else turns it off", c->error);
 }
 
 /* 1/true/on, case-insensitive, surrounding whitespace ignored. */
@@ -1075,12 +1212,65 @@ env_offline(int *offline)
 	return 0;	/* unrecognised: the config decides */
 }
 
+/* The value of name, trimmed, into v (lower case). 0 if unset or too long. */
 static int
-env_is(const char *name, const char *want)
+env_word(const char *name, char *v, size_t vlen)
 {
 	const char	*e;
+	size_t		 n, i;
 
-	return (e = getenv(name)) != NULL && strcmp(e, want) == 0;
+	if ((e = getenv(name)) == NULL)
+		return 0;
+	while (isspace((unsigned char)*e))
+		e++;
+	n = strlen(e);
+	while (n > 0 && isspace((unsigned char)e[n - 1]))
+		n--;
+	if (n >= vlen)
+		n = vlen - 1;
+	for (i = 0; i < n; i++)
+		v[i] = (char)tolower((unsigned char)e[i]);
+	v[n] = '\0';
+	return 1;
+}
+
+/*
+ * ATOMCODE_TELEMETRY=0|false|off|no (any case) turns telemetry off; the
+ * reason names the value. NULL when it does not.
+ */
+static const char *
+env_telemetry_off(void)
+{
+	static const char *const off[][2] = {
+		{ "0", "env:ATOMCODE_TELEMETRY=0" },
+		{ "false", "env:ATOMCODE_TELEMETRY=false" },
+		{ "off", "env:ATOMCODE_TELEMETRY=off" },
+		{ "no", "env:ATOMCODE_TELEMETRY=no" },
+	};
+	char	v[16];
+	size_t	i;
+
+	if (!env_word("ATOMCODE_TELEMETRY", v, sizeof(v)))
+		return NULL;
+	for (i = 0; i < sizeof(off) / sizeof(off[0]); i++)
+		if (strcmp(v, off[i][0]) == 0)
+			return off[i][1];
+	return NULL;
+}
+
+/*
+ * DO_NOT_TRACK (consoledonottrack.com): any value but empty, 0 or false
+ * means "do not track".
+ */
+static const char *
+env_do_not_track(void)
+{
+	char	v[16];
+
+	if (!env_word("DO_NOT_TRACK", v, sizeof(v)) || v[0] == '\0' ||
+	    strcmp(v, "0") == 0 || strcmp(v, "false") == 0)
+		return NULL;
+	return strcmp(v, "1") == 0 ? "env:DO_NOT_TRACK=1" : "env:DO_NOT_TRACK";
 }
 
 /*
@@ -1102,10 +1292,10 @@ optout_resolve(const struct tconfig *c, int cli_no_telemetry, struct optout *o)
 		offline = c != NULL && c->offline;
 	if (offline)
 		o->reason = "offline";
-	else if (env_is("ATOMCODE_TELEMETRY", "0"))
-		o->reason = "env:ATOMCODE_TELEMETRY=0";
-	else if (env_is("DO_NOT_TRACK", "1"))
-		o->reason = "env:DO_NOT_TRACK=1";
+	else if ((o->reason = env_telemetry_off()) != NULL)
+		;
+	else if ((o->reason = env_do_not_track()) != NULL)
+		;
 	else if (cli_no_telemetry)
 		o->reason = "cli:--no-telemetry";
 	else if (c != NULL && c->enabled == 0)
@@ -1348,6 +1538,40 @@ int
 config_set_enabled(const char *path, int enabled, char *cause,
     size_t causelen)
 {
+	return config_edit(path, enabled, 0, cause, causelen);
+}
+
+/* Would config_set_enabled() succeed? Nothing is changed (see config.h). */
+int
+config_can_set_enabled(const char *path, int enabled, char *cause,
+    size_t causelen)
+{
+	return config_edit(path, enabled, 1, cause, causelen);
+}
+
+/* Write a temp file beside target and remove it: can an edit be saved? */
+static int
+probe_writable(const char *target)
+{
+	char	tmp[PATHS_MAX];
+	int	fd, n;
+
+	n = snprintf(tmp, sizeof(tmp), "%s" TMP_TAG "XXXXXX", target);
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
+		return -1;
+	(void)unlink(tmp);
+	close(fd);
+	return 0;
+}
+
+static int
+config_edit(const char *path, int enabled, int dry, char *cause,
+    size_t causelen)
+{
 	struct stat	 lsb, sb;
 	struct scan	*sc = NULL;
 	struct buf	 out = { NULL, 0, 0 };
@@ -1391,7 +1615,7 @@ config_set_enabled(const char *path, int enabled, char *cause,
 			existed = 0;
 			len = 0;
 			dir_of(target, dir, sizeof(dir));
-			if (paths_mkdirs(dir) == -1)
+			if (!dry && paths_mkdirs(dir) == -1)
 				goto syserr;
 		}
 		if (scan_toml(sc, existed ? old : "", len) == -1) {
@@ -1408,6 +1632,13 @@ config_set_enabled(const char *path, int enabled, char *cause,
 		if (existed && out.len == len && memcmp(out.data, old,
 		    len) == 0)
 			goto done;	/* already set */
+		if (dry) {
+			/* A missing directory is created by the edit. */
+			if (probe_writable(target) == -1 &&
+			    (existed || errno != ENOENT))
+				goto syserr;
+			goto done;
+		}
 		r = replace(target, out.data, out.len, existed, &sb);
 		if (r == -1)
 			goto syserr;

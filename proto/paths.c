@@ -119,7 +119,16 @@ paths_init(struct paths *p)
 	strip_slashes(p->home);
 
 	env = getenv("ATOMCODE_HOME");
-	if (env != NULL && *env != '\0') {
+	if (env != NULL && *env != '\0' && *env != '/') {
+		/*
+		 * Relative: anchor it to the working directory now, so an
+		 * agent (which runs in "/") or a later chdir() keeps the
+		 * same state directory.
+		 */
+		if (getcwd(cwd, sizeof(cwd)) == NULL ||
+		    join(p->dir, cwd, env) == -1)
+			return -1;
+	} else if (env != NULL && *env != '\0') {
 		if (copy(p->dir, env) == -1)
 			return -1;
 	} else if (p->home[0] != '\0') {

@@ -44,6 +44,7 @@
 #define DROPPED_MAX	32		/* bytes of the dropped counter */
 #define CAUSE_PATH	160		/* path bytes quoted in a cause */
 #define STEM_MAX	64		/* our stems: 15 + 1 + 36 + NUL */
+#define STEM_TIME_LEN	15		/* "YYYYMMDD-HHMMSS" */
 
 enum kind {
 	K_OTHER = 0,	/* not ours: never touched */
@@ -1659,16 +1660,66 @@ queue_clear(struct queue *q, unsigned *removed, unsigned *skipped)
 }
 
 /* Call fn for the last `last` records of the ready segments. */
+/* One record of queue_dump: where it is and what orders it. */
+struct dump_line {
+	const char	*p;
+	size_t		 len;
+	char		 when[STEM_TIME_LEN + 1];	/* of its segment's name */
+	size_t		 pos;		/* order of reading, for ties */
+	int64_t		 ts;		/* the record's "ts", 0 if none */
+};
+
+/* The record's top-level "ts" (records are flat: the key is unique). */
+static int64_t
+dump_ts(const char *p, size_t len)
+{
+	const char	*k, *e = p + len;
+	char		 num[24];
+	size_t		 n = 0;
+
+	for (k = p; k + 5 <= e; k++) {
+		if (memcmp(k, "\"ts\":", 5) != 0)
+			continue;
+		for (k += 5; k < e && n < sizeof num - 1 &&
+		    (isdigit((unsigned char)*k) || (*k == '-' && n == 0)); k++)
+			num[n++] = *k;
+		num[n] = '\0';
+		return n > 0 ? strtoll(num, NULL, 10) : 0;
+	}
+	return 0;
+}
+
+/* Name time (the "YYYYMMDD-HHMMSS" prefix), then ts, then file order. */
+static int
+dump_cmp(const void *a, const void *b)
+{
+	const struct dump_line	*x = a, *y = b;
+	int			 c;
+
+	if ((c = strcmp(x->when, y->when)) != 0)
+		return c;
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/*
+ * The last `last` records of the ready segments, oldest first. Segments
+ * are named after the second they were started, then a random UUID, so
+ * several started in the same second are ordered by their records' ts
+ * (then by file position), never by the UUID.
+ */
 int
 queue_dump(struct queue *q, unsigned last,
     int (*fn)(const char *line, size_t len, void *arg), void *arg)
 {
-	struct ent	*v;
-	struct buf	*bufs = NULL;
-	size_t		 n, i, first;
-	uint64_t	 have = 0, skip;
-	const char	*p, *e, *nl;
-	int		 stop = 0;
+	struct ent		*v;
+	struct buf		*bufs = NULL;
+	struct dump_line	*lines = NULL, *nv;
+	size_t			 n, i, first, nlines = 0, cap = 0, pos = 0;
+	uint64_t		 have = 0;
+	const char		*p, *e, *nl;
+	int			 rv = 0;
 
 	if (last == 0)
 		return 0;
@@ -1678,40 +1729,62 @@ queue_dump(struct queue *q, unsigned last,
 		ents_free(v, n);
 		return -1;
 	}
-	/* Newest first until enough lines are held. */
+	/*
+	 * Newest first until enough lines are held, then every older one
+	 * of the same name second (it may hold newer records).
+	 */
 	first = n;
-	for (i = n; i > 0 && have < last; i--) {
+	for (i = n; i > 0; i--) {
 		if (v[i - 1].kind != K_READY)
 			continue;
+		if (have >= last && (first == n || strncmp(v[i - 1].name,
+		    v[first].name, STEM_TIME_LEN) != 0))
+			break;
 		if (read_at(q->dfd, v[i - 1].name, &bufs[i - 1]) == -1)
 			continue;	/* claimed meanwhile */
 		have += count_events(bufs[i - 1].data, bufs[i - 1].len);
 		first = i - 1;
 	}
-	skip = have > last ? have - last : 0;
-	for (i = first; i < n && !stop; i++) {
+	for (i = first; i < n; i++) {
 		if (bufs[i].data == NULL)
 			continue;
 		p = bufs[i].data;
 		e = p + bufs[i].len;
-		for (; p < e && !stop; p = nl + 1) {
+		for (; p < e; p = nl + 1) {
 			if ((nl = memchr(p, '\n', (size_t)(e - p))) == NULL)
 				nl = e;
 			if (is_blank(p, (size_t)(nl - p)))
 				continue;
-			if (skip > 0) {
-				skip--;
-				continue;
+			if (nlines == cap) {
+				cap = cap ? cap * 2 : 256;
+				if ((nv = realloc(lines, cap *
+				    sizeof *lines)) == NULL) {
+					rv = -1;
+					goto out;
+				}
+				lines = nv;
 			}
-			if (fn(p, (size_t)(nl - p), arg) != 0)
-				stop = 1;
+			lines[nlines].p = p;
+			lines[nlines].len = (size_t)(nl - p);
+			snprintf(lines[nlines].when, sizeof lines[nlines].when,
+			    "%.*s", STEM_TIME_LEN, v[i].name);
+			lines[nlines].pos = pos++;
+			lines[nlines].ts = dump_ts(p, (size_t)(nl - p));
+			nlines++;
 		}
 	}
+	if (nlines > 1)
+		qsort(lines, nlines, sizeof *lines, dump_cmp);
+	for (i = nlines > last ? nlines - last : 0; i < nlines; i++)
+		if (fn(lines[i].p, lines[i].len, arg) != 0)
+			break;
+out:
+	free(lines);
 	for (i = 0; bufs != NULL && i < n; i++)
 		buf_free(&bufs[i]);
 	free(bufs);
 	ents_free(v, n);
-	return 0;
+	return rv;
 }
 
 /* Verify every segment file offline. */

@@ -27,7 +27,8 @@ ATOMCODE_TELEMETRY=0 "$CLI" status | head -n 1 >"$T/s1"
 check "status shows the env reason" \
     test "$(cat "$T/s1")" = "Telemetry: disabled (reason: env:ATOMCODE_TELEMETRY=0)"
 "$CLI" --no-telemetry status | head -n 1 >"$T/s2"
-check "status ignores --no-telemetry (as upstream)" test "$(cat "$T/s2")" = "Telemetry: enabled"
+check "status applies --no-telemetry, as emit does" \
+    test "$(cat "$T/s2")" = "Telemetry: disabled (reason: cli:--no-telemetry)"
 "$CLI" status --json >"$T/sj"
 check "status --json has the documented keys" python3 - "$T/sj" <<'PY'
 import json, sys
@@ -38,7 +39,8 @@ assert s["agent"]["running"] is False
 for k in ("events", "segments", "bytes"):
     assert k in s["queue"], k
 PY
-check "dump with no queue: (no queued events)" test "$("$CLI" dump)" = "(no queued events)"
+check "dump with no queue: (no queued events) on stderr, nothing on stdout" \
+    sh -c "test -z \"\$('$CLI' dump 2>/dev/null)\" && test \"\$('$CLI' dump 2>&1 >/dev/null)\" = '(no queued events)'"
 check "clear with no queue: (already empty)" test "$("$CLI" clear)" = "(already empty)"
 check "recover with no queue" test "$("$CLI" recover)" = "(no legacy telemetry segments)"
 
@@ -111,7 +113,7 @@ check "status: disabled (reason: config)" \
 check "status: Config line says false" grep -q "^Config:    enabled = false" "$("$CLI" status >"$T/s5"; echo "$T/s5")"
 "$CLI" clear >/dev/null
 "$CLI" disable >/dev/null 2>&1
-check "disable when already disabled emits nothing" test "$("$CLI" dump)" = "(no queued events)"
+check "disable when already disabled emits nothing" test -z "$("$CLI" dump 2>/dev/null)"
 "$CLI" enable >"$T/e1" 2>&1
 check "enable prints 'Telemetry enabled.'" test "$(cat "$T/e1")" = "Telemetry enabled."
 check "config now says enabled = true" grep -q "^enabled = true" "$ATOMCODE_HOME/config.toml"

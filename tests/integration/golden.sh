@@ -40,7 +40,7 @@ stop_agent
 check "agent exited on SIGTERM" sh -c "! kill -0 $AGENT_PID 2>/dev/null"
 
 "$CLI" clear >/dev/null
-check "queue cleared" test "$("$CLI" dump)" = "(no queued events)"
+check "queue cleared" test "$("$CLI" dump 2>&1)" = "(no queued events)"
 check "emit --raw with no agent succeeds (fallback)" sh -c "'$CLI' emit --raw <'$T/input'"
 check "no agent was started" test ! -S "$ATOMCODE_HOME/telemetry.sock"
 "$CLI" dump --last "$n" --pretty >"$T/got2"

@@ -204,16 +204,19 @@ static const struct read_case {
 	    NULL },
 	{ DATA "no_enabled.toml", 1, -1, 0, "https://keep.example/v1", NULL,
 	    NULL },
-	/* broken files read as empty (enabled) with an error */
-	{ DATA "broken_string.toml", 0, -1, 0, "", NULL,
+	/*
+	 * Broken files read as empty (enabled) with an error, unless a line
+	 * scan finds `enabled = false` under [telemetry]: then 0.
+	 */
+	{ DATA "broken_string.toml", 0, 0, 0, "", NULL,
 	    "line 3, column 21: unterminated string" },
 	{ DATA "broken_header.toml", 0, -1, 0, "", NULL,
 	    "line 2, column 11: unterminated table header" },
-	{ DATA "broken_elsewhere.toml", 0, -1, 0, "", NULL,
+	{ DATA "broken_elsewhere.toml", 0, 0, 0, "", NULL,
 	    "line 4, column 5: expected '='" },
-	{ DATA "dup_key.toml", 0, -1, 0, "", NULL,
+	{ DATA "dup_key.toml", 0, 0, 0, "", NULL,
 	    "duplicate key telemetry.enabled" },
-	{ DATA "dup_table.toml", 0, -1, 0, "", NULL,
+	{ DATA "dup_table.toml", 0, 0, 0, "", NULL,
 	    "table telemetry defined more than once" },
 	{ DATA "bad_type.toml", 0, -1, 0, "", NULL,
 	    "telemetry.enabled: expected true or false" },
@@ -344,13 +347,24 @@ static const struct optout_case {
 	{ NULL, NULL, NULL, 0, -1, 0, NULL },
 	{ NULL, NULL, NULL, 0, 1, 0, NULL },
 	{ NULL, "0", NULL, 0, 1, 0, "env:ATOMCODE_TELEMETRY=0" },
-	{ NULL, "false", NULL, 0, -1, 0, NULL },
-	{ NULL, "off", NULL, 0, -1, 0, NULL },
-	{ NULL, " 0", NULL, 0, -1, 0, NULL },
+	{ NULL, "false", NULL, 0, -1, 0, "env:ATOMCODE_TELEMETRY=false" },
+	{ NULL, "off", NULL, 0, -1, 0, "env:ATOMCODE_TELEMETRY=off" },
+	{ NULL, "No", NULL, 0, -1, 0, "env:ATOMCODE_TELEMETRY=no" },
+	{ NULL, " 0", NULL, 0, -1, 0, "env:ATOMCODE_TELEMETRY=0" },
+	{ NULL, "FALSE", NULL, 0, -1, 0, "env:ATOMCODE_TELEMETRY=false" },
+	{ NULL, "on", NULL, 0, -1, 0, NULL },
+	{ NULL, "nope", NULL, 0, -1, 0, NULL },
+	{ NULL, "", NULL, 0, -1, 0, NULL },
 	{ NULL, "1", NULL, 0, 0, 0, "config" },	/* nothing force-enables */
 	{ NULL, NULL, "1", 1, -1, 0, "env:DO_NOT_TRACK=1" },
-	{ NULL, NULL, "true", 0, -1, 0, NULL },
-	{ NULL, NULL, "yes", 0, -1, 0, NULL },
+	/* consoledonottrack.com: anything but empty, 0 or false */
+	{ NULL, NULL, "true", 0, -1, 0, "env:DO_NOT_TRACK" },
+	{ NULL, NULL, "yes", 0, -1, 0, "env:DO_NOT_TRACK" },
+	{ NULL, NULL, "2", 0, -1, 0, "env:DO_NOT_TRACK" },
+	{ NULL, NULL, "0", 0, -1, 0, NULL },
+	{ NULL, NULL, "false", 0, -1, 0, NULL },
+	{ NULL, NULL, "False ", 0, -1, 0, NULL },
+	{ NULL, NULL, "", 0, -1, 0, NULL },
 	{ NULL, "0", "1", 1, 0, 0, "env:ATOMCODE_TELEMETRY=0" },
 	{ NULL, NULL, NULL, 1, 1, 0, "cli:--no-telemetry" },
 	{ NULL, NULL, NULL, 1, 0, 0, "cli:--no-telemetry" },
@@ -425,11 +439,18 @@ test_optout_from_files(void **state)
 	optout_resolve(&c, 0, &o);
 	assert_string_equal(o.reason, "offline");
 
-	/* a broken file reads as empty: enabled */
-	src_path(path, sizeof(path), DATA "broken_string.toml");
+	/* a broken file reads as empty: enabled ... */
+	src_path(path, sizeof(path), DATA "broken_header.toml");
 	assert_int_equal(config_read(path, &c), 0);
 	optout_resolve(&c, 0, &o);
 	assert_int_equal(o.enabled, 1);
+	assert_string_equal(o.endpoint, CONFIG_DEFAULT_ENDPOINT);
+	/* ... unless it plainly says enabled = false under [telemetry] */
+	src_path(path, sizeof(path), DATA "broken_string.toml");
+	assert_int_equal(config_read(path, &c), 0);
+	optout_resolve(&c, 0, &o);
+	assert_int_equal(o.enabled, 0);
+	assert_string_equal(o.reason, "config");
 	assert_string_equal(o.endpoint, CONFIG_DEFAULT_ENDPOINT);
 }
 
@@ -865,6 +886,154 @@ test_read_fifo(void **state)
 	alarm(0);
 }
 
+/* config_resolve: the one resolution of CLI, library and agent. */
+static void
+test_resolve(void **state)
+{
+	static const struct {
+		const char	*text;
+		int		 enabled, lenient;
+	} cases[] = {
+		/* does not parse, no opt-out found: on, as upstream */
+		{ "[telemetry\nenabled = false\n", 1, 0 },
+		{ "x = \"unterminated\n[telemetry]\nenabled = true\n", 1, 0 },
+		/* does not parse, but the opt-out is there: off */
+		{ "x = \"unterminated\n[telemetry]\nenabled = false\n", 0, 1 },
+		{ "x = [1,\n[telemetry]\n  enabled=false # bye\r\n", 0, 1 },
+		{ "telemetry.enabled = false\nbroken = \n", 0, 1 },
+		/* under another table it is someone else's key */
+		{ "[other]\nenabled = false\nbroken = \n", 1, 0 },
+		{ "[[telemetry]]\nenabled = false\nbroken = \n", 1, 0 },
+		{ "[telemetry]\nenabled = falsey\nbroken = \n", 1, 0 },
+		/* parses: the normal path */
+		{ "[telemetry]\nenabled = false\n", 0, 0 },
+	};
+	struct tconfig	c;
+	struct optout	o;
+	char		path[PATH_MAX], warn[512];
+	size_t		i;
+
+	(void)state;
+	setenv_or_unset("ATOMCODE_OFFLINE", NULL);
+	setenv_or_unset("ATOMCODE_TELEMETRY", NULL);
+	setenv_or_unset("DO_NOT_TRACK", NULL);
+	snprintf(path, sizeof(path), "%s/config.toml", tmpdir);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		print_message("  case %zu\n", i);
+		spew(path, cases[i].text, strlen(cases[i].text), 0600);
+		assert_int_equal(config_resolve(path, 0, &c, &o), 0);
+		assert_int_equal(o.enabled, cases[i].enabled);
+		assert_int_equal(c.lenient_off, cases[i].lenient);
+		if (!cases[i].enabled)
+			assert_string_equal(o.reason, "config");
+		config_warning(&c, warn, sizeof(warn));
+		/* status warns whenever the file does not parse */
+		assert_int_equal(warn[0] != '\0', !c.parsed);
+	}
+	/* unreadable (a directory): off until it can be read, and said */
+	unlink(path);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(config_resolve(path, 0, &c, &o), -1);
+	assert_int_equal(o.enabled, 0);
+	assert_string_equal(o.reason, "config");
+	assert_int_equal(c.unreadable, EISDIR);
+	config_warning(&c, warn, sizeof(warn));
+	assert_non_null(strstr(warn, "cannot be read"));
+	/* an env opt-out still names itself first */
+	setenv_or_unset("DO_NOT_TRACK", "1");
+	assert_int_equal(config_resolve(path, 0, &c, &o), -1);
+	assert_string_equal(o.reason, "env:DO_NOT_TRACK=1");
+	setenv_or_unset("DO_NOT_TRACK", NULL);
+	rmdir(path);
+	/* missing: on, nothing to say */
+	assert_int_equal(config_resolve(path, 0, &c, &o), 0);
+	assert_int_equal(o.enabled, 1);
+	config_warning(&c, warn, sizeof(warn));
+	assert_string_equal(warn, "");
+}
+
+static void
+test_endpoint_check(void **state)
+{
+	static const struct {
+		const char	*url;
+		int		 ok;
+	} cases[] = {
+		{ "https://acs.atomgit.com/api/v1/events", 1 },
+		{ "http://127.0.0.1:9/v1/events", 1 },
+		{ "HTTPS://Example.com", 1 },
+		{ "http://[::1]:8080/x", 1 },
+		{ "not a url", 0 },
+		{ "ftp://example.com/x", 0 },
+		{ "file:///etc/passwd", 0 },
+		{ "https://", 0 },
+		{ "https:///path", 0 },
+		{ "http://:80/", 0 },
+		{ "https://exa mple.com/", 0 },
+		{ "https://example.com/\n", 0 },
+		{ "", 0 },
+		{ "example.com/v1", 0 },
+	};
+	char	cause[256];
+	size_t	i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cause[0] = '\0';
+		if ((config_endpoint_check(cases[i].url, cause,
+		    sizeof(cause)) == 0) != cases[i].ok)
+			fail_msg("case %zu (%s): %s", i, cases[i].url, cause);
+		if (!cases[i].ok)
+			assert_true(cause[0] != '\0');
+	}
+}
+
+/* config_can_set_enabled: the edit's checks, nothing written. */
+static void
+test_can_set_enabled(void **state)
+{
+	char		path[PATH_MAX], cause[1024], back[PATH_MAX];
+	const char	*ok = "# mine\n[telemetry]\nenabled = true\n";
+	struct stat	st, st2;
+	int		fd;
+	ssize_t		n;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/config.toml", tmpdir);
+	spew(path, ok, strlen(ok), 0640);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(config_can_set_enabled(path, 0, cause,
+	    sizeof(cause)), 0);
+	assert_int_equal(stat(path, &st2), 0);
+	assert_true(st.st_ino == st2.st_ino && st.st_mtim.tv_nsec ==
+	    st2.st_mtim.tv_nsec);
+	fd = open(path, O_RDONLY);
+	n = read(fd, back, sizeof(back));
+	close(fd);
+	assert_int_equal(n, (ssize_t)strlen(ok));
+	assert_memory_equal(back, ok, strlen(ok));
+	assert_int_equal(count_entries(tmpdir), 1);	/* no temp left */
+
+	/* does not parse: refused with the edit's own message */
+	spew(path, "[providers\nx =\n", 16, 0600);
+	assert_int_equal(config_can_set_enabled(path, 0, cause,
+	    sizeof(cause)), -1);
+	assert_non_null(strstr(cause, "is not valid TOML"));
+	/* a directory: refused */
+	unlink(path);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(config_can_set_enabled(path, 0, cause,
+	    sizeof(cause)), -1);
+	assert_non_null(strstr(cause, "cannot update"));
+	rmdir(path);
+	/* missing file, missing directory: the edit would create them */
+	snprintf(path, sizeof(path), "%s/sub/config.toml", tmpdir);
+	assert_int_equal(config_can_set_enabled(path, 0, cause,
+	    sizeof(cause)), 0);
+	snprintf(back, sizeof(back), "%s/sub", tmpdir);
+	assert_int_equal(access(back, F_OK), -1);	/* not created */
+}
+
 int
 main(void)
 {
@@ -892,6 +1061,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_edit_temp_private_and_cleaned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_fifo, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
+		cmocka_unit_test(test_endpoint_check),
+		cmocka_unit_test_setup_teardown(test_can_set_enabled, setup,
 		    teardown),
 	};
 

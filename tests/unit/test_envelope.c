@@ -103,7 +103,11 @@ test_locale(void **state)
 		{ NULL, "de_DE.UTF-8", "de-DE" },
 		{ "", "fr_FR.UTF-8", "fr-FR" },	/* empty counts as unset */
 		{ "", "", "en-US" },
-		{ "C.UTF-8", NULL, "C" },	/* upstream: not exactly "C" */
+		{ "C.UTF-8", NULL, "en-US" },	/* Debian's default is C too */
+		{ "C.utf8", NULL, "en-US" },
+		{ "POSIX.UTF-8", NULL, "en-US" },
+		{ NULL, "C.UTF-8", "en-US" },
+		{ "Ca_ES.UTF-8", NULL, "Ca-ES" },
 		{ "ja_JP", NULL, "ja-JP" },
 		{ "sr_RS@latin", NULL, "sr-RS@latin" },
 		{ ".UTF-8", NULL, "en-US" },

@@ -1500,6 +1500,48 @@ t_dump(void **state)
 	queue_close(q);
 }
 
+/*
+ * dump --last N is the newest N: segments started in the same second sort
+ * by a random UUID, so within one name second the records' ts decides
+ * (then the file position), and all of that second's segments are read.
+ */
+static void
+t_dump_same_second(void **state)
+{
+	struct tq		*t = *state;
+	struct queue		*q;
+	struct dump_seen	 d;
+	const char		*want[] = { "{\"ts\":5,\"n\":\"y1\"}",
+				    "{\"ts\":6,\"n\":\"x1\"}",
+				    "{\"ts\":6,\"n\":\"x2\"}",
+				    "{\"ts\":9,\"n\":\"z1\"}" };
+	unsigned		 i;
+
+	put_str(t, "20260101-000000-0000.ndjson", "{\"ts\":1,\"n\":\"o1\"}\n");
+	/* Same second; the UUID order is the reverse of the time order. */
+	put_str(t, "20260101-000005-aaaa.ndjson",
+	    "{\"ts\":6,\"n\":\"x1\"}\n{\"ts\":6,\"n\":\"x2\"}\n");
+	put_str(t, "20260101-000005-bbbb.ndjson",
+	    "{\"ts\":3,\"n\":\"y0\"}\n{\"ts\":5,\"n\":\"y1\"}\n");
+	put_str(t, "20260101-000005-cccc.ndjson", "{\"ts\":9,\"n\":\"z1\"}\n");
+	q = qopen(t, QUEUE_O_NORECOVER);
+	memset(&d, 0, sizeof d);
+	assert_int_equal(queue_dump(q, 4, dump_cb, &d), 0);
+	assert_int_equal(d.n, 4);
+	for (i = 0; i < 4; i++)
+		assert_string_equal(d.got[i], want[i]);
+	memset(&d, 0, sizeof d);
+	assert_int_equal(queue_dump(q, 1, dump_cb, &d), 0);
+	assert_int_equal(d.n, 1);
+	assert_string_equal(d.got[0], "{\"ts\":9,\"n\":\"z1\"}");
+	memset(&d, 0, sizeof d);
+	assert_int_equal(queue_dump(q, 100, dump_cb, &d), 0);
+	assert_int_equal(d.n, 6);
+	assert_string_equal(d.got[0], "{\"ts\":1,\"n\":\"o1\"}");
+	assert_string_equal(d.got[1], "{\"ts\":3,\"n\":\"y0\"}");
+	queue_close(q);
+}
+
 static void
 t_stats(void **state)
 {
@@ -1892,6 +1934,7 @@ main(void)
 		T(t_check_corrupt_middle),
 		T(t_write_ready),
 		T(t_dump),
+		T(t_dump_same_second),
 		T(t_stats),
 		T(t_fsync_policies),
 		T(t_roller_handoff),

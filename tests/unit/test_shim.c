@@ -625,6 +625,35 @@ test_busy_goes_to_fallback(void **state)
 	assert_int_equal(fallback_records(NULL, NULL), 1);
 }
 
+/*
+ * An event that went to the fallback while no agent answered is made
+ * ready by the next atc_flush() once an agent answers (it came up, or
+ * this process spawned it), even when nothing else was emitted since.
+ */
+static void
+test_flush_hands_fallback_to_agent(void **state)
+{
+	struct atc	*h;
+	pid_t		 agent;
+	char		 qdir[512];
+
+	(void)state;
+	snprintf(qdir, sizeof(qdir), "%s/telemetry/queue", home);
+	h = open_handle(ATC_F_NO_SPAWN, 100);
+	emit_n(h, 1);			/* no agent: fallback, still ours */
+	assert_int_equal(atc_flush(h, 100), ATC_OK);
+	assert_int_equal(count_files(qdir, ".partial"), 1);
+	agent = fake_start(FA_ACK, 0);
+	usleep(1100 * 1000);		/* past the reconnect rate limit */
+	assert_int_equal(atc_flush(h, 1000), ATC_OK);
+	/* Ready for the agent while the handle is still open. */
+	assert_int_equal(count_files(qdir, ".ndjson"), 1);
+	assert_int_equal(count_files(qdir, ".partial"), 0);
+	assert_int_equal(atc_close(h), ATC_OK);
+	fake_stop(agent);
+	assert_int_equal(fallback_records(NULL, NULL), 1);
+}
+
 static void
 test_reconnect(void **state)
 {
@@ -1319,6 +1348,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rejected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_goes_to_fallback,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush_hands_fallback_to_agent,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_flush_hands_fallback_to_agent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_optout, setup, teardown),
