@@ -873,8 +873,10 @@ view_consent(struct html *h, struct view *v)
 	const char	*rules[7] = {
 		"<code>ATOMCODE_OFFLINE</code> = 1 | true | on in the environment",
 		"<code>offline_mode = \"on\"</code> in config.toml",
-		"<code>ATOMCODE_TELEMETRY=0</code> in the environment",
-		"<code>DO_NOT_TRACK=1</code> in the environment",
+		"<code>ATOMCODE_TELEMETRY=0</code> (or false, off, no) in the"
+		" environment",
+		"<code>DO_NOT_TRACK=1</code> (or any value but empty, 0, false)"
+		" in the environment",
 		"<code>--no-telemetry</code> on an atomcode command line",
 		"<code>[telemetry] enabled</code> in config.toml",
 		"default",
@@ -900,9 +902,9 @@ view_consent(struct html *h, struct view *v)
 					decides = 0;
 			}
 		}
-	} else if (strcmp(r, "env:ATOMCODE_TELEMETRY=0") == 0)
+	} else if (strncmp(r, "env:ATOMCODE_TELEMETRY", 22) == 0)
 		decides = 2;
-	else if (strcmp(r, "env:DO_NOT_TRACK=1") == 0)
+	else if (strncmp(r, "env:DO_NOT_TRACK", 16) == 0)
 		decides = 3;
 	else if (strncmp(r, "cli:", 4) == 0)
 		decides = 4;

@@ -76,8 +76,10 @@ python3 "$CHK" "$PAGE" "$T/exp.json" hostile 200
 snap "$Q" >"$T/snap1"
 check "the queue is untouched (names, sizes, mtimes, inodes, bytes)" \
     cmp -s "$T/snap0" "$T/snap1"
-check "consent: enabled by default, ATOMCODE_* garbage is not a rule match" \
-    grep -q 'id="consent-state" class="state on">enabled<' "$PAGE"
+check "consent: ATOMCODE_* garbage is not a rule match, any DO_NOT_TRACK value opts out" \
+    grep -q 'id="consent-state" class="state off">disabled<' "$PAGE"
+check "... decided by the DO_NOT_TRACK rule" \
+    grep -q 'id="consent-rule"><code>DO_NOT_TRACK=1</code> (or any value' "$PAGE"
 check "quarantined file listed with its reason" \
     grep -q 'line 1 is not a record' "$PAGE"
 check "upload state read from disk (attempt 3)" \
