@@ -112,8 +112,10 @@ enum atc_err atc_set_counters(struct atc *h, int64_t turn, int64_t round,
     int64_t request);
 
 /*
- * Emit one event: event_id plus the payload fields as a JSON object text
- * (NULL or "{}" for none). The envelope is added by the library. Never blocks.
+ * Emit one event: event_id (ATC_EV_*, atomcode/telemetry-events.h) plus the
+ * payload fields as a JSON object text (NULL or "{}" for none). The
+ * envelope is added by the library. Never blocks. The typed builder below
+ * (atc_event_*, atc_track) does the same without writing JSON.
  */
 enum atc_err atc_emit(struct atc *h, const char *event_id, const char *payload);
 

@@ -76,6 +76,12 @@ check "its three events are in the queue" \
     test "$(grep -c '"event_id":"\(open_atomcode\|tool_call\|login_success\)"' "$T/ex.dump")" = 3
 check "with the default mode and the scope's turn" \
     sh -c "grep '\"event_id\":\"tool_call\"' '$T/ex.dump' | grep -q '\"turn\":1,.*\"mode\":\"headless\"'"
+run "$EX" crash >/dev/null 2>"$T/crash.err"
+check "a panic exits as a panic does (101)" test $? = 101
+# No agent: the record is in the library's fallback segment, on disk
+# (a managed partial that recovery makes ready).
+check "and the panic hook's record is on disk" \
+    sh -c "cat '$ATOMCODE_HOME'/telemetry/queue/*.partial | grep '\"event_id\":\"panic\"' | grep -q '\"message_head\":\"index out of bounds'"
 PATH="$BUILD:$PATH" run "$EX" telemetry status >"$T/ex.status" 2>&1
 check "atomcode telemetry status delegates to atomcode-telemetry" \
     grep -q '^Telemetry: enabled' "$T/ex.status"

@@ -342,7 +342,14 @@ impl Telemetry {
             return Err(TelemetryError::Disabled);
         }
         BUILDER.with(|cell| {
-            let mut slot = cell.borrow_mut();
+            // A panic hook may track while this thread was inside track:
+            // then it gets a builder of its own.
+            let mut own = None;
+            let mut guard = cell.try_borrow_mut().ok();
+            let slot = match guard.as_mut() {
+                Some(g) => &mut **g,
+                None => &mut own,
+            };
             if slot.is_none() {
                 let mut b: *mut ffi::AtcEvent = ptr::null_mut();
                 let id = cstr(event.event_id())?;
