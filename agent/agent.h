@@ -46,6 +46,14 @@
  * window (the duplicate window if the agent dies) to this long.
  */
 #define ACK_COALESCE_MS		1
+/*
+ * Read coalescing (server.c): a connection readable again within this
+ * many microseconds of its last read is read on a timer once per interval
+ * instead of at every record, until a read finds it empty; a read of at
+ * least CONN_COALESCE_BYTES brings the next one forward (throughput).
+ */
+#define CONN_COALESCE_US	1000
+#define CONN_COALESCE_BYTES	(16 * 1024)
 
 /* Counters shown by status (cumulative since start). */
 struct agent_counters {
@@ -66,6 +74,8 @@ struct agent_counters {
 	uint64_t	bad_frames;	/* framing errors */
 	uint64_t	conns_over_mem;	/* cut: partial frames over the global bound */
 	uint64_t	control;	/* control frames */
+	uint64_t	reads;		/* read(2)s of clients that returned data */
+	uint64_t	coalesced_reads; /* read(2)s by the coalescing timer */
 };
 
 struct conn {
@@ -84,11 +94,15 @@ struct conn {
 	int		 dead;		/* closing: freed on the deferred path */
 	int		 wgone;		/* peer stopped reading: read until EOF */
 	uint64_t	 last_active_ms;	/* monotonic ms of accept/last read */
+	uint64_t	 last_read_us;	/* monotonic µs of the last read with data */
+	int		 deferred;	/* on agent.deferred: read by the timer */
+	TAILQ_ENTRY(conn) dentry;	/* agent.deferred */
 	unsigned	 replies_owed;	/* upload results this client waits for */
 	char		*cwd, *home;	/* scrub context from hello (owned) */
 	struct scrub_ctx scrub;
 };
 TAILQ_HEAD(conns, conn);
+TAILQ_HEAD(dconns, conn);	/* linked by dentry */
 
 struct agent {
 	struct event_base	*base;
@@ -119,6 +133,8 @@ struct agent {
 	unsigned		 batch_events;
 	struct event		*commit_ev;	/* activated: runs at end of pass */
 	struct event		*reap_ev;	/* frees dead conns */
+	struct dconns		 deferred;	/* read by coalesce_ev */
+	struct event		*coalesce_ev;	/* reads deferred conns */
 	struct event		*roll_ev;	/* quiet-interval roll */
 	struct event		*ack_ev;	/* held-back unasked acks */
 	struct event		*idle_ev;	/* idle exit */

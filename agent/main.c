@@ -786,6 +786,8 @@ main(int argc, char **argv)
 		event_free(a->roll_ev);
 	if (a->reap_ev != NULL)
 		event_free(a->reap_ev);
+	if (a->coalesce_ev != NULL)
+		event_free(a->coalesce_ev);
 	if (a->ack_ev != NULL)
 		event_free(a->ack_ev);
 	event_base_free(a->base);

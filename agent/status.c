@@ -74,6 +74,10 @@ status_snapshot(struct agent *a)
 	    json_integer((json_int_t)a->ctr.roll_errors));
 	json_object_set_new(c, "dirsync_errors",
 	    json_integer((json_int_t)a->ctr.dirsync_errors));
+	json_object_set_new(c, "reads",
+	    json_integer((json_int_t)a->ctr.reads));
+	json_object_set_new(c, "coalesced_reads",
+	    json_integer((json_int_t)a->ctr.coalesced_reads));
 	if (a->up != NULL) {
 		struct upload_counters uc;
 

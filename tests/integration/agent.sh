@@ -438,6 +438,54 @@ check "200 separate writes get at most 120 unasked acks, the last for all ($(gre
     python3 -c 'import sys; w=open(sys.argv[1]).read().split("burst ")[1].split(); sys.exit(not (int(w[0]) <= 120 and int(w[1]) == 202))' "$T/ack.out"
 stop_agent
 
+# --- read coalescing: a busy client is read on a timer, a quiet one is not -----
+export ATOMCODE_HOME="$T/coalesce"
+mkdir -m 700 "$ATOMCODE_HOME"
+check "agent starts (read coalescing)" start_agent
+python3 - "$ATOMCODE_HOME/telemetry.sock" "$TOP" "$GOLDEN/llm_chat.json" >"$T/coal.out" 2>&1 <<'PY'
+import json, sys, time
+sys.path.insert(0, sys.argv[2] + "/tests")
+import atc
+r = json.load(open(sys.argv[3]))
+def rec(i):
+    r["ts"] = 1000 + i
+    return atc.frame(json.dumps(r, separators=(",", ":")))
+def counters():
+    c = atc.connect(sys.argv[1])
+    c.sendall(atc.frame({"op": "status"}))
+    st = atc.replies_until(c, "status")[-1]
+    c.close()
+    return st["counters"]
+s = atc.connect(sys.argv[1])
+atc.hello(s)
+atc.replies_until(s, "hello")
+c0 = counters()
+# 400 records, one write each, in groups of 10 about 0.5 ms apart.
+for i in range(400):
+    s.sendall(rec(i))
+    if i % 10 == 9:
+        time.sleep(0.0005)
+s.sendall(atc.frame({"op": "flush"}))
+a = atc.replies_until(s, "ack", seq=400)
+print("acked", a[-1].get("seq"))
+c1 = counters()
+print("reads", c1["reads"] - c0["reads"], "coalesced",
+      c1["coalesced_reads"] - c0["coalesced_reads"])
+time.sleep(0.05)            # the timer's last look finds it quiet
+c2 = counters()
+time.sleep(0.3)
+c3 = counters()
+print("quiet", c3["coalesced_reads"] - c2["coalesced_reads"])
+s.close()
+PY
+check "a client writing 400 records back to back is acked for all 400 ($(grep acked "$T/coal.out"))" \
+    grep -q "^acked 400$" "$T/coal.out"
+check "... read on the coalescing timer, in fewer reads than records ($(grep reads "$T/coal.out"))" \
+    python3 -c 'import sys; w=open(sys.argv[1]).read().split("reads ")[1].split(); sys.exit(not (int(w[2]) > 0 and int(w[0]) < 400))' "$T/coal.out"
+check "... and once it is quiet (still connected) the timer leaves it alone ($(grep quiet "$T/coal.out"))" \
+    grep -q "^quiet 0$" "$T/coal.out"
+stop_agent
+
 # --- out of file descriptors: make room, never spin ---------------------------
 export ATOMCODE_HOME="$T/fd"
 mkdir -m 700 "$ATOMCODE_HOME"
