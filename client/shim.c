@@ -1658,20 +1658,29 @@ atc_close(struct atc *h)
 	return e;
 }
 
-/* Copy the counters. */
+/* Copy the counters into the caller's first size bytes. */
 void
-atc_get_stats(struct atc *h, struct atc_stats *st)
+atc_get_stats_size(struct atc *h, struct atc_stats *st, size_t size)
 {
+	struct atc_stats	c;
+
 	if (st == NULL)
 		return;
-	if (h == NULL) {
-		memset(st, 0, sizeof(*st));
-		return;
+	memset(&c, 0, sizeof(c));
+	if (h != NULL) {
+		pthread_mutex_lock(&h->mtx);
+		c = h->st;
+		c.buffered = h->count;
+		pthread_mutex_unlock(&h->mtx);
 	}
-	pthread_mutex_lock(&h->mtx);
-	*st = h->st;
-	st->buffered = h->count;
-	pthread_mutex_unlock(&h->mtx);
+	memcpy(st, &c, size < sizeof(c) ? size : sizeof(c));
+}
+
+/* Copy the counters (the API 2.0 layout, for programs built before). */
+void
+(atc_get_stats)(struct atc *h, struct atc_stats *st)
+{
+	atc_get_stats_size(h, st, sizeof(*st));
 }
 
 /* A static sentence for each error code. */

@@ -132,8 +132,15 @@ enum atc_err atc_flush(struct atc *h, unsigned timeout_ms);
 /* Flush with the close bound, then free the handle. NULL is a no-op. */
 enum atc_err atc_close(struct atc *h);
 
-/* Copy the handle's counters. */
-void atc_get_stats(struct atc *h, struct atc_stats *st);
+/*
+ * Copy the handle's counters into the first size bytes of *st (a struct
+ * from an older header is smaller: later counters are not written).
+ * atc_get_stats(h, st) passes sizeof(*st); the function of that name
+ * (API 2.0, no size) stays for programs built before.
+ */
+void atc_get_stats_size(struct atc *h, struct atc_stats *st, size_t size);
+void (atc_get_stats)(struct atc *h, struct atc_stats *st);
+#define atc_get_stats(h, st)	atc_get_stats_size((h), (st), sizeof(*(st)))
 
 /* A buffer of this size always holds the first-run notice. */
 #define ATC_NOTICE_MAX 512

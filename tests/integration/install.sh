@@ -7,7 +7,9 @@ make -s -C "$TOP" BUILD="$BUILD" PREFIX=/opt/atc DESTDIR="$T/dest" install >"$T/
 check "make install PREFIX=/opt/atc DESTDIR=... succeeds" test $? = 0
 for f in bin/atomcode-telemetryd bin/atomcode-telemetry lib/libatomcode-telemetry.a \
     lib/libatomcode-telemetry.so.0 lib/libatomcode-telemetry.so \
-    include/atomcode/telemetry.h lib/pkgconfig/atomcode-telemetry.pc; do
+    include/atomcode/telemetry.h include/atomcode/telemetry-events.h \
+    share/man/man3/libatomcode-telemetry.3 share/man/man7/atomcode-telemetry-events.7 \
+    lib/pkgconfig/atomcode-telemetry.pc; do
 	check "installed $f" test -e "$T/dest/opt/atc/$f"
 done
 check "nothing installed outside DESTDIR/PREFIX" test "$(ls "$T/dest")" = opt

@@ -192,6 +192,37 @@ test_options_old_size(void **state)
 	free(mem);
 }
 
+/* Counters into an older, shorter struct: nothing written past its size. */
+static void
+test_stats_old_size(void **state)
+{
+	struct atc_stats	*st, full;
+	struct atc		*h;
+	long			 pg = sysconf(_SC_PAGESIZE);
+	size_t			 old = offsetof(struct atc_stats, spawns);
+	char			*mem;
+
+	(void)state;
+	mem = mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(mem != MAP_FAILED);
+	assert_int_equal(mprotect(mem + pg, (size_t)pg, PROT_NONE), 0);
+	st = (struct atc_stats *)(void *)(mem + pg - old);
+	h = open_fb();
+	assert_int_equal(atc_emit(h, "open_atomcode", NULL), ATC_OK);
+	atc_get_stats_size(h, st, old);	/* would fault past old */
+	assert_int_equal(st->emitted, 1);
+	assert_int_equal(st->fallback, 1);
+	atc_get_stats(h, &full);	/* the macro: sizeof(full) */
+	assert_int_equal(full.emitted, 1);
+	(atc_get_stats)(h, &full);	/* the API 2.0 function */
+	assert_int_equal(full.fallback, 1);
+	atc_get_stats_size(NULL, st, old);
+	assert_int_equal(st->emitted, 0);
+	assert_int_equal(atc_close(h), ATC_OK);
+	munmap(mem, (size_t)pg * 2);
+}
+
 /* Every refusal the library makes itself is explained. */
 static void
 test_last_error_local(void **state)
@@ -671,6 +702,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_options_old_size, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_stats_old_size, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_last_error_local, setup,
 		    teardown),

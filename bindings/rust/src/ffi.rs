@@ -95,7 +95,7 @@ extern "C" {
     pub fn atc_set_session(h: *mut Atc, session_id: *const c_char) -> c_int;
     pub fn atc_flush(h: *mut Atc, timeout_ms: c_uint) -> c_int;
     pub fn atc_close(h: *mut Atc) -> c_int;
-    pub fn atc_get_stats(h: *mut Atc, st: *mut AtcStats);
+    pub fn atc_get_stats_size(h: *mut Atc, st: *mut AtcStats, size: usize);
     pub fn atc_strerror(e: c_int) -> *const c_char;
     pub fn atc_first_run_notice(h: *mut Atc, buf: *mut c_char, len: usize) -> c_int;
     pub fn atc_last_error(h: *mut Atc, out: *mut AtcErrorInfo) -> c_int;

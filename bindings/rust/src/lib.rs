@@ -509,7 +509,7 @@ impl Telemetry {
             reconnects: 0,
             spawns: 0,
         };
-        unsafe { ffi::atc_get_stats(self.h.0, &mut st) };
+        unsafe { ffi::atc_get_stats_size(self.h.0, &mut st, std::mem::size_of::<ffi::AtcStats>()) };
         Stats {
             tracked: st.emitted,
             sent: st.sent,
