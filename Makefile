@@ -65,6 +65,8 @@ CLI        = $(BUILD)/atomcode-telemetry
 PCFILE     = $(BUILD)/atomcode-telemetry.pc
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOL_BIN   = $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRC))
+# Fault injection (LD_PRELOAD) for tests; never sanitized: it is preloaded.
+FAULT_SO   = $(BUILD)/tests/libfault.so
 BENCH_BIN  = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 DEPS_OK    = $(BUILD)/.deps-ok
 
@@ -121,6 +123,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(AGENT_A) $(LIB_INT) $(DEPS_OK)
 	$(CC) $(ALL_CFLAGS) -Iagent -Iclient -o $@ $< $(AGENT_A) $(LIB_INT) \
 	    $(PKG_LIBS) $(CMOCKA_LIBS)
 
+$(FAULT_SO): tests/fault/fault.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -O2 -fPIC -shared \
+	    -o $@ $< -ldl -lpthread
+
 $(BUILD)/tests/%: tests/tools/%.c $(AGENT_A) $(LIB_INT) $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Iagent -Iclient -o $@ $< $(AGENT_A) $(LIB_INT) $(PKG_LIBS)
@@ -141,7 +148,7 @@ schema: $(GEN_SCHEMA)
 run: all
 	$(AGENTD)
 
-check: all $(UNIT_BIN) $(TOOL_BIN) $(GEN_SCHEMA)
+check: all $(UNIT_BIN) $(TOOL_BIN) $(FAULT_SO) $(GEN_SCHEMA)
 	@sh tests/run.sh $(BUILD)
 
 # `view` in headless Chromium (fails when chromium is missing; `make check`
@@ -181,7 +188,7 @@ fuzz:
 	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 # Chaos scenarios (bounded, loopback only).
-chaos: all $(TOOL_BIN)
+chaos: all $(TOOL_BIN) $(FAULT_SO)
 	@sh tests/chaos/run.sh $(BUILD)
 
 demo: all

@@ -31,6 +31,8 @@
 #include "sock.h"
 
 #define CLI_LINE_MAX	(FRAME_MAX + 2)	/* longest record line for emit --raw */
+#define CLI_EMIT_BOUND_MS 100		/* emit waits this long for the agent
+					   (the library's close bound) */
 
 int	cli_no_telemetry;
 
@@ -564,18 +566,35 @@ cli_refusal(struct atc *h, enum atc_err e, char *out, size_t outlen)
 		    info.field[0] ? "" : ":", info.rule);
 }
 
+/*
+ * Why events could not be stored (ATC_E_IO): the library's reason (the
+ * agent's storage error, the fallback's errno) when it has one.
+ */
+static const char *
+cli_storage_why(struct atc *h, struct atc_error_info *le, const char *queue)
+{
+	memset(le, 0, sizeof *le);
+	le->size = sizeof *le;
+	if (h != NULL && atc_last_error(h, le) && le->err == ATC_E_IO &&
+	    le->rule[0] != '\0')
+		return le->rule;
+	snprintf(le->rule, sizeof le->rule, "no agent took them and the "
+	    "fallback queue %.180s could not be written", queue);
+	return le->rule;
+}
+
 static int
 cli_emit_report(const struct paths *p, struct atc *h, enum atc_err e,
     unsigned long lineno)
 {
-	char	why[PATHS_MAX + 512];
+	struct atc_error_info	le;
+	char			why[PATHS_MAX + 512];
 
 	if (e == ATC_OK)
 		return 0;
 	if (e == ATC_E_IO)
-		snprintf(why, sizeof why, "the event could not be stored: no"
-		    " agent took it and the fallback queue %s could not be"
-		    " written", p->queue);
+		snprintf(why, sizeof why, "the event could not be stored: %s",
+		    cli_storage_why(h, &le, p->queue));
 	else
 		cli_refusal(h, e, why, sizeof why);
 	if (lineno > 0)
@@ -599,8 +618,9 @@ cmd_emit(const struct paths *p, int argc, char **argv)
 	unsigned long		 lineno = 0;
 	uint64_t		 refused;
 	char			 notice[ATC_NOTICE_MAX], modes[256];
+	struct atc_error_info	 le;
 	int			 i, raw = 0, bad = 0;
-	enum atc_err		 e;
+	enum atc_err		 e, fe;
 
 	memset(&ao, 0, sizeof ao);
 	ao.size = sizeof ao;
@@ -695,7 +715,11 @@ cmd_emit(const struct paths *p, int argc, char **argv)
 		bad |= cli_emit_report(p, h, atc_emit(h, event, payload), 0);
 	atc_get_stats(h, &st);
 	refused = st.rejected;
-	atc_flush(h, 1000);
+	/*
+	 * The library's own close bound: a stalled agent costs this long,
+	 * then the events go to the fallback segment (no fsync wait).
+	 */
+	fe = atc_flush(h, CLI_EMIT_BOUND_MS);
 	/* Refusals the agent sent back: the last one says why. */
 	atc_get_stats(h, &st);
 	if (st.rejected > refused) {
@@ -708,11 +732,19 @@ cmd_emit(const struct paths *p, int argc, char **argv)
 	}
 	if (st.lost > 0) {
 		fprintf(stderr, "atomcode-telemetry: %llu event(s) could not be"
-		    " stored (no agent took them and %s could not be"
-		    " written)\n", (unsigned long long)st.lost, p->queue);
+		    " stored: %s\n", (unsigned long long)st.lost,
+		    cli_storage_why(h, &le, p->queue));
+		bad = 1;
+	} else if (fe == ATC_E_IO) {
+		fprintf(stderr, "atomcode-telemetry: %s\n",
+		    cli_storage_why(h, &le, p->queue));
 		bad = 1;
 	}
-	atc_close(h);
+	if (atc_close(h) == ATC_E_IO && !bad) {
+		fprintf(stderr, "atomcode-telemetry: the fallback segment could"
+		    " not be synced to disk\n");
+		bad = 1;
+	}
 	return bad ? 1 : 0;
 }
 

@@ -159,6 +159,11 @@ struct atc {
 
 	struct atc_stats st;
 	struct atc_error_info lasterr;	/* the last refused event */
+	char		 agent_storage[160];	/* the agent's last storage
+						   error message, "" none */
+	int		 stuck_spilled;	/* a flush gave up on a stuck agent
+					   and nothing was confirmed since:
+					   close must not wait for an fsync */
 };
 
 /* Monotonic milliseconds. */
@@ -192,6 +197,24 @@ refused(struct atc *h, enum atc_err e, const char *code, const char *ev,
 	if (e != ATC_E_JSON)
 		h->st.rejected++;
 	event_refusal(&h->lasterr, e, code, ev, field, rule);
+}
+
+/*
+ * Events neither the agent nor the fallback segment could keep, or a
+ * fallback segment that could not be synced: say why in atc_last_error
+ * (code "storage"), naming the agent's reason when it refused them too.
+ */
+static void
+storage_lost(struct atc *h, const char *what, int err)
+{
+	char	rule[256];
+
+	if (h->agent_storage[0] != '\0')
+		snprintf(rule, sizeof(rule), "the agent could not store it (%s)"
+		    " and %s: %s", h->agent_storage, what, strerror(err));
+	else
+		snprintf(rule, sizeof(rule), "%s: %s", what, strerror(err));
+	event_refusal(&h->lasterr, ATC_E_IO, "storage", NULL, NULL, rule);
 }
 
 /* The event_id of a record text, for a refusal (rare path: jansson). */
@@ -299,19 +322,30 @@ fb_defer(int fd, const char *name, enum queue_fsync f, unsigned flags,
 	return 0;
 }
 
-/* Finish the deferred segments: fsync, rename, unlock; then the caps. */
-static void
+/*
+ * Finish the deferred segments: fsync, rename, unlock; then the caps. 0,
+ * or -1 when one could not be synced or renamed (it is left to recovery,
+ * but its data may not be on disk: the caller reports ATC_E_IO).
+ */
+static int
 fb_finish_deferred(struct atc *h)
 {
 	unsigned	i;
+	int		r = 0;
 
 	if (h->ndeferred == 0)
-		return;
-	for (i = 0; i < h->ndeferred; i++)
-		(void)queue_finish(h->q, h->deferred[i].fd,
-		    h->deferred[i].name, QUEUE_FSYNC_ROLL);
+		return 0;
+	for (i = 0; i < h->ndeferred; i++) {
+		if (queue_finish(h->q, h->deferred[i].fd,
+		    h->deferred[i].name, QUEUE_FSYNC_ROLL) == -1) {
+			storage_lost(h, "the fallback segment could not be "
+			    "synced to disk", errno);
+			r = -1;
+		}
+	}
 	h->ndeferred = 0;
 	(void)queue_enforce_caps(h->q);
+	return r;
 }
 
 /*
@@ -393,6 +427,9 @@ fb_commit(struct atc *h)
 		h->fb_since_ms = mono_ms();
 	if (r == -1 ||
 	    queue_append(h->q, h->fb.data, h->fb.len, n) == -1) {
+		storage_lost(h, h->q == NULL ? "the fallback segment could not "
+		    "be opened" : "the fallback segment could not be written",
+		    errno);
 		h->st.lost += n;
 		r = -1;
 	} else
@@ -437,17 +474,27 @@ spill_all(struct atc *h)
 	fb_commit(h);
 }
 
-/* Make the fallback segments visible to the agent (fsync + rename). */
-static void
+/*
+ * Make the fallback segments visible to the agent (fsync + rename). 0, or
+ * -1 when one could not be synced (ATC_E_IO for the caller).
+ */
+static int
 fb_roll(struct atc *h)
 {
+	int	r = 0;
+
 	h->fb_roll_due = 0;
 	if (h->q == NULL)
-		return;
+		return 0;
 	/* The active one joins the deferred (or rolls in place if full). */
-	if (queue_active_events(h->q) > 0)
-		queue_roll(h->q);
-	fb_finish_deferred(h);
+	if (queue_active_events(h->q) > 0 && queue_roll(h->q) == -1) {
+		storage_lost(h, "the fallback segment could not be synced to "
+		    "disk", errno);
+		r = -1;
+	}
+	if (fb_finish_deferred(h) == -1)
+		r = -1;
+	return r;
 }
 
 static int	pump_in(struct atc *);
@@ -704,6 +751,7 @@ maybe_replace_agent(struct atc *h, json_t *hello)
 static void
 handle_ack(struct atc *h, uint64_t seq)
 {
+	h->stuck_spilled = 0;	/* the agent answers again */
 	if (seq > h->ack_seq)
 		h->ack_seq = seq;
 	while (h->ninflight > 0 && ring_at(h, 0)->seq <= h->ack_seq) {
@@ -773,6 +821,10 @@ handle_reply(struct atc *h, const unsigned char *p, size_t n)
 			if (code != NULL && (strcmp(code, "busy") == 0 ||
 			    strcmp(code, "storage") == 0)) {
 				/* Not stored by the agent: keep it. */
+				if (strcmp(code, "storage") == 0 && msg != NULL)
+					snprintf(h->agent_storage,
+					    sizeof(h->agent_storage), "%s",
+					    msg);
 				fb_add(h, ev->frame.data + FRAME_HDR,
 				    ev->frame.len - FRAME_HDR);
 			} else {
@@ -952,7 +1004,7 @@ do_flush(struct atc *h, unsigned timeout_ms, int final)
 {
 	struct pollfd	pfd;
 	uint64_t	now, deadline, reserve, lost = h->st.lost;
-	int		r, stuck;
+	int		r, stuck, sync_err = 0;
 
 	fork_check(h);
 	now = mono_ms();
@@ -996,6 +1048,8 @@ do_flush(struct atc *h, unsigned timeout_ms, int final)
 	}
 	/* Connected, yet not confirmed in time: the agent is stuck. */
 	stuck = h->fd != -1 && h->count > 0;
+	if (stuck)
+		h->stuck_spilled = 1;	/* until the agent confirms again */
 	if (h->count > 0)
 		spill_all(h);	/* store what was not confirmed */
 	/* Control frames queued by replies (a step-down request): best effort. */
@@ -1006,14 +1060,15 @@ do_flush(struct atc *h, unsigned timeout_ms, int final)
 	 * uploadable) at close, or when it is old. Rolling at every flush
 	 * would make a file per flush and run into the 50-file cap.
 	 */
-	if (final && stuck)
-		fb_release(h);	/* the bound is spent: no fsync now */
+	if (final && h->stuck_spilled)
+		fb_release(h);	/* a stuck agent spent a bound: no fsync now */
 	else if (final || h->fb_roll_due ||
 	    mono_ms() >= h->fb_since_ms + ATC_FB_ROLL_MS)
-		fb_roll(h);
-	else if (h->q != NULL)
-		fb_finish_deferred(h);	/* full ones: no reason to wait */
-	return h->st.lost > lost ? ATC_E_IO : ATC_OK;
+		sync_err = fb_roll(h) == -1;
+	else if (h->q != NULL)	/* full ones: no reason to wait */
+		sync_err = fb_finish_deferred(h) == -1;
+	/* Lost, or written but not synced (EIO from fsync): not ATC_OK. */
+	return h->st.lost > lost || sync_err ? ATC_E_IO : ATC_OK;
 }
 
 /* Apply an envelope string setter and re-render. */
@@ -1529,8 +1584,8 @@ atc_track_durable(struct atc *h, const struct atc_event *ev,
 		e = emit_members(h, event_id(ev), scope);
 	if (e == ATC_OK) {
 		(void)do_flush(h, h->durable_ms, 0);
-		fb_roll(h);	/* what went to the fallback: synced, ready */
-		if (h->st.lost > lost)
+		/* What went to the fallback: synced, ready. */
+		if (fb_roll(h) == -1 || h->st.lost > lost)
 			e = ATC_E_IO;
 		else if (h->st.rejected > rejected)
 			e = ATC_E_SCHEMA;	/* the agent refused it */
@@ -1701,7 +1756,8 @@ atc_strerror(enum atc_err e)
 	case ATC_E_SCHEMA:
 		return "record rejected by the telemetry schema";
 	case ATC_E_IO:
-		return "event could not be stored (no agent and no fallback)";
+		return "event could not be stored: neither the agent nor the "
+		    "fallback segment could write it (atc_last_error says why)";
 	}
 	return "unknown error";
 }

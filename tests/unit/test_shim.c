@@ -9,6 +9,7 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -54,9 +55,39 @@ enum fake_mode {
 	FA_REJECT,	/* error for seq 1 (and `n` if set), ack flushes */
 	FA_BUSY,	/* error "busy" for seq 1, ack flushes */
 	FA_STALL,	/* accept, then never read */
+	FA_STORAGE,	/* error "storage" for every event (a read-only disk) */
 };
 
 static char	home[256];	/* $ATOMCODE_HOME of the current test */
+
+/*
+ * fsync(2) and fdatasync(2) as the library sees them: fail with EIO while
+ * fail_sync is set (a disk that lost the data), else the real call.
+ */
+static int	fail_sync;
+
+int	fsync(int);
+int	fdatasync(int);
+
+int
+fsync(int fd)
+{
+	if (fail_sync) {
+		errno = EIO;
+		return -1;
+	}
+	return (int)syscall(SYS_fsync, fd);
+}
+
+int
+fdatasync(int fd)
+{
+	if (fail_sync) {
+		errno = EIO;
+		return -1;
+	}
+	return (int)syscall(SYS_fdatasync, fd);
+}
 static char	logpath[300];	/* what the fake agent received */
 static char	sockpath[300];
 
@@ -87,6 +118,7 @@ setup(void **state)
 	unsetenv("ATOMCODE_TELEMETRY_ENDPOINT");
 	unsetenv("ATC_TEST_FAKE_AGENT");
 	memset(&env_test_hooks, 0, sizeof(env_test_hooks));
+	fail_sync = 0;
 	return 0;
 }
 
@@ -141,7 +173,7 @@ static void
 fake_serve(int c, enum fake_mode mode, int n, int logfd)
 {
 	unsigned char	 hdr[4];
-	char		*p, reply[128];
+	char		*p, reply[256];
 	uint32_t	 len;
 	int		 nev = 0;
 
@@ -172,6 +204,14 @@ fake_serve(int c, enum fake_mode mode, int n, int logfd)
 			if (write(logfd, "E ", 2) != 2 ||
 			    write(logfd, p, len + 1) != (ssize_t)len + 1)
 				_exit(6);
+			if (mode == FA_STORAGE) {
+				snprintf(reply, sizeof(reply), "{\"op\":"
+				    "\"error\",\"code\":\"storage\",\"seq\":%d,"
+				    "\"seq_first\":%d,\"message\":\"events "
+				    "could not be stored: Read-only file "
+				    "system\"}", nev, nev);
+				send_frame(c, reply);
+			}
 			if ((mode == FA_REJECT && (nev == 1 || nev == n)) ||
 			    (mode == FA_BUSY && nev == 1)) {
 				snprintf(reply, sizeof(reply), "{\"op\":"
@@ -1334,11 +1374,83 @@ test_spawn_race(void **state)
 	assert_int_equal(fallback_records(NULL, NULL), RACERS);
 }
 
+/* A fallback segment whose fsync fails: flush and close say so. */
+static void
+test_fallback_sync_error(void **state)
+{
+	struct atc		*h;
+	struct atc_error_info	 le;
+
+	(void)state;
+	h = open_handle(ATC_F_NO_AGENT, 100);
+	emit_n(h, 600);		/* one full segment, finished at flush */
+	fail_sync = 1;
+	assert_int_equal(atc_flush(h, 100), ATC_E_IO);
+	memset(&le, 0, sizeof(le));
+	le.size = sizeof(le);
+	assert_int_equal(atc_last_error(h, &le), 1);
+	assert_int_equal(le.err, ATC_E_IO);
+	assert_string_equal(le.code, "storage");
+	assert_non_null(strstr(le.rule, "synced"));
+	assert_non_null(strstr(le.rule, strerror(EIO)));
+	emit_n(h, 3);
+	assert_int_equal(atc_close(h), ATC_E_IO);	/* the active one */
+	fail_sync = 0;
+	/* Left as managed partials: recovery still promotes them. */
+	recover_queue();
+	assert_int_equal(fallback_records(NULL, NULL), 603);
+}
+
+/*
+ * An agent that cannot write (a read-only disk) and a fallback that cannot
+ * either: the library says both, not "no agent".
+ */
+static void
+test_agent_storage_error_reason(void **state)
+{
+	struct atc		*h;
+	struct atc_stats	 st;
+	struct atc_error_info	 le;
+	char			 qdir[512];
+	pid_t			 agent;
+	int			 fd;
+
+	(void)state;
+	/* A file where the queue directory should be: no fallback. */
+	snprintf(qdir, sizeof(qdir), "%s/telemetry", home);
+	assert_int_equal(mkdir(qdir, 0700), 0);
+	snprintf(qdir, sizeof(qdir), "%s/telemetry/queue", home);
+	fd = open(qdir, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	agent = fake_start(FA_STORAGE, 0);
+	h = open_handle(ATC_F_NO_SPAWN, 100);
+	emit_n(h, 2);
+	assert_int_equal(atc_flush(h, 500), ATC_E_IO);
+	atc_get_stats(h, &st);
+	assert_int_equal(st.lost, 2);
+	memset(&le, 0, sizeof(le));
+	le.size = sizeof(le);
+	assert_int_equal(atc_last_error(h, &le), 1);
+	assert_int_equal(le.err, ATC_E_IO);
+	assert_string_equal(le.code, "storage");
+	assert_non_null(strstr(le.rule, "the agent could not store it"));
+	assert_non_null(strstr(le.rule, "Read-only file system"));
+	assert_non_null(strstr(le.rule, "fallback segment"));
+	assert_null(strstr(atc_strerror(ATC_E_IO), "no agent"));
+	atc_close(h);
+	fake_stop(agent);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_acked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fallback_sync_error, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_agent_storage_error_reason,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_golden_e2e, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_noack_close_bound, setup,
