@@ -200,20 +200,27 @@ refused(struct atc *h, enum atc_err e, const char *code, const char *ev,
 }
 
 /*
- * Events neither the agent nor the fallback segment could keep, or a
- * fallback segment that could not be synced: say why in atc_last_error
- * (code "storage"), naming the agent's reason when it refused them too.
+ * Events neither the agent nor the fallback segment could keep (sync 0),
+ * or a fallback segment that could not be synced (sync 1): say why in
+ * atc_last_error (code "storage"), with the agent's reason when it refused
+ * them too, and where.
  */
 static void
-storage_lost(struct atc *h, const char *what, int err)
+storage_lost(struct atc *h, int sync, int err)
 {
-	char	rule[256];
+	char	rule[PATHS_MAX + 512];
 
-	if (h->agent_storage[0] != '\0')
+	if (sync)
+		snprintf(rule, sizeof(rule), "the fallback segment in %s could "
+		    "not be synced to disk: %s", h->paths.queue, strerror(err));
+	else if (h->agent_storage[0] != '\0')
 		snprintf(rule, sizeof(rule), "the agent could not store it (%s)"
-		    " and %s: %s", h->agent_storage, what, strerror(err));
+		    " and the fallback queue %s could not be written: %s",
+		    h->agent_storage, h->paths.queue, strerror(err));
 	else
-		snprintf(rule, sizeof(rule), "%s: %s", what, strerror(err));
+		snprintf(rule, sizeof(rule), "no agent took it and the fallback"
+		    " queue %s could not be written: %s", h->paths.queue,
+		    strerror(err));
 	event_refusal(&h->lasterr, ATC_E_IO, "storage", NULL, NULL, rule);
 }
 
@@ -338,8 +345,7 @@ fb_finish_deferred(struct atc *h)
 	for (i = 0; i < h->ndeferred; i++) {
 		if (queue_finish(h->q, h->deferred[i].fd,
 		    h->deferred[i].name, QUEUE_FSYNC_ROLL) == -1) {
-			storage_lost(h, "the fallback segment could not be "
-			    "synced to disk", errno);
+			storage_lost(h, 1, errno);
 			r = -1;
 		}
 	}
@@ -427,9 +433,7 @@ fb_commit(struct atc *h)
 		h->fb_since_ms = mono_ms();
 	if (r == -1 ||
 	    queue_append(h->q, h->fb.data, h->fb.len, n) == -1) {
-		storage_lost(h, h->q == NULL ? "the fallback segment could not "
-		    "be opened" : "the fallback segment could not be written",
-		    errno);
+		storage_lost(h, 0, errno);
 		h->st.lost += n;
 		r = -1;
 	} else
@@ -488,8 +492,7 @@ fb_roll(struct atc *h)
 		return 0;
 	/* The active one joins the deferred (or rolls in place if full). */
 	if (queue_active_events(h->q) > 0 && queue_roll(h->q) == -1) {
-		storage_lost(h, "the fallback segment could not be synced to "
-		    "disk", errno);
+		storage_lost(h, 1, errno);
 		r = -1;
 	}
 	if (fb_finish_deferred(h) == -1)

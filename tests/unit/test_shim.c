@@ -1436,7 +1436,7 @@ test_agent_storage_error_reason(void **state)
 	assert_string_equal(le.code, "storage");
 	assert_non_null(strstr(le.rule, "the agent could not store it"));
 	assert_non_null(strstr(le.rule, "Read-only file system"));
-	assert_non_null(strstr(le.rule, "fallback segment"));
+	assert_non_null(strstr(le.rule, "fallback queue"));
 	assert_null(strstr(atc_strerror(ATC_E_IO), "no agent"));
 	atc_close(h);
 	fake_stop(agent);
