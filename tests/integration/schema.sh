@@ -33,3 +33,8 @@ if command -v mandoc >/dev/null 2>&1; then
 	check "mandoc -Tlint finds nothing in the man page" test ! -s "$T/lint"
 	cat "$T/lint"
 fi
+if command -v groff >/dev/null 2>&1; then
+	groff -mdoc -ww -z "$TOP/man/atomcode-telemetry-events.7" >"$T/groff" 2>&1
+	check "groff -mdoc -ww warns about nothing in the man page" test ! -s "$T/groff"
+	cat "$T/groff"
+fi
