@@ -1,7 +1,9 @@
 # atomcode-telemetryd — agent, client library and CLI.
 #
 #   make            build everything into $(BUILD)/
-#   make run        build and run the agent in the foreground (Ctrl-C stops it)
+#   make run        build and run the agent in the foreground, in a private
+#                   home under build/ with the loopback test collector
+#   make deps       install missing build dependencies (apt-get)
 #   make check      build and run every unit and integration test
 #   make check-browser  the `view` page in headless Chromium
 #   make asan/ubsan the same suite under AddressSanitizer / UBSan
@@ -9,7 +11,9 @@
 #   make bench-peer only the syslog-ng peer table
 #   make install    PREFIX=/usr/local DESTDIR=
 #
-# Missing build dependencies are installed by scripts/deps.sh (apt-get).
+# Missing build dependencies: `make deps` installs them (scripts/deps.sh,
+# apt-get); `make check` and `make run` do it themselves; a plain `make`
+# only says what is missing.
 
 VERSION    = 0.1.0
 SOVERSION  = 0
@@ -74,9 +78,17 @@ DEPS_OK    = $(BUILD)/.deps-ok
         uninstall clean deps format demo fuzz chaos schema
 all: $(AGENTD) $(CLI) $(LIB_A) $(LIB_SO) $(PCFILE)
 
-deps $(DEPS_OK):
+# A plain build only checks the build dependencies and says what to run;
+# `make deps` installs them (apt-get, with sudo when not root), and so do
+# `make check` and `make run` (target-specific: their prerequisites see it).
+DEPS_MODE ?= check
+check run: DEPS_MODE = install
+deps:
 	@mkdir -p $(BUILD)
-	@sh scripts/deps.sh && touch $(DEPS_OK)
+	@DEPS_MODE=install sh scripts/deps.sh && touch $(DEPS_OK)
+$(DEPS_OK):
+	@mkdir -p $(BUILD)
+	@DEPS_MODE=$(DEPS_MODE) sh scripts/deps.sh && touch $(DEPS_OK)
 
 $(BUILD)/obj/%.o: %.c $(DEPS_OK)
 	@mkdir -p $(dir $@)
@@ -145,8 +157,10 @@ schema: $(GEN_SCHEMA)
 	$(GEN_SCHEMA) man >man/atomcode-telemetry-events.7
 	$(GEN_SCHEMA) rust >bindings/rust/src/schema.rs
 
+# Safe by default: a private ATOMCODE_HOME under $(BUILD) and the loopback
+# test collector (scripts/run.sh prints both); never ~/.atomcode.
 run: all
-	$(AGENTD)
+	@sh scripts/run.sh $(BUILD)
 
 check: all $(UNIT_BIN) $(TOOL_BIN) $(FAULT_SO) $(GEN_SCHEMA)
 	@sh tests/run.sh $(BUILD)
@@ -227,6 +241,9 @@ uninstall:
 	    $(DESTDIR)$(LIBDIR)/libatomcode-telemetry.* $(DESTDIR)$(PCDIR)/atomcode-telemetry.pc \
 	    $(DESTDIR)$(INCDIR)/atomcode/telemetry.h \
 	    $(DESTDIR)$(INCDIR)/atomcode/telemetry-events.h
+	for m in man/*.[0-9]; do s=$${m##*.}; \
+	    rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+	-rmdir $(DESTDIR)$(INCDIR)/atomcode 2>/dev/null
 
 clean:
 	rm -rf build build-asan build-ubsan

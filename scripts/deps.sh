@@ -1,6 +1,8 @@
 #!/bin/sh
 # Install the build dependencies if any is missing (Debian/Ubuntu), else say
-# exactly what to run. Used by `make` before the first compile and by .ci/run.
+# exactly what to run. Used by `make deps`, `make check` and `make run`
+# (DEPS_MODE=install) and by a plain `make` (DEPS_MODE=check: never
+# installs, only says what is missing).
 set -u
 PKGS_PC="libevent jansson inih libcurl uuid zlib"
 DEBS="libevent-dev libcurl4-openssl-dev libjansson-dev libinih-dev uuid-dev zlib1g-dev libcmocka-dev pkg-config"
@@ -24,6 +26,12 @@ fi
 [ "$missing" = 0 ] && exit 0
 
 cmd="apt-get install -y $DEBS"
+# DEPS_MODE=check (a plain `make`): say what is missing, install nothing.
+if [ "${DEPS_MODE:-install}" = check ]; then
+	echo "deps: missing build dependencies; \`make deps\` installs them" \
+	    "(it runs: apt-get update && $cmd)" >&2
+	exit 1
+fi
 # EXTRA_REFUSE: installed packages the extra ones would remove (apt
 # conflicts); then only say what to run.
 for p in ${EXTRA_REFUSE:-}; do

@@ -133,7 +133,7 @@ gen_man(void)
 	    ".Li event_id ,\nthen the payload fields of that event.\n"
 	    "Optional fields are omitted when absent, never\n.Li null .\n"
 	    "Fields not listed here are dropped by\n"
-	    ".Xr atomcode-telemetryd 1\nand by the library before a record "
+	    ".Xr atomcode-telemetryd 8\nand by the library before a record "
 	    "is stored; a record that breaks a rule\nbelow is refused with the "
 	    "code named in\n.Xr libatomcode-telemetry 3\n"
 	    "(see\n.Fn atc_last_error ) .\n"

@@ -2722,6 +2722,94 @@ pad(FILE *fp, const char *s, int w, int right)
 		fprintf(fp, "%s%*s", s, w > c ? w - c : 0, "");
 }
 
+/* ---- rows 12: a storm of short-lived clients ----------------------- */
+
+#define STORM_PROCS	4	/* client processes, unpaced */
+#define STORM_N		5000	/* connections per process */
+#define STORM_TS_BASE	7000000000LL	/* ts of event k: base + k */
+
+static pid_t	peer_mover_start(const char *, const char *);
+
+/* Run tests/tools/storm with args; its one output line into out. */
+static int
+storm_run(const char *args, char *out, size_t n)
+{
+	char	 cmd[PATH_MAX * 2];
+	FILE	*fp;
+	int	 st;
+
+	snprintf(cmd, sizeof cmd, "'%s/tests/storm' %s", build, args);
+	if ((fp = popen(cmd, "r")) == NULL)
+		return -1;
+	if (fgets(out, (int)n, fp) == NULL)
+		out[0] = '\0';
+	st = pclose(fp);
+	return out[0] != '\0' && WIFEXITED(st) && WEXITSTATUS(st) <= 1 ? 0 :
+	    -1;
+}
+
+/*
+ * Rows 12: STORM_PROCS processes each do STORM_N times, as fast as they
+ * can, connect → hello → one event frame → close, never reading a reply
+ * (a shell loop of short commands, a CI matrix); every event carries a
+ * unique ts. A mover takes ready segments out of the queue as they appear
+ * (so the 50-file / 5 MiB caps never evict); after SIGTERM every event is
+ * looked for, by its ts, in the queue and in what was moved: lost and
+ * duplicated are counted per event. Latency: connect() to close()
+ * returning, in the client.
+ */
+static void
+bench_storm(void)
+{
+	struct agentp	 a;
+	struct row	*r;
+	char		 args[PATH_MAX * 2], line[256], moved[PATH_MAX];
+	unsigned long	 sent = 0, failed = 0, stored = 0, lost = 0, dup = 0;
+	unsigned	 n = quick ? STORM_N / 10 : STORM_N;
+	double		 p50 = 0, p99 = 0, mx = 0;
+	uint64_t	 t0, t1;
+	pid_t		 mpid;
+
+	if (agent_start(&a, "storm", NULL, DEAD_ENDPOINT) == -1)
+		return;
+	snprintf(moved, sizeof moved, "%s/storm-moved", top);
+	if ((mpid = peer_mover_start(a.queue, moved)) == -1) {
+		warnmsg("storm: cannot start the mover");
+		agent_stop(&a);
+		return;
+	}
+	snprintf(args, sizeof args, "seq '%s' %d %u %lld", a.sock,
+	    STORM_PROCS, n, STORM_TS_BASE);
+	t0 = now_ns();
+	if (storm_run(args, line, sizeof line) == -1 || sscanf(line,
+	    "sent %lu failed %lu p50_us %lf p99_us %lf max_us %lf", &sent,
+	    &failed, &p50, &p99, &mx) != 5)
+		warnmsg("storm: the clients failed: %s", line);
+	t1 = now_ns();
+	agent_stop(&a);
+	kid_stop(mpid);
+	snprintf(args, sizeof args, "count %lld %u '%s' '%s'", STORM_TS_BASE,
+	    STORM_PROCS * n, a.queue, moved);
+	if (storm_run(args, line, sizeof line) == -1 || sscanf(line,
+	    "stored %lu lost %lu duplicated %lu", &stored, &lost, &dup) != 3) {
+		warnmsg("storm: cannot count: %s", line);
+		return;
+	}
+	r = row_add("12a", "storm: lost of 4 × 5,000 unpaced", (double)lost,
+	    "events");
+	row_target(r, 1, 0, "0");
+	row_note(r, "connect, hello, one event, close, as fast as they go;"
+	    " %lu of %u written whole (%lu refused by the kernel), %lu stored,"
+	    " %lu duplicated; the clients took %.2f s", sent, STORM_PROCS * n,
+	    failed, stored, dup, (double)(t1 - t0) / 1e9);
+	r = row_add("12b", "storm: p99 connect → close", p99, "µs");
+	row_note(r, "in the client, never waiting for a reply; max %.0f µs",
+	    mx);
+	r = row_add("12c", "storm: p50 connect → close", p50, "µs");
+	row_note(r, "connect() returns once the connection is in the listen"
+	    " backlog; the client never waits for the agent");
+}
+
 /* ---- peer: syslog-ng beside the agent ------------------------------ */
 
 /*
@@ -4267,6 +4355,12 @@ main(int argc, char **argv)
 		bg_part_start();
 		bench_e2e();
 		bg_part_end("e2e");
+	}
+	if (want("storm")) {
+		fprintf(stderr, "bench: client storm\n");
+		bg_part_start();
+		bench_storm();
+		bg_part_end("storm");
 	}
 	if (want("peer")) {
 		fprintf(stderr, "bench: peer (syslog-ng)\n");
