@@ -924,7 +924,11 @@ test_429_retry_after(void **state)
 	json_decref(st);
 }
 
-/* 500: backoff 2 s (scaled 1% → 10–20 ms), then success; reset. */
+/*
+ * 500: backoff 2 s (scaled 5% → 50–100 ms, long enough that a loaded
+ * machine cannot start the retry before the status is read), then
+ * success; reset.
+ */
 static void
 test_500_backoff(void **state)
 {
@@ -935,7 +939,7 @@ test_500_backoff(void **state)
 
 	start_collector(e, NULL, NULL);
 	ctl(e, "{\"script\":[{\"status\":500,\"count\":2}]}");
-	e->cfg.backoff_scale_pct = 1;
+	e->cfg.backoff_scale_pct = 5;
 	new_uploader(e);
 	write_segment(e, 0, 2, NULL);
 	assert_string_equal(kick_wait(e, 1), "failed");
@@ -946,8 +950,8 @@ test_500_backoff(void **state)
 	assert_string_equal(str_of(st, "next_reason"), "backoff");
 	assert_int_equal(uint_of(st, "attempt"), 1);
 	next = uint_of(st, "next_attempt_unix_ms");
-	assert_true(next <= t + 20);	/* ≤ 2 s × 1% */
-	assert_true(next >= t + 10 - 5);	/* ≥ 1 s × 1% */
+	assert_true(next <= t + 100);	/* ≤ 2 s × 5% */
+	assert_true(next >= t + 50 - 5);	/* ≥ 1 s × 5% */
 	json_decref(st);
 	f = json_load_file(e->state, 0, NULL);
 	assert_non_null(f);
