@@ -78,6 +78,12 @@ struct agent_counters {
 	uint64_t	coalesced_reads; /* read(2)s by the coalescing timer */
 };
 
+/* Who sent the i-th record of the batch (a->bents[i]). */
+struct batch_ent {
+	struct conn	*c;	/* kept alive while its batch is uncommitted */
+	uint64_t	 seq;
+};
+
 struct conn {
 	TAILQ_ENTRY(conn) entry;
 	uint64_t	 id;
@@ -87,6 +93,7 @@ struct conn {
 	uint64_t	 seq;		/* event frames received */
 	uint64_t	 batch_first;	/* first seq in the uncommitted batch, 0 none */
 	uint64_t	 batch_last;
+	uint64_t	 fail_first;	/* first seq a failed write refused */
 	int		 flush_wanted;	/* ack after the next commit */
 	uint64_t	 acked_seq;	/* last seq acknowledged */
 	uint64_t	 unasked_ack_ms;	/* monotonic ms of the last unasked ack */
@@ -129,6 +136,8 @@ struct agent {
 	int			 reserve_fd[AGENT_FD_RESERVE];
 	uint64_t		 next_conn_id;
 	struct buf		 batch;		/* records of this loop pass */
+	struct batch_ent	*bents;		/* whose each of them is */
+	unsigned		 bents_cap;
 	size_t			 in_total;	/* bytes allocated for partial frames */
 	unsigned		 batch_events;
 	struct event		*commit_ev;	/* activated: runs at end of pass */
@@ -153,6 +162,8 @@ struct agent {
 	struct agent_counters	 ctr;
 	json_t			*dropped_fields;	/* name → count */
 	time_t			 last_disk_warn;
+	char			 storage_error[160];	/* the last disk error */
+	int64_t			 storage_error_ms;	/* when (unix ms), 0 none */
 };
 
 extern struct agent *agent;
@@ -181,6 +192,7 @@ void	ingest_commit(struct agent *a);
 void	ingest_schedule_commit(struct agent *a);
 void	ingest_roll(struct agent *a);
 void	ingest_arm_roll(struct agent *a);
+void	ingest_storage_error(struct agent *a, const char *what, int err);
 
 /* control.c: control frames. */
 void	control_frame(struct agent *a, struct conn *c, const unsigned char *p,

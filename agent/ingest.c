@@ -92,6 +92,32 @@ ingest_count_dropped(struct agent *a, const struct rec_result *r)
 	}
 }
 
+/* Room for more batch entries (doubling). 0, or -1 out of memory. */
+static int
+ingest_grow_bents(struct agent *a)
+{
+	struct batch_ent	*nb;
+	unsigned		 cap = a->bents_cap ? a->bents_cap * 2 : 256;
+
+	if ((nb = reallocarray(a->bents, cap, sizeof *nb)) == NULL)
+		return -1;
+	a->bents = nb;
+	a->bents_cap = cap;
+	return 0;
+}
+
+/* Remember a disk error for status (the text, when). */
+void
+ingest_storage_error(struct agent *a, const char *what, int err)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(a->storage_error, sizeof a->storage_error, "%s: %s", what,
+	    strerror(err));
+	a->storage_error_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* One event frame from connection c. */
 void
 ingest_event(struct agent *a, struct conn *c, const unsigned char *p, size_t n)
@@ -116,6 +142,12 @@ ingest_event(struct agent *a, struct conn *c, const unsigned char *p, size_t n)
 		    NULL);
 		return;
 	}
+	if (a->batch_events == a->bents_cap && ingest_grow_bents(a) == -1) {
+		a->ctr.rejected++;
+		conn_error(c, "busy", "the agent is out of memory", c->seq,
+		    NULL);
+		return;
+	}
 	e = rec_validate((const char *)p, n, &c->scrub, &a->batch, &r);
 	if (e != REC_OK) {
 		a->ctr.rejected++;
@@ -135,6 +167,8 @@ ingest_event(struct agent *a, struct conn *c, const unsigned char *p, size_t n)
 		a->ctr.redactions_kind[k] += r.redactions[k];
 		a->ctr.redactions += r.redactions[k];
 	}
+	a->bents[a->batch_events].c = c;
+	a->bents[a->batch_events].seq = c->seq;
 	a->batch_events++;
 	if (c->batch_first == 0)
 		c->batch_first = c->seq;
@@ -157,21 +191,30 @@ ingest_schedule_commit(struct agent *a)
 	event_active(a->commit_ev, 0, 0);
 }
 
-/* Tell each contributing connection that its part of the batch was lost. */
+/*
+ * A write stored only the first `stored` records of the batch: tell each
+ * connection exactly which of its events were not stored (from its first
+ * refused one to its last in the batch; the stored ones are acked).
+ */
 static void
-ingest_fail_batch(struct agent *a, int err)
+ingest_fail_batch(struct agent *a, int err, unsigned stored)
 {
 	struct conn	*c;
 	char		 msg[200];
+	unsigned	 i;
 
+	for (i = stored; i < a->batch_events; i++)
+		if (a->bents[i].c->fail_first == 0)
+			a->bents[i].c->fail_first = a->bents[i].seq;
 	TAILQ_FOREACH(c, &a->conns, entry) {
-		if (c->batch_first == 0)
+		if (c->fail_first == 0)
 			continue;
 		snprintf(msg, sizeof msg, "events %llu..%llu could not be stored:"
-		    " %s", (unsigned long long)c->batch_first,
+		    " %s", (unsigned long long)c->fail_first,
 		    (unsigned long long)c->batch_last, strerror(err));
-		conn_error_range(c, "storage", msg, c->batch_first,
+		conn_error_range(c, "storage", msg, c->fail_first,
 		    c->batch_last);
+		c->fail_first = 0;
 	}
 }
 
@@ -180,10 +223,10 @@ void
 ingest_commit(struct agent *a)
 {
 	struct conn	*c;
-	unsigned	 before;
+	unsigned	 before, stored;
 	time_t		 now;
 	uint64_t	 now_ms;
-	int		 rolled = 0;
+	int		 rolled = 0, err;
 
 	if (a->batch_events > 0) {
 		before = queue_active_events(a->q);
@@ -198,17 +241,27 @@ ingest_commit(struct agent *a)
 		    QUEUE_ROLL_EVENTS || queue_active_bytes(a->q) +
 		    a->batch.len >= QUEUE_ROLL_BYTES)
 			server_fd_release(a);
-		if (queue_append(a->q, a->batch.data, a->batch.len,
-		    a->batch_events) == -1) {
+		if (queue_append_part(a->q, a->batch.data, a->batch.len,
+		    a->batch_events, &stored) == -1) {
+			err = errno;
 			a->ctr.write_errors++;
-			a->ctr.storage_dropped += a->batch_events;
+			a->ctr.storage_dropped += a->batch_events - stored;
+			a->ctr.persisted += stored;
+			ingest_storage_error(a, "cannot write to the queue", err);
 			now = time(NULL);
 			if (now - a->last_disk_warn >= 60) {
+				errno = err;
 				log_warn("cannot write %u event(s) to the queue",
-				    a->batch_events);
+				    a->batch_events - stored);
 				a->last_disk_warn = now;
 			}
-			ingest_fail_batch(a, errno);
+			ingest_fail_batch(a, err, stored);
+			if (stored > 0) {
+				if (a->up != NULL)
+					upload_set_tracked(a->up,
+					    a->ctr.persisted);
+				rolled = 1;	/* a roll came first */
+			}
 		} else {
 			a->ctr.persisted += a->batch_events;
 			if (a->up != NULL)
@@ -222,8 +275,11 @@ ingest_commit(struct agent *a)
 		a->batch.len = 0;
 		a->batch_events = 0;
 		/* Rolls in this batch renamed files: make that durable once. */
-		if (queue_sync_dir(a->q) == -1)
+		if (queue_sync_dir(a->q) == -1) {
+			ingest_storage_error(a, "cannot fsync the queue "
+			    "directory", errno);
 			log_warn("cannot sync the queue directory");
+		}
 	}
 	/*
 	 * Every event frame received so far is now handled: ack it, asked or

@@ -251,10 +251,15 @@ agent_synced(void *arg, unsigned nok, unsigned nfail, int err, int dir_err)
 	if (rfail > 0)
 		log_warnx("could not promote %u segment(s) another writer left"
 		    " unfinished; the next recovery tries again", rfail);
-	if (dir_err != 0)
+	if (dir_err != 0) {
 		a->ctr.dirsync_errors++;
-	if (nfail > 0)
+		ingest_storage_error(a, "cannot fsync the queue directory",
+		    dir_err);
+	}
+	if (nfail > 0) {
 		a->ctr.roll_errors += nfail;
+		ingest_storage_error(a, "cannot finish a rolled segment", err);
+	}
 	/* Disk errors repeat: one line a minute (shared with ingest). */
 	if ((dir_err != 0 || nfail > 0) && now - a->last_disk_warn >= 60) {
 		a->last_disk_warn = now;
@@ -793,6 +798,7 @@ main(int argc, char **argv)
 	event_base_free(a->base);
 	json_decref(a->dropped_fields);
 	buf_free(&a->batch);
+	free(a->bents);
 	curl_dl_unload();
 	log_info("stopped");
 	close(a->lock_fd);	/* releases the lifetime lock last */

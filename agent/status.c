@@ -91,6 +91,12 @@ status_snapshot(struct agent *a)
 		upload_status(a->up, o);
 	}
 	json_object_set_new(o, "counters", c);
+	/* Why storage fails (disk full, read-only, EIO), not only counters. */
+	json_object_set_new(o, "storage", json_pack("{s:s?, s:I, s:I, s:I}",
+	    "last_error", a->storage_error[0] != '\0' ? a->storage_error :
+	    NULL, "last_error_unix_ms", (json_int_t)a->storage_error_ms,
+	    "refused_events", (json_int_t)a->ctr.storage_dropped,
+	    "write_errors", (json_int_t)a->ctr.write_errors));
 	r = json_object();
 	for (k = 0; k < SCRUB_NKINDS; k++)
 		json_object_set_new(r, scrub_kind_names[k],

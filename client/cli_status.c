@@ -146,6 +146,9 @@ cli_status_gather(const struct paths *p)
 		if (json_object_get(snap, "upload"))
 			json_object_set(s, "upload",
 			    json_object_get(snap, "upload"));
+		if (json_object_get(snap, "storage"))
+			json_object_set(s, "storage",
+			    json_object_get(snap, "storage"));
 		json_object_set(s, "redactions_by_kind",
 		    json_object_get(snap, "redactions_by_kind"));
 		json_object_set(s, "dropped_fields",
@@ -220,6 +223,7 @@ cli_status_text(json_t *s)
 	json_t		*h = json_object_get(s, "health");
 	json_t		*ctr = json_object_get(s, "counters");
 	json_t		*up = json_object_get(s, "upload");
+	json_t		*sto = json_object_get(s, "storage");
 	char		 ago[32];
 	const char	*str;
 	json_int_t	 next;
@@ -313,6 +317,13 @@ cli_status_text(json_t *s)
 				printf(" (%s)", str);
 		}
 		printf("\n");
+	}
+	if (sto != NULL && ji(sto, "last_error_unix_ms") > 0) {
+		cli_ago(ji(sto, "last_error_unix_ms"), ago, sizeof ago);
+		printf("Storage:   last failure %s: %s (%lld event(s) refused)"
+		    "\n", ago, (str = json_string_value(json_object_get(sto,
+		    "last_error"))) != NULL ? str : "?",
+		    (long long)ji(sto, "refused_events"));
 	}
 	if (ctr != NULL)
 		printf("Counters:  received %lld, rejected %lld, persisted %lld,"

@@ -1215,11 +1215,21 @@ int
 queue_append(struct queue *q, const char *lines, size_t len,
     unsigned nevents)
 {
+	return queue_append_part(q, lines, len, nevents, NULL);
+}
+
+/* Append records; on failure *stored says how many went in (queue.h). */
+int
+queue_append_part(struct queue *q, const char *lines, size_t len,
+    unsigned nevents, unsigned *stored)
+{
 	const char	*p = lines, *e = lines + len, *nl, *c;
-	unsigned	 n;
+	unsigned	 n, done = 0;
 	uint64_t	 b;
 	int		 err;
 
+	if (stored != NULL)
+		*stored = 0;
 	if (len > 0 && lines == NULL) {
 		errno = EINVAL;
 		return -1;
@@ -1232,8 +1242,11 @@ queue_append(struct queue *q, const char *lines, size_t len,
 		if (q->afd == -1) {
 			q->afd = partial_create(q->dfd, q->aname,
 			    sizeof q->aname, q->handed);
-			if (q->afd == -1)
+			if (q->afd == -1) {
+				if (stored != NULL)
+					*stored = done;
 				return -1;
+			}
 			q->aevents = 0;
 			q->abytes = 0;
 		}
@@ -1257,6 +1270,7 @@ queue_append(struct queue *q, const char *lines, size_t len,
 			goto fail;
 		q->aevents += n;
 		q->abytes = b;
+		done += n;
 		p = c;
 		if (q->aevents >= QUEUE_ROLL_EVENTS ||
 		    q->abytes >= QUEUE_ROLL_BYTES) {
@@ -1272,6 +1286,8 @@ fail:
 	/* Cut back to the last line before this batch chunk. */
 	if (ftruncate(q->afd, (off_t)q->abytes) == -1)
 		active_abandon(q);
+	if (stored != NULL)
+		*stored = done;
 	errno = err;
 	return -1;
 }

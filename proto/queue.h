@@ -123,6 +123,15 @@ const struct queue_recovery *queue_last_recovery(struct queue *q);
  */
 int	queue_append(struct queue *q, const char *lines, size_t len,
 	    unsigned nevents);
+/*
+ * queue_append(), telling how much of a batch is stored when it fails
+ * part-way: a batch that crosses a roll can have its first part in the
+ * rolled segment and fail in the next one (disk full). On -1, *stored is
+ * the number of leading records that are on disk (per the fsync policy);
+ * the rest are not. stored may be NULL.
+ */
+int	queue_append_part(struct queue *q, const char *lines, size_t len,
+	    unsigned nevents, unsigned *stored);
 /* Flush the active segment to stable storage now (fdatasync). */
 int	queue_sync(struct queue *q);
 /* Finish the active segment: fsync, rename to .ndjson, enforce caps.
