@@ -6,6 +6,8 @@
 #   make deps       install missing build dependencies (apt-get)
 #   make check      build and run every unit and integration test
 #   make check-browser  the `view` page in headless Chromium
+#   make check PORTABLE=1  the same with every Linux-only branch switched
+#                   off (build-portable/; README "macOS and BSD")
 #   make asan/ubsan the same suite under AddressSanitizer / UBSan
 #   make bench      benchmarks, one table (and the syslog-ng peer table)
 #   make bench-peer only the syslog-ng peer table
@@ -25,6 +27,12 @@ MANDIR    ?= $(PREFIX)/share/man
 PCDIR     ?= $(LIBDIR)/pkgconfig
 DESTDIR   ?=
 
+# PORTABLE=1: the macOS/BSD branches of proto/port.c and agent/watch.c
+# instead of the Linux ones, in a build directory of their own.
+ifeq ($(PORTABLE),1)
+BUILD     ?= build-portable
+PORT_CFLAGS = -DATC_PORTABLE=1
+endif
 BUILD     ?= build
 CC        ?= cc
 CFLAGS    ?= -O2 -g
@@ -40,7 +48,7 @@ LIB_LIBS   = $(shell pkg-config --libs jansson inih uuid 2>/dev/null)
 # The agent loads libcurl on demand (agent/curl_dl.c): headers only here.
 AGENT_LIBS = $(shell pkg-config --libs libevent jansson inih uuid zlib 2>/dev/null) -ldl
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DATC_VERSION='"$(VERSION)"' -fPIC \
-             -Iinclude -Iproto $(WARN) $(CFLAGS) $(PKG_CFLAGS)
+             -Iinclude -Iproto $(PORT_CFLAGS) $(WARN) $(CFLAGS) $(PKG_CFLAGS)
 
 PROTO_SRC  = $(sort $(wildcard proto/*.c))
 SHIM_SRC   = $(sort $(filter-out client/cli%.c,$(wildcard client/*.c)))
@@ -74,8 +82,8 @@ FAULT_SO   = $(BUILD)/tests/libfault.so
 BENCH_BIN  = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 DEPS_OK    = $(BUILD)/.deps-ok
 
-.PHONY: all run check check-browser asan ubsan bench lint install install-user-service \
-        uninstall clean deps format demo fuzz chaos schema
+.PHONY: all run check check-browser asan ubsan bench lint standin install \
+        install-user-service uninstall clean deps format demo fuzz chaos schema
 all: $(AGENTD) $(CLI) $(LIB_A) $(LIB_SO) $(PCFILE)
 
 # A plain build only checks the build dependencies and says what to run;
@@ -162,8 +170,8 @@ schema: $(GEN_SCHEMA)
 run: all
 	@sh scripts/run.sh $(BUILD)
 
-check: all $(UNIT_BIN) $(TOOL_BIN) $(FAULT_SO) $(GEN_SCHEMA)
-	@sh tests/run.sh $(BUILD)
+check: lint standin all $(UNIT_BIN) $(TOOL_BIN) $(FAULT_SO) $(GEN_SCHEMA)
+	@ATC_PORTABLE=$(PORTABLE) sh tests/run.sh $(BUILD)
 
 # `view` in headless Chromium (fails when chromium is missing; `make check`
 # runs the same test and skips it with a message instead).
@@ -211,6 +219,20 @@ demo: all
 lint:
 	@sh scripts/lint.sh
 
+# The macOS branches compiled on Linux against tests/portable's stand-in
+# headers (kqueue, launchd, getpeereid, renamex_np, _NSGetExecutablePath):
+# syntax and types only, nothing is linked or run (README "macOS and BSD").
+STANDIN_SRC = proto/port.c proto/sock.c agent/watch.c agent/main.c \
+              agent/server.c client/shim.c client/spawn.c client/cli.c \
+              client/cli_view.c \
+              proto/queue.c proto/identity.c
+standin: $(DEPS_OK)
+	@for f in $(STANDIN_SRC); do \
+	    $(CC) -std=c11 -D_GNU_SOURCE -DATC_VERSION='"$(VERSION)"' \
+	        -DATC_STANDIN_DARWIN=1 -Itests/portable -Iinclude -Iproto \
+	        $(WARN) -Werror $(PKG_CFLAGS) -fsyntax-only $$f \
+	        || exit 1; done; echo "standin: $(words $(STANDIN_SRC)) files compile with the macOS branches"
+
 format:
 	clang-format -i agent/*.c agent/*.h client/*.c client/*.h proto/*.c proto/*.h
 
@@ -246,6 +268,6 @@ uninstall:
 	-rmdir $(DESTDIR)$(INCDIR)/atomcode 2>/dev/null
 
 clean:
-	rm -rf build build-asan build-ubsan
+	rm -rf build build-asan build-ubsan build-portable
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

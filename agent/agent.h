@@ -204,6 +204,8 @@ json_t	*status_snapshot(struct agent *a);
 
 /* watch.c: notice ready segments renamed in by other writers. */
 void	watch_start(struct agent *a);
+void	watch_poke(struct agent *a);
+const char *watch_method(void);
 void	watch_stop(void);
 
 /* main.c: lifecycle helpers used by the others. */

@@ -15,7 +15,6 @@
 #include <stddef.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,14 +22,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifdef __APPLE__
-#include <launch.h>
-#endif
-
 #include "agent.h"
 #include "curl_dl.h"
 #include "fsio.h"
 #include "log.h"
+#include "port.h"
 #include "sock.h"
 
 #define LOCK_WAIT_MS	2000	/* wait for a predecessor that is mid-exit */
@@ -163,6 +159,7 @@ agent_check_idle(struct agent *a)
 {
 	struct timeval	tv;
 
+	watch_poke(a);	/* a client left or a segment rolled */
 	if (!a->auto_spawned || a->socket_activated || a->stopping ||
 	    a->settings.idle_exit_s == 0 || a->idle_ev == NULL)
 		return;
@@ -458,33 +455,12 @@ agent_sd_notify(const char *msg)
 	memcpy(sun.sun_path, path, n);
 	if (sun.sun_path[0] == '@')
 		sun.sun_path[0] = '\0';
-	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+	if ((fd = port_socket(AF_UNIX, SOCK_DGRAM, 0)) == -1)
 		return;
-	(void)sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sun,
+	(void)sendto(fd, msg, strlen(msg), PORT_MSG_NOSIGNAL, (struct sockaddr *)&sun,
 	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n));
 	close(fd);
 }
-
-#ifdef __APPLE__
-/* launchd socket activation: the "Listeners" entry of the plist's Sockets. */
-static int
-agent_launchd_fd(void)
-{
-	int	*fds = NULL;
-	size_t	 n = 0, i;
-	int	 fd;
-
-	if (launch_activate_socket("Listeners", &fds, &n) != 0 || n == 0) {
-		free(fds);
-		return -1;	/* ESRCH: not managed by launchd */
-	}
-	fd = fds[0];
-	for (i = 1; i < n; i++)
-		close(fds[i]);
-	free(fds);
-	return fd;
-}
-#endif
 
 /* Redirect stdio to the log file (detached mode), rotating a large one. */
 static void
@@ -520,18 +496,14 @@ agent_log_to_file(struct agent *a)
  * Telemetry is background work: SCHED_BATCH keeps the normal CPU share but
  * never preempts the task running on a CPU when the agent wakes up, so the
  * process that just sent an event keeps its core (the emitter's p99 on 2
- * cores: docs/PERFORMANCE.md). The syncer thread inherits it.
+ * cores: docs/PERFORMANCE.md). The syncer thread inherits it. Linux only
+ * (port_batch_sched): macOS and the BSDs have no such class.
  */
 static void
 agent_background_sched(void)
 {
-#ifdef SCHED_BATCH
-	struct sched_param	sp;
-
-	memset(&sp, 0, sizeof sp);
-	if (sched_setscheduler(0, SCHED_BATCH, &sp) == -1)
-		log_debug("SCHED_BATCH: %s", strerror(errno));
-#endif
+	if (port_batch_sched() == -1)
+		log_debug("batch scheduling: %s", strerror(errno));
 }
 
 /* Classic double fork into a new session (--detach). */
@@ -658,10 +630,8 @@ main(int argc, char **argv)
 	}
 
 	a->listen_fd = agent_listen_fds();
-#ifdef __APPLE__
-	if (a->listen_fd == -1)
-		a->listen_fd = agent_launchd_fd();
-#endif
+	if (a->listen_fd == -1)	/* launchd (macOS); ENOSYS elsewhere */
+		a->listen_fd = port_launchd_listener("Listeners");
 	a->socket_activated = a->listen_fd != -1;
 	if (detach == 1)
 		agent_daemonize();

@@ -21,6 +21,7 @@
 #include "agent.h"
 #include "frame.h"
 #include "log.h"
+#include "port.h"
 #include "sock.h"
 
 static void	conn_read_cb(evutil_socket_t, short, void *);
@@ -284,8 +285,7 @@ server_accept_some(struct agent *a, unsigned max, int at_exit)
 				return 0;
 			}
 		}
-		fd = accept4(a->listen_fd, NULL, NULL,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = port_accept(a->listen_fd, PORT_NONBLOCK);
 		if (fd == -1) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
@@ -414,7 +414,7 @@ conn_send(struct conn *c, const char *json, size_t len)
 		conn_close(c);
 		return;
 	}
-	n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	n = send(c->fd, c->out.data, c->out.len, PORT_MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (n > 0)
 		buf_consume(&c->out, (size_t)n);
 	else if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
@@ -781,7 +781,7 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (c->dead)
 		return;
-	n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	n = send(c->fd, c->out.data, c->out.len, PORT_MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (n > 0)
 		buf_consume(&c->out, (size_t)n);
 	else if (n == -1 && errno != EAGAIN && errno != EINTR) {
@@ -856,7 +856,7 @@ server_close_all(struct agent *a)
 		/* Best effort: push replies (acks) still pending. */
 		if (c->out.len > 0)
 			(void)send(c->fd, c->out.data, c->out.len,
-			    MSG_NOSIGNAL | MSG_DONTWAIT);
+			    PORT_MSG_NOSIGNAL | MSG_DONTWAIT);
 		c->batch_first = 0;
 		conn_free(a, c);
 	}

@@ -27,6 +27,7 @@
 #include "frame.h"
 #include "notice.h"
 #include "paths.h"
+#include "port.h"
 #include "queue.h"
 #include "sock.h"
 
@@ -187,7 +188,7 @@ cli_request(const struct paths *p, json_t *req, int timeout_ms, int *running)
 	frame_encode(&out, s, strlen(s));
 	free(s);
 	op = json_string_value(json_object_get(req, "op"));
-	if (send(fd, out.data, out.len, MSG_NOSIGNAL) != (ssize_t)out.len)
+	if (send(fd, out.data, out.len, PORT_MSG_NOSIGNAL) != (ssize_t)out.len)
 		goto done;
 	for (i = 0; i < 16; i++) {
 		if (cli_read_frame(fd, &in, timeout_ms) == -1)

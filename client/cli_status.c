@@ -140,6 +140,7 @@ cli_status_gather(const struct paths *p)
 			    "endpoint"));
 		}
 		json_object_set(ag, "fsync", json_object_get(snap, "fsync"));
+		json_object_set(ag, "watcher", json_object_get(snap, "watcher"));
 		if (json_object_get(snap, "counters"))
 			json_object_set(s, "counters",
 			    json_object_get(snap, "counters"));

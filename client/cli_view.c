@@ -41,6 +41,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "config.h"
+#include "port.h"
 
 extern char **environ;
 
@@ -1803,7 +1804,7 @@ view_send(int fd, const char *p, size_t len)
 	while (len > 0) {
 		if (poll(&pfd, 1, VIEW_IO_MS) <= 0)
 			return -1;
-		if ((n = send(fd, p, len, MSG_NOSIGNAL)) == -1) {
+		if ((n = send(fd, p, len, PORT_MSG_NOSIGNAL)) == -1) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			return -1;
@@ -1983,7 +1984,7 @@ view_serve(const struct paths *p, unsigned last, int open_it)
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sin.sin_port = 0;
-	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	if ((fd = port_socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
 	    bind(fd, (struct sockaddr *)&sin, sizeof sin) == -1 ||
 	    listen(fd, 16) == -1 ||
 	    getsockname(fd, (struct sockaddr *)&sin, &slen) == -1) {
@@ -2014,7 +2015,7 @@ view_serve(const struct paths *p, unsigned last, int open_it)
 		r = poll(&pfd, 1, 1000);
 		if (r <= 0)
 			continue;
-		if ((c = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) == -1)
+		if ((c = port_accept(fd, 0)) == -1)
 			continue;
 		view_handle(c, p, last, token, port);
 		close(c);

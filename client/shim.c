@@ -5,7 +5,7 @@
  *
  * It must never block the caller outside atc_flush()/atc_close() (and those
  * only up to their bound), print, exit, abort, start threads, install
- * signal handlers or raise SIGPIPE (every send uses MSG_NOSIGNAL). A
+ * signal handlers or raise SIGPIPE (every send uses PORT_MSG_NOSIGNAL). A
  * disabled handle touches no file and no socket; under sudo no file is
  * created in the user's directory.
  *
@@ -55,6 +55,7 @@
 #include "identity.h"
 #include "notice.h"
 #include "paths.h"
+#include "port.h"
 #include "queue.h"
 #include "record.h"
 #include "repo.h"
@@ -89,10 +90,8 @@
 #define ATC_FB_DEFER		4	/* full fallback segments finished at
 					   flush/close, not in emit (fsync) */
 
-#ifndef MSG_NOSIGNAL
-#define MSG_NOSIGNAL 0		/* macOS: SO_NOSIGPIPE is set per socket */
-#endif
-#define ATC_SEND_FLAGS	(MSG_NOSIGNAL | MSG_DONTWAIT)
+/* macOS: PORT_MSG_NOSIGNAL is 0, sock_connect set SO_NOSIGPIPE instead. */
+#define ATC_SEND_FLAGS	(PORT_MSG_NOSIGNAL | MSG_DONTWAIT)
 
 /* One event in the ring: its frame (4-byte header + record). */
 struct atc_ev {
@@ -582,7 +581,7 @@ static int
 conn_open(struct atc *h, uint64_t now)
 {
 	enum spawn_result	r;
-	int			fd, e, one = 1;
+	int			fd, e;
 
 	if (h->fd != -1)
 		return 0;
@@ -614,11 +613,6 @@ conn_open(struct atc *h, uint64_t now)
 		close(fd);
 		return -1;
 	}
-#ifdef SO_NOSIGPIPE
-	setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
-#else
-	(void)one;
-#endif
 	conn_close(h);
 	h->fd = fd;
 	h->connect_failed = 0;

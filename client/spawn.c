@@ -10,7 +10,6 @@
 #include <sys/types.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -22,6 +21,7 @@
 #include <unistd.h>
 
 #include "fsio.h"
+#include "port.h"
 #include "sock.h"
 #include "spawn.h"
 
@@ -85,7 +85,6 @@ spawn_program(char *out, size_t outlen)
 {
 	const char	*env;
 	char		 self[SPAWN_PATH_MAX], *slash;
-	ssize_t		 n;
 	size_t		 len;
 
 	env = getenv("ATOMCODE_TELEMETRYD");
@@ -101,9 +100,7 @@ spawn_program(char *out, size_t outlen)
 	}
 	if (env != NULL && *env != '\0')
 		return path_search(env, out, outlen);
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
+	if (port_self_exe(self, sizeof(self)) == 0) {
 		if ((slash = strrchr(self, '/')) != NULL &&
 		    join(out, outlen, self, (size_t)(slash - self),
 		    SPAWN_PROGRAM) == 0 && executable(out))
@@ -198,11 +195,7 @@ spawn_exec(int lk, char *const argv[], char *const envp[], long maxfd)
 	}
 	if (chdir("/") == -1)
 		_exit(127);
-#ifdef SYS_close_range
-	if (syscall(SYS_close_range, SPAWN_LOCK_FD + 1, ~0U, 0) == -1)
-#endif
-		for (fd = SPAWN_LOCK_FD + 1; fd < maxfd; fd++)
-			close(fd);
+	port_closefrom(SPAWN_LOCK_FD + 1, maxfd);
 	execve(argv[0], argv, envp);
 	_exit(127);
 }

@@ -40,10 +40,7 @@
 #include "fsio.h"
 #include "config.h"
 #include "paths.h"
-
-#ifdef __APPLE__
-#define st_mtim	st_mtimespec
-#endif
+#include "port.h"
 
 #define CONFIG_MAX_SIZE		(1024 * 1024)	/* larger config.toml: EFBIG */
 #define CONFIG_MAX_DEPTH	32	/* nesting of arrays / inline tables */
@@ -1404,8 +1401,8 @@ changed(const char *path, int existed, const struct stat *before)
 		return 1;
 	return sb.st_dev != before->st_dev || sb.st_ino != before->st_ino ||
 	    sb.st_size != before->st_size ||
-	    sb.st_mtim.tv_sec != before->st_mtim.tv_sec ||
-	    sb.st_mtim.tv_nsec != before->st_mtim.tv_nsec;
+	    PORT_MTIM(&sb).tv_sec != PORT_MTIM(before).tv_sec ||
+	    PORT_MTIM(&sb).tv_nsec != PORT_MTIM(before).tv_nsec;
 }
 
 /* The temp name of an edit: "<base>.tmp-" + 6 characters of mkostemp. */

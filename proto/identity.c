@@ -20,6 +20,7 @@
 #include "fsio.h"
 #include "identity.h"
 #include "paths.h"
+#include "port.h"
 
 #define ID_FILE_MAX	4096	/* a larger device_id is not a UUID */
 #define ID_ATTEMPTS	5	/* read / create rounds before giving up */
@@ -184,13 +185,14 @@ create_id(const char *path, const char id[UUID_STR_LEN])
 
 	/* link(2) fails with EEXIST if anyone got there first. */
 	r = link(tmp, path);
-#ifdef RENAME_NOREPLACE
 	if (r == -1 && (errno == EPERM || errno == ENOTSUP ||
 	    errno == EOPNOTSUPP || errno == EMLINK || errno == ENOSYS)) {
 		/* No hard links here; rename without replacing instead. */
-		r = renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
+		saved = errno;
+		if ((r = port_rename_noreplace(tmp, path)) == -1 &&
+		    errno == ENOSYS)
+			errno = saved;
 	}
-#endif
 	saved = errno;
 	unlink(tmp);	/* after a rename it is gone already */
 	if (r == 0) {

@@ -29,6 +29,7 @@
 #include <uuid/uuid.h>
 
 #include "fsio.h"
+#include "port.h"
 #include "queue.h"
 
 #define EXT_PARTIAL	".partial"
@@ -308,15 +309,11 @@ analyze(const char *p, size_t n, struct analysis *a)
 		a->v = V_DELETE;	/* only a torn fragment */
 }
 
-/* fdatasync where it exists (Linux), else fsync. */
+/* fdatasync where it exists (Linux), else fsync (port.c). */
 static int
 sync_data(int fd)
 {
-#if defined(__linux__)
-	return fdatasync(fd);
-#else
-	return fsync(fd);
-#endif
+	return port_datasync(fd);
 }
 
 /* Read a whole regular file (already open) into out. */

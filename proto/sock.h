@@ -1,7 +1,7 @@
 /*
  * sock — AF_UNIX helpers shared by agent and shim: connect/listen on paths
- * of any length (Linux: through /proc/self/fd/<dirfd>/<name> when the path
- * does not fit sun_path) and peer credentials.
+ * of any length (a path that does not fit sun_path is reached through its
+ * directory: port_sun_fill) and peer credentials.
  */
 #ifndef PROTO_SOCK_H
 #define PROTO_SOCK_H

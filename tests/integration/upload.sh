@@ -151,7 +151,9 @@ check "agent starts (idle, empty queue)" start_agent
 n0=$(collected)
 records 3 900000 >"$T/foreign.tmp"
 mv "$T/foreign.tmp" "$Q/20260101-000000-aaaaaaaa-0000-4000-8000-00000000000f.ndjson"
-check "a segment another writer renamed into the queue is uploaded promptly" \
+# The poll watcher looks when a client leaves: a CLI call is that client.
+[ "$WATCHER" = poll ] && "$CLI" status >/dev/null
+check "a segment another writer renamed into the queue is uploaded promptly ($WATCHER)" \
     wait_for "[ \$(python3 -c 'import json,urllib.request as u; print(json.load(u.urlopen(\"http://127.0.0.1:$CPORT/_stats\"))[\"records\"])') -ge $((n0 + 3)) ]" 50
 stop_agent
 
