@@ -99,7 +99,9 @@ ingest_grow_bents(struct agent *a)
 	struct batch_ent	*nb;
 	unsigned		 cap = a->bents_cap ? a->bents_cap * 2 : 256;
 
-	if ((nb = reallocarray(a->bents, cap, sizeof *nb)) == NULL)
+	/* (reallocarray is missing on macOS: the overflow check by hand.) */
+	if (cap > SIZE_MAX / sizeof *nb ||
+	    (nb = realloc(a->bents, cap * sizeof *nb)) == NULL)
 		return -1;
 	a->bents = nb;
 	a->bents_cap = cap;
