@@ -98,10 +98,11 @@ ingest_grow_bents(struct agent *a)
 {
 	struct batch_ent	*nb;
 	unsigned		 cap = a->bents_cap ? a->bents_cap * 2 : 256;
+	size_t			 n = cap;
 
 	/* (reallocarray is missing on macOS: the overflow check by hand.) */
-	if (cap > SIZE_MAX / sizeof *nb ||
-	    (nb = realloc(a->bents, cap * sizeof *nb)) == NULL)
+	if (cap < a->bents_cap || n > SIZE_MAX / sizeof *nb ||
+	    (nb = realloc(a->bents, n * sizeof *nb)) == NULL)
 		return -1;
 	a->bents = nb;
 	a->bents_cap = cap;
