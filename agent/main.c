@@ -52,14 +52,39 @@ usage(FILE *fp)
 	    "State lives in $ATOMCODE_HOME (default ~/.atomcode).\n");
 }
 
+/*
+ * An endpoint the agent may upload to: an http(s) URL with a host, and
+ * HTTPS unless it is loopback (tests, `make demo`) or telemetryd.conf says
+ * [upload] allow_http = true. 0, or -1 and a sentence in cause.
+ */
+static int
+agent_endpoint_check(struct agent *a, const char *url, char *cause,
+    size_t causelen)
+{
+	if (config_endpoint_check(url, cause, causelen) == -1)
+		return -1;
+	if (!a->settings.allow_http && config_endpoint_cleartext(url)) {
+		snprintf(cause, causelen, "endpoint \"%.200s\" is plain http://"
+		    " to a host other than loopback: records would cross the"
+		    " network in clear; use https:// (or set [upload]"
+		    " allow_http = true in telemetryd.conf)", url);
+		return -1;
+	}
+	return 0;
+}
+
 /* Build the uploader configuration from the current state. */
 static void
 agent_upload_config(struct agent *a, struct upload_config *uc, char *state,
     size_t statelen)
 {
+	char	cause[512];
+
 	snprintf(state, statelen, "%s/upload-state.json", a->paths.telemetry);
 	memset(uc, 0, sizeof *uc);
-	uc->enabled = a->opt.enabled;
+	/* An endpoint the settings no longer allow is never sent to. */
+	uc->enabled = a->opt.enabled && agent_endpoint_check(a,
+	    a->opt.endpoint, cause, sizeof cause) == 0;
 	uc->endpoint = a->opt.endpoint;
 	uc->ca_file = a->settings.ca_file;
 	uc->timeout_s = a->settings.upload_timeout_s;
@@ -84,19 +109,6 @@ agent_reload(struct agent *a, char *err, size_t errlen)
 	char			state[PATHS_MAX + 32], cause[512], warn[512];
 	int			was = a->opt.enabled;
 
-	/* The resolution the CLI and the library share (config.h). */
-	(void)config_resolve(a->paths.config, cli_no_telemetry, &cfg, &o);
-	config_warning(&cfg, warn, sizeof warn);
-	if (warn[0] != '\0')
-		log_warnx("%s", warn);
-	if (config_endpoint_check(o.endpoint, cause, sizeof cause) == -1) {
-		log_warnx("%s; keeping %s", cause, a->opt.endpoint);
-		snprintf(err, errlen, "%s (endpoint %s kept)", cause,
-		    a->opt.endpoint);
-		memcpy(o.endpoint, a->opt.endpoint, sizeof o.endpoint);
-	}
-	a->config = cfg;
-	a->opt = o;
 	/* From the defaults, so a removed key goes back to its default. */
 	settings_defaults(&s);
 	if (settings_load(a->paths.settings, &s, cause, sizeof cause) == 0)
@@ -104,9 +116,21 @@ agent_reload(struct agent *a, char *err, size_t errlen)
 	else {
 		log_warnx("settings not reloaded, keeping the old ones: %s",
 		    cause);
-		if (err[0] == '\0')
-			snprintf(err, errlen, "%s (old settings kept)", cause);
+		snprintf(err, errlen, "%s (old settings kept)", cause);
 	}
+	/* The resolution the CLI and the library share (config.h). */
+	(void)config_resolve(a->paths.config, cli_no_telemetry, &cfg, &o);
+	config_warning(&cfg, warn, sizeof warn);
+	if (warn[0] != '\0')
+		log_warnx("%s", warn);
+	if (agent_endpoint_check(a, o.endpoint, cause, sizeof cause) == -1) {
+		log_warnx("%s; keeping %s", cause, a->opt.endpoint);
+		snprintf(err, errlen, "%s (endpoint %s kept)", cause,
+		    a->opt.endpoint);
+		memcpy(o.endpoint, a->opt.endpoint, sizeof o.endpoint);
+	}
+	a->config = cfg;
+	a->opt = o;
 	log_set_level(a->settings.log_level);
 	queue_set_fsync(a->q, a->settings.fsync);
 	agent_upload_config(a, &uc, state, sizeof state);
@@ -603,7 +627,7 @@ main(int argc, char **argv)
 		config_warning(&a->config, cause, sizeof cause);
 		fprintf(stderr, "atomcode-telemetryd: %s\n", cause);
 	}
-	if (config_endpoint_check(a->opt.endpoint, cause, sizeof cause) ==
+	if (agent_endpoint_check(a, a->opt.endpoint, cause, sizeof cause) ==
 	    -1) {
 		fprintf(stderr, "atomcode-telemetryd: %s\n", cause);
 		return 1;

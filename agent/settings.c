@@ -97,6 +97,13 @@ settings_handler(void *arg, const char *section, const char *name,
 	} else if (IS("upload", "max_retry_after_s")) {
 		if (settings_uint(value, 1, 86400, &s->max_retry_after_s))
 			goto bad;
+	} else if (IS("upload", "allow_http")) {
+		if (strcmp(value, "true") == 0)
+			s->allow_http = 1;
+		else if (strcmp(value, "false") == 0)
+			s->allow_http = 0;
+		else
+			goto bad;
 	} else if (IS("upload", "ca_file")) {
 		if (strlen(value) >= sizeof s->ca_file)
 			goto bad;
@@ -207,7 +214,8 @@ settings_print(const struct settings *s, FILE *fp)
 	    s->fsync == QUEUE_FSYNC_NEVER ? "never" : "roll",
 	    s->roll_interval_ms);
 	fprintf(fp, "[upload]\ntimeout_s = %u\nconnect_timeout_s = %u\n"
-	    "backoff_scale_pct = %u\nmax_retry_after_s = %u\nca_file = %s\n",
-	    s->upload_timeout_s, s->upload_connect_timeout_s,
-	    s->backoff_scale_pct, s->max_retry_after_s, s->ca_file);
+	    "backoff_scale_pct = %u\nmax_retry_after_s = %u\nca_file = %s\n"
+	    "allow_http = %s\n", s->upload_timeout_s,
+	    s->upload_connect_timeout_s, s->backoff_scale_pct,
+	    s->max_retry_after_s, s->ca_file, s->allow_http ? "true" : "false");
 }

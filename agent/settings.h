@@ -20,6 +20,8 @@ struct settings {
 	unsigned	backoff_scale_pct;	/* [upload] backoff_scale_pct (tests shorten) */
 	unsigned	max_retry_after_s;	/* [upload] max_retry_after_s (cap, 24 h) */
 	char		ca_file[1024];	/* [upload] ca_file, "" = system store */
+	int		allow_http;	/* [upload] allow_http: plain http:// to a
+					   host other than loopback */
 	int		log_level;	/* [agent] log_level = error|warn|info|debug */
 };
 

@@ -19,8 +19,12 @@
  * below its 200-byte limit and free of `#`, `;` and quotes.
  */
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <ctype.h>
 #include <dirent.h>
@@ -1156,6 +1160,49 @@ config_endpoint_check(const char *url, char *cause, size_t causelen)
 		return -1;
 	}
 	return 0;
+}
+
+/* Plain http:// to a host other than loopback? (config.h) */
+int
+config_endpoint_cleartext(const char *url)
+{
+	char		 host[256];
+	const char	*a, *e, *at, *p;
+	size_t		 n;
+	struct in_addr	 v4;
+	struct in6_addr	 v6;
+
+	if (strncasecmp(url, "http://", 7) != 0)
+		return 0;
+	a = url + 7;
+	e = a + strcspn(a, "/?#");
+	/* userinfo@host:port */
+	for (at = NULL, p = a; p < e; p++)
+		if (*p == '@')
+			at = p;
+	if (at != NULL)
+		a = at + 1;
+	if (a < e && *a == '[') {
+		a++;
+		if ((p = memchr(a, ']', (size_t)(e - a))) == NULL)
+			return 1;
+	} else if ((p = memchr(a, ':', (size_t)(e - a))) == NULL)
+		p = e;
+	n = (size_t)(p - a);
+	if (n == 0 || n >= sizeof(host))
+		return 1;
+	memcpy(host, a, n);
+	host[n] = '\0';
+	if (n > 1 && host[n - 1] == '.')
+		host[--n] = '\0';
+	if (strcasecmp(host, "localhost") == 0)
+		return 0;
+	if (inet_pton(AF_INET, host, &v4) == 1)
+		return (ntohl(v4.s_addr) >> 24) != 127;
+	if (inet_pton(AF_INET6, host, &v6) == 1)
+		return !IN6_IS_ADDR_LOOPBACK(&v6) &&
+		    !(IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);
+	return 1;
 }
 
 /* A sentence about c for status, "" when there is nothing to say. */

@@ -45,6 +45,11 @@ int	config_resolve(const char *path, int cli_no_telemetry,
 	    struct tconfig *c, struct optout *o);
 /* An absolute http(s) URL with a host? 0, or -1 and a sentence in cause. */
 int	config_endpoint_check(const char *url, char *cause, size_t causelen);
+/*
+ * Whether url is plain http:// to a host that is not loopback (127.0.0.0/8,
+ * ::1, localhost): records would cross the network in clear. 1 or 0.
+ */
+int	config_endpoint_cleartext(const char *url);
 /* A sentence for status about an unreadable or unparseable c ("" if none). */
 void	config_warning(const struct tconfig *c, char *out, size_t outlen);
 
