@@ -39,14 +39,14 @@ CFLAGS    ?= -O2 -g
 WERROR    ?=
 WARN       = -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
              -Wmissing-prototypes -Wno-unused-parameter $(WERROR)
-PKGS       = libevent jansson inih libcurl uuid zlib
+PKGS       = libevent jansson inih libcurl uuid zlib libdeflate
 # Recursive (=) so pkg-config runs after scripts/deps.sh installed it.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 LIB_LIBS   = $(shell pkg-config --libs jansson inih uuid 2>/dev/null)
 # The agent loads libcurl on demand (agent/curl_dl.c): headers only here.
-AGENT_LIBS = $(shell pkg-config --libs libevent jansson inih uuid zlib 2>/dev/null) -ldl
+AGENT_LIBS = $(shell pkg-config --libs libevent jansson inih uuid libdeflate 2>/dev/null) -ldl
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DATC_VERSION='"$(VERSION)"' -fPIC \
              -Iinclude -Iproto $(PORT_CFLAGS) $(WARN) $(CFLAGS) $(PKG_CFLAGS)
 

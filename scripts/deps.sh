@@ -4,8 +4,8 @@
 # (DEPS_MODE=install) and by a plain `make` (DEPS_MODE=check: never
 # installs, only says what is missing).
 set -u
-PKGS_PC="libevent jansson inih libcurl uuid zlib"
-DEBS="libevent-dev libcurl4-openssl-dev libjansson-dev libinih-dev uuid-dev zlib1g-dev libcmocka-dev pkg-config"
+PKGS_PC="libevent jansson inih libcurl uuid zlib libdeflate"
+DEBS="libevent-dev libcurl4-openssl-dev libjansson-dev libinih-dev uuid-dev zlib1g-dev libdeflate-dev libcmocka-dev pkg-config"
 [ "${1:-}" = "--check-tools" ] && DEBS="$DEBS ${EXTRA_DEBS:-}"
 
 missing=0
@@ -44,7 +44,7 @@ for p in ${EXTRA_REFUSE:-}; do
 done
 if ! command -v apt-get >/dev/null 2>&1; then
 	echo "deps: missing build dependencies and no apt-get here." >&2
-	echo "deps: install: libevent, libcurl, jansson, inih, libuuid, zlib, cmocka, pkg-config" >&2
+	echo "deps: install: libevent, libcurl, jansson, inih, libuuid, zlib, libdeflate, cmocka, pkg-config" >&2
 	exit 1
 fi
 sudo=""
