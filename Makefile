@@ -148,6 +148,11 @@ $(FAULT_SO): tests/fault/fault.c
 	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -O2 -fPIC -shared \
 	    -o $@ $< -ldl -lpthread
 
+# The macOS branches of proto/port.c, compiled into the test against the
+# stand-in headers and run with fakes of the macOS calls.
+$(BUILD)/tests/test_port_darwin: ALL_CFLAGS += -Itests/portable
+$(BUILD)/tests/test_port_darwin: proto/port.c
+
 $(BUILD)/tests/%: tests/tools/%.c $(AGENT_A) $(LIB_INT) $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Iagent -Iclient -o $@ $< $(AGENT_A) $(LIB_INT) $(PKG_LIBS)

@@ -37,6 +37,41 @@ test_roundtrip(void **state)
 	buf_free(&b);
 }
 
+/*
+ * The length is big-endian on every host (the codec shifts; a memcpy of a
+ * host integer would give 02 01 00 00 on x86 and arm64): encode 258 and
+ * 65536, and a little-endian header must not decode as 258.
+ */
+static void
+test_byte_order(void **state)
+{
+	static const unsigned char	le258[] = { 0x02, 0x01, 0x00, 0x00 };
+	struct buf			 b = { 0 };
+	char				*big;
+	const unsigned char		*p;
+	size_t				 plen, used;
+
+	assert_non_null(big = malloc(FRAME_MAX));
+	memset(big, ' ', FRAME_MAX);
+	assert_int_equal(frame_encode(&b, big, 258), 0);
+	assert_memory_equal(b.data, "\x00\x00\x01\x02", 4);
+	assert_int_equal(frame_decode((unsigned char *)b.data, b.len, &p, &plen,
+	    &used), FRAME_OK);
+	assert_int_equal(plen, 258);
+	b.len = 0;
+	assert_int_equal(frame_encode(&b, big, FRAME_MAX), 0);
+	assert_memory_equal(b.data, "\x00\x01\x00\x00", 4);
+	assert_int_equal(frame_decode((unsigned char *)b.data, b.len, &p, &plen,
+	    &used), FRAME_OK);
+	assert_int_equal(plen, FRAME_MAX);
+	/* 0x02010000 is far past FRAME_MAX: a closed stream, not 258 bytes */
+	memcpy(b.data, le258, 4);
+	assert_int_equal(frame_decode((unsigned char *)b.data, b.len, &p, &plen,
+	    &used), FRAME_ERR_LEN);
+	buf_free(&b);
+	free(big);
+}
+
 /* Every length from 0 to FRAME_MAX+1 at the boundaries. */
 static void
 test_lengths(void **state)
@@ -172,6 +207,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_byte_order),
 		cmocka_unit_test(test_lengths),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_two_frames),
