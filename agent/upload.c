@@ -361,11 +361,12 @@ upload_save_state(struct uploader *u, int force)
 	if (!force && u->next_ms == u->saved_next_ms &&
 	    u->reason == u->saved_reason && u->attempt == u->saved_attempt)
 		return;
-	o = json_pack("{s:I, s:s, s:I, s:I, s:I}",
+	o = json_pack("{s:I, s:s, s:I, s:I, s:I, s:I}",
 	    "next_attempt_unix_ms", (json_int_t)u->next_ms,
 	    "reason", upload_reason_names[u->reason],
 	    "attempt", (json_int_t)u->attempt,
 	    "last_status", (json_int_t)u->last_status,
+	    "last_unix_ms", (json_int_t)u->last_ms,
 	    "saved_unix_ms", (json_int_t)upload_now_ms());
 	if (upload_write_json(u->state_path, o) == -1) {
 		log_warn("cannot write %s", u->state_path);
@@ -421,6 +422,10 @@ upload_load_state(struct uploader *u)
 	u->attempt = att > 0 && att < 1000 ? (unsigned)att : 0;
 	u->last_status = (long)json_integer_value(json_object_get(o,
 	    "last_status"));
+	/* The status belongs to an attempt: keep its time with it. */
+	u->last_ms = json_integer_value(json_object_get(o, "last_unix_ms"));
+	if (u->last_ms <= 0 || u->last_ms > upload_now_ms())
+		u->last_ms = 0;
 	json_decref(o);
 
 	/* A wrong clock must not silence us for years. */

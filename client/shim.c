@@ -1723,6 +1723,9 @@ atc_get_stats_size(struct atc *h, struct atc_stats *st, size_t size)
 		pthread_mutex_lock(&h->mtx);
 		c = h->st;
 		c.buffered = h->count;
+		/* Deleted unsent by the budget to make room for our writes. */
+		if (h->q != NULL)
+			c.lost += queue_dropped_here(h->q);
 		pthread_mutex_unlock(&h->mtx);
 	}
 	memcpy(st, &c, size < sizeof(c) ? size : sizeof(c));

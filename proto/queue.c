@@ -1574,6 +1574,13 @@ queue_dropped(struct queue *q)
 	return v;
 }
 
+/* Events this handle deleted unsent (caps, recovery), since it was opened. */
+uint64_t
+queue_dropped_here(struct queue *q)
+{
+	return q->dropped_mem;
+}
+
 /* Scan the directory. */
 int
 queue_stats(struct queue *q, struct queue_stats *st)

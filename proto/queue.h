@@ -209,6 +209,8 @@ int	queue_sync_dir(struct queue *q);
 
 /* Events evicted by the caps, cumulative across processes and restarts. */
 uint64_t queue_dropped(struct queue *q);
+/* Events this handle itself deleted unsent (caps, recovery) since it opened. */
+uint64_t queue_dropped_here(struct queue *q);
 /* Scan the directory. */
 int	queue_stats(struct queue *q, struct queue_stats *st);
 

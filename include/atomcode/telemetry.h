@@ -84,7 +84,10 @@ struct atc_stats {
 	uint64_t acked;		/* confirmed on disk by the agent */
 	uint64_t fallback;	/* written to a fallback segment by this process */
 	uint64_t rejected;	/* refused by the schema or by the agent */
-	uint64_t lost;		/* could not be stored anywhere (disk error) */
+	uint64_t lost;		/* could not be stored anywhere (disk error),
+				   or deleted unsent by the queue budget
+				   (50 files / 5 MiB) when this process's
+				   fallback writes went over it */
 	uint64_t reconnects;	/* successful reconnects to the agent */
 	uint64_t spawns;	/* agents this handle started */
 };

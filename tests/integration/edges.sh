@@ -251,4 +251,12 @@ check "6: ... the record still queued" sh -c "'$CLI' dump 2>/dev/null | grep -q 
 ctl '{"reset": true}'
 check "6: delivered once the proxy lets it through" \
     sh -c "'$CLI' flush --wait | grep -q '^Upload: ok'"
+ctl '{"mode": {"status": 429, "retry_after": "3600"}}'
+echo "$REC" | "$CLI" emit --raw 2>/dev/null
+"$CLI" flush --wait >"$T/f16b" 2>&1
+stop_agent
+check "agent restarts (429 pause kept)" start_agent
+"$CLI" status >"$T/s16e"
+check "16: after a restart the last attempt keeps its time ($(grep Uploads "$T/s16e"))" \
+    grep -q "^Uploads:   paused; last: [0-9]*s ago (HTTP 429" "$T/s16e"
 stop_agent

@@ -694,6 +694,42 @@ test_flush_hands_fallback_to_agent(void **state)
 	assert_int_equal(fallback_records(NULL, NULL), 1);
 }
 
+/*
+ * Events the queue budget deletes to make room for this process's own
+ * fallback writes are lost to it: atc_stats.lost counts them.
+ */
+static void
+test_budget_evictions_are_lost(void **state)
+{
+	struct atc		*h;
+	struct atc_stats	 st;
+	char			 qdir[512], path[1024];
+	int			 i, fd;
+
+	(void)state;
+	snprintf(qdir, sizeof(qdir), "%s/telemetry", home);
+	assert_int_equal(mkdir(qdir, 0700), 0);
+	snprintf(qdir, sizeof(qdir), "%s/telemetry/queue", home);
+	assert_int_equal(mkdir(qdir, 0700), 0);
+	/* The file cap is full: 50 ready segments of 3 records. */
+	for (i = 0; i < 50; i++) {
+		snprintf(path, sizeof(path), "%s/20200101-0000%02d-00000000-0000-"
+		    "4000-8000-0000000000%02d.ndjson", qdir, i, i);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, "{}\n{}\n{}\n", 9), 9);
+		close(fd);
+	}
+	h = open_handle(ATC_F_NO_SPAWN, 100);
+	emit_n(h, 500);		/* a whole fallback segment: it rolls */
+	assert_int_equal(atc_flush(h, 100), ATC_OK);
+	atc_get_stats(h, &st);
+	assert_int_equal(st.fallback, 500);
+	assert_int_equal(count_files(qdir, ".ndjson"), 50);
+	assert_int_equal(st.lost, 3);	/* the oldest planted segment */
+	assert_int_equal(atc_close(h), ATC_OK);
+}
+
 static void
 test_reconnect(void **state)
 {
@@ -1464,6 +1500,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_flush_hands_fallback_to_agent, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_budget_evictions_are_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_optout, setup, teardown),
