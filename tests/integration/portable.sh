@@ -176,3 +176,28 @@ n_before=$("$CLI" dump --last 10000 2>/dev/null | wc -l)
 records 2 >"$ATOMCODE_HOME/telemetry/queue/20260101-000000-AAAAAAAA-0000-4000-8000-00000000000A.ndjson"
 check "a ready segment named with an uppercase UUID is read like any other" \
     test "$("$CLI" dump --last 10000 | wc -l)" = $((n_before + 2))
+
+# --- an idle agent makes no wake-ups, whichever watcher ($WATCHER) ----------
+export ATOMCODE_HOME="$T/idle"
+mkdir -m 700 "$ATOMCODE_HOME"
+check "agent starts (idle)" start_agent
+"$CLI" status >/dev/null 2>&1	# a client came and went (poll: one look)
+wait_for "\"$CLI\" status --json | python3 -c 'import json,sys; sys.exit(json.load(sys.stdin)[\"agent\"][\"uptime_s\"] < 3)'" 50
+sleep 1.5	# the look after that status call is over
+python3 - "$AGENT_PID" >"$T/idle.out" <<'PY'
+import os, sys, time
+pid = sys.argv[1]
+def ctxt():
+    n = 0
+    for t in os.listdir("/proc/%s/task" % pid):
+        for l in open("/proc/%s/task/%s/status" % (pid, t)):
+            if l.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                n += int(l.split()[1])
+    return n
+c0 = ctxt()
+time.sleep(3)
+print("wakeups", ctxt() - c0)
+PY
+check "an idle agent ($WATCHER watcher) has 0 wake-ups in 3 s ($(cat "$T/idle.out"))" \
+    grep -q '^wakeups 0$' "$T/idle.out"
+stop_agent
