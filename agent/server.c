@@ -1,9 +1,13 @@
 /*
  * server.c — the listening socket and client connections: accept with the
  * peer-uid check, non-blocking reads into a bounded buffer, frame splitting,
- * bounded reply buffers, stall timeouts. Connections are freed on a deferred
- * path, never inside their own callback. Never interprets records (ingest.c)
- * or control frames (control.c).
+ * bounded reply buffers, stall timeouts; accept with backpressure (a bounded
+ * number per loop pass, paused at the client limit so the kernel's backlog
+ * holds newcomers, room made only by evicting a truly idle client after
+ * storing what it sent) and the descriptor reserve for new segments.
+ * Connections are freed on a deferred path, or at once when evicted, never
+ * inside their own callback. Never interprets records (ingest.c) or control
+ * frames (control.c).
  */
 #include <sys/ioctl.h>
 #include <sys/resource.h>
