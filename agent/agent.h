@@ -54,6 +54,9 @@
  */
 #define CONN_COALESCE_US	1000
 #define CONN_COALESCE_BYTES	(16 * 1024)
+#define CONN_COALESCE_AFTER	8	/* quick reads in a row before: a short
+					   exchange (hello, a few events,
+					   flush) is never delayed */
 
 /* Counters shown by status (cumulative since start). */
 struct agent_counters {
@@ -102,6 +105,7 @@ struct conn {
 	int		 wgone;		/* peer stopped reading: read until EOF */
 	uint64_t	 last_active_ms;	/* monotonic ms of accept/last read */
 	uint64_t	 last_read_us;	/* monotonic µs of the last read with data */
+	unsigned	 quick_reads;	/* in a row, each within CONN_COALESCE_US */
 	int		 deferred;	/* on agent.deferred: read by the timer */
 	TAILQ_ENTRY(conn) dentry;	/* agent.deferred */
 	unsigned	 replies_owed;	/* upload results this client waits for */

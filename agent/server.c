@@ -679,8 +679,10 @@ conn_input(struct agent *a, struct conn *c, const unsigned char *data,
  * Read coalescing. A client sending faster than a record per
  * CONN_COALESCE_US woke the loop for nearly every record: a context
  * switch, an epoll_wait, a read and a segment write each (at 20k records/s
- * 0.5 wake-ups per record, most of the agent's CPU). When a connection is
- * readable again within that interval of its last read, it leaves the
+ * 0.5 wake-ups per record, most of the agent's CPU). When a connection was
+ * readable CONN_COALESCE_AFTER times in a row, each within that interval
+ * of the read before (a short exchange such as a CLI's hello, a few events
+ * and a flush never is), it leaves the
  * event loop and is read on one timer, once per interval, all that
  * arrived in one read(2), so its writes wake nobody; a read that finds
  * nothing puts it back in the loop. A frame is then read at most
@@ -771,8 +773,11 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 	agent->ctr.reads++;
 	now = mono_us();
 	conn_input(agent, c, read_buf, (size_t)n);
-	if (now < c->last_read_us + CONN_COALESCE_US)
-		conn_defer(agent, c);
+	if (now < c->last_read_us + CONN_COALESCE_US) {
+		if (++c->quick_reads >= CONN_COALESCE_AFTER)
+			conn_defer(agent, c);
+	} else
+		c->quick_reads = 0;
 	c->last_read_us = now;
 }
 

@@ -467,6 +467,21 @@ s = atc.connect(sys.argv[1])
 atc.hello(s)
 atc.replies_until(s, "hello")
 c0 = counters()
+# A short exchange (the CLI's: hello, a few events, flush), each frame its
+# own write: never on the timer, so its flush is answered at once.
+e = atc.connect(sys.argv[1])
+atc.hello(e)
+for i in range(5):
+    time.sleep(0.0001)
+    e.sendall(rec(1000 + i))
+time.sleep(0.0001)
+e.sendall(atc.frame({"op": "flush"}))
+a = atc.replies_until(e, "ack", seq=5)
+e.close()
+time.sleep(0.05)
+c = counters()
+print("short", a[-1].get("seq"), c["coalesced_reads"] - c0["coalesced_reads"])
+c0 = counters()
 # 400 records, one write each, in groups of 10 about 0.5 ms apart.
 for i in range(400):
     s.sendall(rec(i))
@@ -485,6 +500,8 @@ c3 = counters()
 print("quiet", c3["coalesced_reads"] - c2["coalesced_reads"])
 s.close()
 PY
+check "a short exchange (hello, 5 events, flush) is never read on the timer ($(grep short "$T/coal.out"))" \
+    grep -q "^short 5 0$" "$T/coal.out"
 check "a client writing 400 records back to back is acked for all 400 ($(grep acked "$T/coal.out"))" \
     grep -q "^acked 400$" "$T/coal.out"
 check "... read on the coalescing timer, in fewer reads than records ($(grep reads "$T/coal.out"))" \
