@@ -130,8 +130,9 @@ $(AGENT_A): $(AGENT_OBJ)
 $(AGENTD): $(BUILD)/obj/agent/main.o $(AGENT_A) $(LIB_INT)
 	$(CC) $(CFLAGS) -o $@ $^ $(AGENT_LIBS)
 
+# The CLI uses the library's dependencies only (no libevent, no libcurl).
 $(CLI): $(CLI_OBJ) $(LIB_INT)
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIB_LIBS)
 
 $(PCFILE): client/atomcode-telemetry.pc.in Makefile
 	@mkdir -p $(BUILD)

@@ -38,6 +38,12 @@
 #define DROPPED_NAMES_MAX	64		/* distinct dropped field names kept */
 #define ROLL_MAX_AGE_S		30		/* roll a trickled segment at this age */
 #define UPLOAD_PARKED_MAX	16		/* upload requests waiting for the syncer */
+#define DISK_WARN_INTERVAL_S	60		/* a repeated disk error: one log line per */
+#define CONN_DRAIN_READS	1024		/* reads of one client at eviction or
+						   shutdown (× CONN_READ_CHUNK) */
+#define ROLL_SLACK_US		500		/* quiet this close to the interval
+						   rolls now: no sub-ms timer (µs) */
+#define BATCH_ENTS_MIN		256		/* first allocation of a->bents */
 /*
  * Unasked acks of one connection are at least this far apart; one held back
  * is sent when the interval ends. Each ack is a socket buffer the client

@@ -11,7 +11,7 @@
 
 #include "backoff.h"
 
-/* Delays after consecutive generic failures, ms (DESIGN §5). */
+/* Delays after consecutive generic failures, ms (docs/ARCHITECTURE.md). */
 static const uint64_t backoff_table_ms[BACKOFF_STEPS] = {
 	2000, 8000, 30000, 120000, BACKOFF_MAX_MS
 };

@@ -97,7 +97,8 @@ static int
 ingest_grow_bents(struct agent *a)
 {
 	struct batch_ent	*nb;
-	unsigned		 cap = a->bents_cap ? a->bents_cap * 2 : 256;
+	unsigned		 cap = a->bents_cap ? a->bents_cap * 2 :
+	    BATCH_ENTS_MIN;
 	size_t			 n = cap;
 
 	/* (reallocarray is missing on macOS: the overflow check by hand.) */
@@ -252,7 +253,7 @@ ingest_commit(struct agent *a)
 			a->ctr.persisted += stored;
 			ingest_storage_error(a, "cannot write to the queue", err);
 			now = time(NULL);
-			if (now - a->last_disk_warn >= 60) {
+			if (now - a->last_disk_warn >= DISK_WARN_INTERVAL_S) {
 				errno = err;
 				log_warn("cannot write %u event(s) to the queue",
 				    a->batch_events - stored);
@@ -354,7 +355,7 @@ ingest_roll_cb(evutil_socket_t fd, short what, void *arg)
 	quiet = ts_diff(&now, &a->last_write);
 	age = ts_diff(&now, &a->segment_started);
 	want = a->settings.roll_interval_ms / 1000.0;
-	if (quiet + 0.0005 >= want || age >= ROLL_MAX_AGE_S) {
+	if (quiet + ROLL_SLACK_US / 1e6 >= want || age >= ROLL_MAX_AGE_S) {
 		ingest_roll(a);
 		agent_check_idle(a);
 		return;

@@ -30,6 +30,8 @@
 #include "sock.h"
 
 #define LOCK_WAIT_MS	2000	/* wait for a predecessor that is mid-exit */
+#define LOCK_POLL_MS	20	/* … trying the lock this often */
+#define LOCK_FD_MAX	1024	/* an inherited lock fd at or above: not ours */
 #define LOG_ROTATE_BYTES (1024 * 1024)	/* agent.log rotated at start past this */
 
 static struct agent	agent_storage;
@@ -282,7 +284,8 @@ agent_synced(void *arg, unsigned nok, unsigned nfail, int err, int dir_err)
 		ingest_storage_error(a, "cannot finish a rolled segment", err);
 	}
 	/* Disk errors repeat: one line a minute (shared with ingest). */
-	if ((dir_err != 0 || nfail > 0) && now - a->last_disk_warn >= 60) {
+	if ((dir_err != 0 || nfail > 0) && now - a->last_disk_warn >=
+	    DISK_WARN_INTERVAL_S) {
 		a->last_disk_warn = now;
 		errno = nfail > 0 ? err : dir_err;
 		if (nfail > 0)
@@ -373,7 +376,7 @@ agent_lock(struct agent *a, char *cause, size_t causelen)
 		errno = 0;
 		fd = strtol(env, &end, 10);
 		unsetenv("ATOMCODE_LOCK_FD");
-		if (errno == 0 && *end == '\0' && fd > 2 && fd < 1024 &&
+		if (errno == 0 && *end == '\0' && fd > 2 && fd < LOCK_FD_MAX &&
 		    flock((int)fd, LOCK_EX | LOCK_NB) == 0) {
 			a->lock_fd = (int)fd;
 			if ((flags = fcntl(a->lock_fd, F_GETFD)) != -1)
@@ -401,8 +404,8 @@ agent_lock(struct agent *a, char *cause, size_t causelen)
 		}
 		if (waited >= LOCK_WAIT_MS)
 			return 1;
-		usleep(20 * 1000);
-		waited += 20;
+		usleep(LOCK_POLL_MS * 1000);
+		waited += LOCK_POLL_MS;
 	}
 	return 0;
 }

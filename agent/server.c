@@ -118,7 +118,7 @@ server_evict(struct agent *a, struct conn *c)
 
 	a->ctr.conns_evicted++;
 	(void)shutdown(c->fd, SHUT_RD);
-	for (rounds = 0; rounds < 1024 && !c->dead; rounds++) {
+	for (rounds = 0; rounds < CONN_DRAIN_READS && !c->dead; rounds++) {
 		n = read(c->fd, read_buf, sizeof read_buf);
 		if (n <= 0)
 			break;
@@ -823,7 +823,7 @@ conn_arm_timer(struct conn *c, int progress)
 		evtimer_del(c->tev);
 }
 
-/* Stalled for CONN_STALL_S: cut the client off. */
+/* Stalled for stall_timeout_s (telemetryd.conf): cut the client off. */
 static void
 conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -846,7 +846,7 @@ server_drain(struct agent *a)
 	int		 rounds;
 
 	TAILQ_FOREACH(c, &a->conns, entry) {
-		for (rounds = 0; rounds < 1024 && !c->dead; rounds++) {
+		for (rounds = 0; rounds < CONN_DRAIN_READS && !c->dead; rounds++) {
 			n = read(c->fd, read_buf, sizeof read_buf);
 			if (n <= 0)
 				break;

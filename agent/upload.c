@@ -326,7 +326,7 @@ upload_iso_time(int64_t ms, char *out, size_t outlen)
 	    off < 0 ? '-' : '+', labs(off) / 3600, (labs(off) % 3600) / 60);
 }
 
-/* Rewrite health.json (upstream format, DESIGN §3). */
+/* Rewrite health.json (upstream's format: its `status` reads it). */
 static void
 upload_write_health(struct uploader *u)
 {

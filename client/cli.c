@@ -1,7 +1,7 @@
 /*
  * cli.c — atomcode-telemetry, the command behind `atomcode telemetry …`:
- * argument parsing and the subcommands. Output formats are DESIGN §9
- * (upstream-compatible); status rendering lives in cli_status.c. Errors go
+ * argument parsing and the subcommands. Output follows upstream AtomCode's
+ * (README "CLI"); status rendering lives in cli_status.c. Errors go
  * to stderr with a non-zero exit. Only `emit` and `disable` may start an
  * agent; nothing here blocks for longer than its documented bound.
  */

@@ -2,7 +2,7 @@
  * cli_status.c — `atomcode-telemetry status [--json]`: gathers the local
  * view (opt-out, config, queue on disk, health.json) and the agent's
  * snapshot into one JSON object, then renders it with one printer for text
- * (upstream lines first, DESIGN §9) and one for JSON. Never starts an agent.
+ * (upstream lines first, README "CLI") and one for JSON. Never starts an agent.
  */
 #include <fcntl.h>
 #include <stdio.h>

@@ -73,7 +73,7 @@ static const char *const view_state_names[VS_N] = {
 	"ready", "being sent", "being written", "quarantined"
 };
 
-/* The envelope (DESIGN record): everything else is the event's payload. */
+/* The envelope (proto/record.c): everything else is the event's payload. */
 static const char *const view_envelope[] = {
 	"device_id", "launch_id", "account_id", "session_id", "turn", "round",
 	"request", "turn_id", "ts", "schema_version", "app_version", "os",

@@ -24,13 +24,13 @@ static const char *const env_reserved[] = {
 	"repo_origin", "mode", "surface", "event_id", "op",
 };
 
-/* DESIGN §4 mode values. */
+/* The mode values of the schema (proto/record.c). */
 static const char *const env_modes[] = {
 	"headless", "tui", "ide", "vscode", "jetbrains", "webui",
 	"atomcode_desktop", "channel",
 };
 
-/* Vendor defaults of research §1.5. */
+/* Vendors' default hosts, as upstream. */
 static const struct {
 	const char	*vendor;
 	const char	*host;
@@ -183,7 +183,7 @@ put_counter(struct buf *b, const char *key, int64_t v)
 	return put_u64(b, (uint64_t)v);
 }
 
-/* Render the envelope's constant pieces (declaration order, research §1.2). */
+/* Render the envelope's constant pieces (declaration order, as upstream). */
 int
 env_render(struct envelope *e)
 {

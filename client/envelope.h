@@ -1,12 +1,12 @@
 /*
- * envelope — the record envelope of DESIGN §4 / research §1.2 for the shim:
+ * envelope — the record envelope (proto/record.c) for the shim:
  * derivation of locale, os/arch, provider_host, and the rendering of a
  * record as one compact JSON object in declaration order (envelope fields,
  * then event_id, then the payload fields).
  *
  * The constant part of the envelope is rendered once (env_render) into two
  * pieces around "ts"; each record then costs two copies, one integer and the
- * payload members (research §11: no tree per event).
+ * payload members (no JSON tree per event: docs/ARCHITECTURE.md).
  */
 #ifndef CLIENT_ENVELOPE_H
 #define CLIENT_ENVELOPE_H
@@ -68,15 +68,15 @@ int	env_record(const struct envelope *e, struct buf *out, int64_t ts,
 /* Compile-time values: "macos|linux|windows|other", "x86_64|aarch64|other". */
 const char *env_os(void);
 const char *env_arch(void);
-/* locale from LANG, then LC_ALL (research §1.4); either may be NULL. */
+/* locale from LANG, then LC_ALL, as upstream; either may be NULL. */
 void	env_locale(const char *lang, const char *lc_all, char *out,
 	    size_t outlen);
 /* The host of "scheme://[user@]host[:port]/…", lower-cased. 1 or 0. */
 int	env_url_host(const char *url, char *out, size_t outlen);
-/* provider_host (research §1.5): URL host, else vendor default. 1 or 0. */
+/* provider_host: the URL's host, else the vendor's default. 1 or 0. */
 int	env_provider_host(const char *vendor, const char *base_url, char *out,
 	    size_t outlen);
-/* 1 if mode is one of the DESIGN §4 mode values. */
+/* 1 if mode is one of the schema's mode values (proto/record.c). */
 int	env_mode_valid(const char *mode);
 /* The i-th valid mode value, NULL past the last (for messages). */
 const char *env_mode_name(size_t i);

@@ -52,7 +52,7 @@ contains(const char *s, const char *needle)
 	return 0;
 }
 
-/* Classify a remote URL by the first matching rule of research §1.6. */
+/* Classify a remote URL by its first matching host rule, as upstream does. */
 enum repo_host
 repo_classify(const char *url)
 {
@@ -352,7 +352,7 @@ repo_find_config(const char *dir, char *out, size_t outlen)
 	return -1;
 }
 
-/* Detect repo_origin for dir (research §1.6, without spawning git). */
+/* Detect repo_origin for dir (without spawning git). */
 void
 repo_detect(const char *dir, struct repo_origin *o)
 {

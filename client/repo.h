@@ -1,5 +1,5 @@
 /*
- * repo — repo_origin detection for the envelope (DESIGN §4, research §1.6):
+ * repo — repo_origin detection for the envelope (proto/record.c):
  * find the git repository of a directory and classify its "origin" remote
  * URL by host, reading .git/config directly (no git process is spawned).
  * The URL itself never leaves this module.

@@ -1,6 +1,6 @@
 /*
  * spawn.c — starts the agent when no one answers on the socket, at most one
- * per lock holder (ecosystem §3.3–3.5). The decision is taken under
+ * per lock holder. The decision is taken under
  * telemetry.lock, and the locked descriptor is handed to the agent through
  * exec (fd 3, ATOMCODE_LOCK_FD=3): the lock is never free between "nobody
  * is running" and "the agent runs". It must never wait for the agent, unlock

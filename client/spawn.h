@@ -1,5 +1,5 @@
 /*
- * spawn — auto-start of the agent by the shim (DESIGN §7, ecosystem §3):
+ * spawn — auto-start of the agent by the shim (docs/ARCHITECTURE.md):
  * decided under the agent's lifetime lock, which is handed to the agent
  * through exec so that fifty racing processes start exactly one agent.
  */

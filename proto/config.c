@@ -1,13 +1,13 @@
 /*
  * config.c — the user's AtomCode config.toml, as far as telemetry cares:
  * top-level offline_mode, [telemetry] enabled and endpoint; opt-out
- * resolution (DESIGN §8); the format-preserving `enabled` edit.
+ * resolution (README "Opt-out"); the format-preserving `enabled` edit.
  *
  * The file is the user's whole AtomCode configuration. This file must
  * never change a byte of it other than the one value it was asked to set,
  * never rewrite a file it cannot parse, and never print or exit.
  *
- * How the text reaches inih (DESIGN §10): inih r55 splits lines of 200
+ * How the text reaches inih: inih r55 splits lines of 200
  * bytes or more, keeps `# comment` in values, cuts values at ` ;` even
  * inside quotes and cannot read arrays, inline tables or multi-line
  * strings. So inih never sees the user's text. A small TOML scanner walks
@@ -1318,7 +1318,8 @@ env_do_not_track(void)
 }
 
 /*
- * Resolve DESIGN §8 from the environment, c and the CLI flag.
+ * Resolve the opt-out (README "Opt-out") from the environment, c and the
+ * CLI flag.
  * ATOMCODE_OFFLINE, when set to a recognised value (1/true/on or
  * 0/false/off/auto), overrides config offline_mode; "auto" counts as
  * online. Endpoint: ATOMCODE_TELEMETRY_ENDPOINT when set; set but empty

@@ -1,6 +1,6 @@
 /*
  * config — the user's AtomCode config.toml (only what telemetry needs) and
- * opt-out resolution (DESIGN §8). The file is the user's whole config: we
+ * opt-out resolution (README "Opt-out"). The file is the user's whole config: we
  * read only our keys and edit in place without touching any other byte.
  */
 #ifndef PROTO_CONFIG_H
@@ -29,7 +29,7 @@ struct optout {
 	char		 endpoint[1024];
 };
 
-/* Resolve DESIGN §8 from the environment, c and the CLI flag. */
+/* Resolve the opt-out (README "Opt-out") from the environment, c, the flag. */
 void	optout_resolve(const struct tconfig *c, int cli_no_telemetry,
 	    struct optout *o);
 

@@ -1,5 +1,5 @@
 /*
- * identity.c — UUIDs and the shared device_id file (DESIGN §3). Owns the
+ * identity.c — UUIDs and the shared device_id file. Owns the
  * creation protocol (temp file + link: exactly one value ever wins). It
  * must never rewrite or truncate an existing device_id, even a corrupt one.
  */

@@ -1,4 +1,4 @@
-/* identity — device_id and UUIDs (DESIGN §3). */
+/* identity — device_id and UUIDs. */
 #ifndef PROTO_IDENTITY_H
 #define PROTO_IDENTITY_H
 

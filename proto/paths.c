@@ -1,5 +1,5 @@
 /*
- * paths.c — where telemetry state lives (DESIGN §3) and the safety checks
+ * paths.c — where telemetry state lives (docs/ARCHITECTURE.md) and the safety checks
  * on the directories that hold it. Owns path computation only: it never
  * creates a file, never follows a symlinked state directory and never
  * widens a permission.

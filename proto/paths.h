@@ -1,5 +1,5 @@
 /*
- * paths — where state lives (DESIGN §3) and safe directory checks.
+ * paths — where state lives (docs/ARCHITECTURE.md) and safe directory checks.
  * atomcode_dir = $ATOMCODE_HOME if set and non-empty, else ~/.atomcode
  * (sudo-aware: the home of $SUDO_USER when euid is 0).
  */

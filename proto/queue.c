@@ -1,6 +1,6 @@
 /*
  * queue.c — the on-disk segment store shared with upstream AtomCode
- * (DESIGN §3, research §3): writing, rolling, claiming, recovery, caps,
+ * (README "Queue on disk"): writing, rolling, claiming, recovery, caps,
  * the shared dropped counter, stats/clear/dump/check.
  *
  * Upstream processes use the same directory at the same time, so every
@@ -200,7 +200,7 @@ is_blank(const char *p, size_t n)
 }
 
 /*
- * The recovery check of one stored line (DESIGN §3): a JSON object with a
+ * The recovery check of one stored line (as upstream's): a JSON object with a
  * string event_id and an integer ts that fits int64. NULL if it passes
  * (its ts in *ts when ts is not NULL), else why not. Kept here rather
  * than in record.c on purpose (the queue must not depend on the schema).
@@ -251,8 +251,8 @@ count_events(const char *p, size_t n)
 }
 
 /*
- * Decide what recovery does with a partial's content (research §3.4, with
- * torn tails cut rather than quarantined).
+ * Decide what recovery does with a partial's content (upstream's rules,
+ * with torn tails cut rather than quarantined).
  */
 static void
 analyze(const char *p, size_t n, struct analysis *a)
@@ -789,7 +789,7 @@ quiet_since(time_t now, time_t t)
 	return now - t >= QUEUE_LEGACY_QUIET_S || t - now >= QUEUE_LEGACY_QUIET_S;
 }
 
-/* Recover one partial (research §3.4 step 2, torn tails cut). */
+/* Recover one partial (torn tails cut). */
 static void
 recover_partial(struct queue *q, const struct ent *e, int legacy, time_t now,
     struct queue_recovery *r)
@@ -897,7 +897,7 @@ out:
 		close(fd);
 }
 
-/* The recovery pass of DESIGN §3 / research §3.4. */
+/* The recovery pass (README "Queue on disk"). */
 static int
 recover(struct queue *q, int legacy, struct queue_recovery *r)
 {

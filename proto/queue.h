@@ -1,6 +1,6 @@
 /*
  * queue — the on-disk segment store shared with upstream AtomCode
- * (DESIGN §3). One handle per process and directory; used by the agent's
+ * (README "Queue on disk"). One handle per process and directory; used by the agent's
  * ingest and uploader, the shim's fallback writer and the CLI.
  *
  * Files in the directory:

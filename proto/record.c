@@ -1,5 +1,5 @@
 /*
- * record.c — the record schema of DESIGN §4 (schema_version 1) and its
+ * record.c — the record schema (schema_version 1, as upstream) and its
  * single-pass validator: one scan over the JSON text collects the top-level
  * fields, the field tables decide what each must be, free text goes through
  * the scrubber, and the canonical compact record is appended to the output.

@@ -1,5 +1,5 @@
 /*
- * record — the record schema (DESIGN §4, schema_version 1) and its
+ * record — the record schema (schema_version 1, as upstream) and its
  * single-pass validator. Shared by agent (ingest) and shim (fallback).
  *
  * The validator scans the JSON text once without building a tree, checks
@@ -63,7 +63,7 @@ enum rec_err rec_validate(const char *in, size_t len, const struct scrub_ctx *sc
 int	rec_known_event(const char *id, size_t len);
 
 /*
- * Check a stored queue line the way recovery does (DESIGN §3): a JSON object
+ * Check a stored queue line the way recovery does (proto/queue.c): a JSON object
  * with a string event_id and an integer ts that fits int64. 1 if it passes.
  */
 int	rec_line_ok(const char *line, size_t len);

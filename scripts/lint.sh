@@ -1,6 +1,6 @@
 #!/bin/sh
 # Source lint, run by `make lint` and `make check`. Usage: lint.sh [TOP]
-#  1. banned functions (STYLE.md): sprintf strcpy strcat strtok atoi gets;
+#  1. banned functions (README "Hacking"): sprintf strcpy strcat strtok atoi gets;
 #  2. platform-only calls (README "macOS and BSD"): Linux-only (accept4,
 #     SOCK_CLOEXEC, inotify, SO_PEERCRED, /proc ...) and macOS/BSD-only
 #     (getpeereid, kqueue, launch_activate_socket ...) names may appear

@@ -100,7 +100,7 @@ struct atc_stats {
  */
 enum atc_err atc_open(const struct atc_options *opt, struct atc **out);
 
-/* Whether the handle sends anything; *reason (borrowed) gets the DESIGN §8 reason. */
+/* Whether the handle sends anything; *reason (borrowed) gets the opt-out reason. */
 int atc_enabled(struct atc *h, const char **reason);
 
 /* Envelope setters; NULL clears. Values are copied. */

@@ -82,7 +82,7 @@ dups=$(echo "$res" | sed -n 's/.* dups=\([0-9]*\).*/\1/p')
 resend=$(echo "$res" | sed -n 's/.*resend_dups=\([0-9]*\).*/\1/p')
 check "every accepted event delivered: lost=$lost of $accepted" test "${lost:-1}" = 0 -a "${accepted:-0}" -gt 0
 # Copies that came in a request whose Idempotency-Key the collector had
-# already seen are what a server drops by that key (issue 6); the rest are
+# already seen are what a server drops by that key (README "Queue on disk"); the rest are
 # duplicates the server cannot tell apart. Both rates are reported; the
 # target applies to what reaches the server's data after its key check.
 eff=$(python3 -c 'import sys; a=int(sys.argv[1]); print("%.4f" % (100.0 * (int(sys.argv[2]) - int(sys.argv[3])) / a if a else 100))' "${accepted:-0}" "${dups:-0}" "${resend:-0}")

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Chaos 3: the collector is down (nothing listens on its port) for the whole
 # run while a client emits, then comes up. With backoff_scale_pct = 2 the
-# retry schedule (DESIGN §5: 2, 8, 30, 120, 300 s, equal jitter) becomes
+# retry schedule (docs/ARCHITECTURE.md: 2, 8, 30, 120, 300 s, equal jitter) becomes
 # 40 ms .. 6 s: the number of attempts during the outage must stay within
 # what that schedule allows, the agent must not spin (CPU time over the
 # quiet part of the outage), the next retry is never further away than the
@@ -42,7 +42,7 @@ outage_ms=$((t_up - t_down))
 bound=$(python3 - "$SCALE" "$outage_ms" <<'PY'
 import sys
 scale, window = int(sys.argv[1]), int(sys.argv[2])
-table = [2000, 8000, 30000, 120000, 300000]	# DESIGN §5
+table = [2000, 8000, 30000, 120000, 300000]	# agent/backoff.c
 n, t = 1, 0
 while True:	# fastest schedule: every delay at its jitter minimum d/2
     d = table[min(n - 1, len(table) - 1)] * scale // 100 // 2

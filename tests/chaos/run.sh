@@ -1,5 +1,5 @@
 #!/bin/sh
-# Chaos scenarios (issue 8): build the C helpers against the libraries in
+# Chaos scenarios (README "Reliability"): build the C helpers against the libraries in
 # BUILD_DIR, run every scenario script in a fixed order, each bounded by a
 # timeout and with its own private ATOMCODE_HOME, print its ok/not ok lines
 # and its result line, then "N passed, N failed" (exit 1 on any failure).

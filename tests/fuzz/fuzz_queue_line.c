@@ -6,7 +6,7 @@
  * queue_check and queue_stats look at the result, and the directory is
  * emptied for the next input (one directory per process, reused).
  *
- * The outcome is compared with DESIGN §3 applied with jansson (the oracle
+ * The outcome is compared with the recovery rules applied with jansson (the oracle
  * below): every non-blank line a JSON object with a string event_id and an
  * integer ts → promoted (a bad or torn last line is cut, a missing final
  * newline added); a bad line before the last → quarantined unchanged;
@@ -70,7 +70,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* DESIGN §3: a JSON object with a string event_id and an integer ts. */
+/* Recovery's rule: a JSON object with a string event_id and an integer ts. */
 static int
 spec_line_ok(const char *p, size_t n)
 {

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The agent's lifecycle and robustness (issues 2 and 4): single instance,
+# The agent's lifecycle and robustness: single instance,
 # stale socket, long paths, hostile input, stalled clients, signals, reload,
 # socket activation, idle exit.
 . "$(dirname "$0")/lib.sh"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The CLI (DESIGN §9, issues 3, 5): upstream-compatible output of status,
+# The CLI (README "CLI"): upstream-compatible output of status,
 # dump, clear, recover, check; enable/disable editing config.toml; the global
 # --no-telemetry flag; status/dump/clear/check never start an agent.
 . "$(dirname "$0")/lib.sh"

@@ -3,7 +3,7 @@
 # checking, opt-out values and the one config.toml resolution, disable that
 # cannot succeed, status wording and what it shows, error messages that
 # name the field and the rule, the agent's endpoint and config reloads.
-# The numbers are those of the list in README "CLI" / the issue tracker.
+# The numbers only group the checks.
 . "$(dirname "$0")/lib.sh"
 REC=$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1])), separators=(",",":")))' "$GOLDEN/tool_call.json")
 Q="$ATOMCODE_HOME/telemetry/queue"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Golden round trip (issue 2): the upstream golden records, sent unchanged
+# Golden round trip: the upstream golden records, sent unchanged
 # with `emit --raw`, come back byte for byte from `dump --pretty` — through
 # the agent and through the library's fallback (no agent).
 . "$(dirname "$0")/lib.sh"

@@ -1,6 +1,6 @@
 #!/bin/sh
 # make install honours PREFIX and DESTDIR, and a C program builds against the
-# installed library through pkg-config (issues 2 and 5).
+# installed library through pkg-config.
 . "$(dirname "$0")/lib.sh"
 
 make -s -C "$TOP" BUILD="$BUILD" PREFIX=/opt/atc DESTDIR="$T/dest" install >"$T/install.out" 2>&1

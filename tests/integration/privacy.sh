@@ -1,5 +1,5 @@
 #!/bin/sh
-# Privacy firewall (issue 7): the leak corpus through the agent and through
+# Privacy firewall (README "Privacy firewall"): the leak corpus through the agent and through
 # the library's fallback path; each stored value must be exactly the
 # expected scrubbed text. Also: unknown fields never reach the disk.
 . "$(dirname "$0")/lib.sh"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Version hello (issue 5): a newer library asks an older agent to step down;
+# Version hello (proto/PROTOCOL.md §9): a newer library asks an older agent to step down;
 # an agent of the same version is left alone; the agent honours "shutdown"
 # by persisting everything and exiting.
 . "$(dirname "$0")/lib.sh"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Service definitions (issue 4): the systemd user units pass
+# Service definitions: the systemd user units pass
 # `systemd-analyze --user verify` with no output at all, and the LaunchAgent
 # is a valid plist (xmllint --valid against a local DTD) with sane values.
 . "$(dirname "$0")/lib.sh"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Uploads end to end (issue 6): agent → test collector on loopback. Every
+# Uploads end to end (docs/ARCHITECTURE.md): agent → test collector on loopback. Every
 # event delivered and counted by record, outages, SIGKILL mid-upload,
 # Retry-After across a restart, SIGTERM with a hung collector.
 . "$(dirname "$0")/lib.sh"
@@ -45,7 +45,7 @@ ok = (h["content-type"] == "application/x-ndjson" and h["content-encoding"] == "
       and req["path"] == "/v1/events")
 print("headers-ok" if ok else "headers-BAD %r" % h)
 PY
-check "request headers as DESIGN §5 ($(cat "$T/hdr.out"))" grep -q headers-ok "$T/hdr.out"
+check "request headers as documented ($(cat "$T/hdr.out"))" grep -q headers-ok "$T/hdr.out"
 check "status shows the uploaded events" wait_for "'$CLI' status --json | grep -q '\"uploaded_events\":1200'"
 check "health.json is written in the upstream format" python3 -c '
 import json,sys; h=json.load(open(sys.argv[1]))

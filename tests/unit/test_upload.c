@@ -1223,7 +1223,7 @@ test_transport_and_abort(void **state)
 	t0 = now_ms();
 	upload_abort(e->u);
 	dt = now_ms() - t0;
-	assert_true(dt < 500);	/* the shutdown budget (DESIGN §5) */
+	assert_true(dt < 500);	/* the shutdown budget (docs/ARCHITECTURE.md) */
 	assert_int_equal(e->done, 1);
 	assert_string_equal(e->result, "aborted");
 	assert_int_equal(count_files(e, ".sending-", NULL, 0), 0);
