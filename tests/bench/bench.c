@@ -3966,7 +3966,7 @@ peer_output(FILE *fp, json_t *root)
 	if (fp != NULL) {
 		fprintf(fp, "\nPeer: %s beside ours: the same %d B llm_chat"
 		    " records, one per write(2), from the same %d client"
-		    " processes; %d rounds interleaved, medians. Other"
+		    " processes; %d round(s) interleaved, medians. Other"
 		    " processes kept %.2f CPUs busy on average during the"
 		    " runs (at most %.2f in one run).\n\n", peer_sng_version,
 		    PEER_REC_LEN, PEER_CLIENTS, peer_rounds, on ? osum / on : 0,
