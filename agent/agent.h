@@ -163,6 +163,10 @@ struct agent {
 	struct event		*sig_ev[4];
 	struct timespec		 last_write;
 	struct timespec		 segment_started;
+	uint64_t		 synced_bytes;	/* active bytes already synced
+						   while uploads are held */
+	int			 holding;	/* the active segment is held
+						   back (ingest_hold) */
 	struct {
 		uint64_t	conn_id;
 		uint64_t	mark;	/* syncer_mark() when asked */
@@ -203,6 +207,7 @@ void	ingest_schedule_commit(struct agent *a);
 void	ingest_roll(struct agent *a);
 void	ingest_arm_roll(struct agent *a);
 void	ingest_storage_error(struct agent *a, const char *what, int err);
+int	ingest_roll_held(void *arg);
 
 /* control.c: control frames. */
 void	control_frame(struct agent *a, struct conn *c, const unsigned char *p,

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "log.h"
@@ -333,11 +334,52 @@ ingest_roll(struct agent *a)
 		ingest_commit(a);
 	if ((r = queue_roll(a->q)) == -1)
 		log_warn("cannot roll the active segment");
+	a->synced_bytes = 0;
+	a->holding = 0;
 	(void)queue_sync_dir(a->q);
 	if (r == 1 && a->up != NULL)
 		upload_kick(a->up, 0, NULL, NULL);
 	if (a->roll_ev != NULL)
 		evtimer_del(a->roll_ev);
+}
+
+/* The uploader's retry found nothing ready: roll what was held back. */
+int
+ingest_roll_held(void *arg)
+{
+	struct agent	*a = arg;
+
+	if (!a->holding)
+		return 0;
+	a->holding = 0;
+	if (queue_active_events(a->q) == 0 && a->batch_events == 0)
+		return 0;
+	ingest_roll(a);
+	return 1;
+}
+
+/*
+ * Uploads cannot proceed (offline, server down, disabled): instead of
+ * rolling, keep the active segment so sparse events share files (the
+ * 50-file cap must not turn a day offline into loss), and make what it
+ * holds durable off the loop (the syncer's fdatasync), as a roll would
+ * have. The next commit arms the timer again; the uploader's next attempt
+ * that finds nothing ready rolls it (ingest_roll_held).
+ */
+static void
+ingest_hold(struct agent *a)
+{
+	int	fd;
+
+	a->holding = 1;
+	if (a->synced_bytes != queue_active_bytes(a->q) &&
+	    a->settings.fsync == QUEUE_FSYNC_ROLL && a->syncer != NULL &&
+	    (fd = queue_active_dup(a->q)) != -1) {
+		if (syncer_sync(a->syncer, fd) == 0)
+			a->synced_bytes = queue_active_bytes(a->q);
+		else
+			close(fd);
+	}
 }
 
 /* Quiet-interval timer: roll when nothing was written for a while. */
@@ -356,6 +398,10 @@ ingest_roll_cb(evutil_socket_t fd, short what, void *arg)
 	age = ts_diff(&now, &a->segment_started);
 	want = a->settings.roll_interval_ms / 1000.0;
 	if (quiet + ROLL_SLACK_US / 1e6 >= want || age >= ROLL_MAX_AGE_S) {
+		if (a->up != NULL && upload_held(a->up) && !a->stopping) {
+			ingest_hold(a);
+			return;
+		}
 		ingest_roll(a);
 		agent_check_idle(a);
 		return;

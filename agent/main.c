@@ -295,8 +295,8 @@ agent_synced(void *arg, unsigned nok, unsigned nfail, int err, int dir_err)
 			log_warn("cannot fsync the queue directory");
 	}
 	(void)queue_enforce_caps(a->q);
-	if (nok > 0 && a->up != NULL && !a->stopping)
-		upload_kick(a->up, 0, NULL, NULL);
+	if ((nok > 0 || nfail > 0) && a->up != NULL && !a->stopping)
+		upload_kick(a->up, 0, NULL, NULL);	/* a retry may wait */
 	if (a->nparked > 0 && a->up != NULL)
 		control_run_parked(a);
 }
@@ -737,6 +737,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "atomcode-telemetryd: cannot start the uploader\n");
 		return 1;
 	}
+	upload_set_roll_cb(a->up, ingest_roll_held, a);
 
 	if (a->opt.enabled)
 		printf("Telemetry: enabled\n");

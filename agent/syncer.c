@@ -56,6 +56,16 @@ struct syncer {
 	uint64_t		 total_ok, total_fail;
 };
 
+static int
+fdatasync_or_fsync(int fd)
+{
+#if defined(__linux__)
+	return fdatasync(fd);
+#else
+	return fsync(fd);
+#endif
+}
+
 static void *
 syncer_main(void *arg)
 {
@@ -92,6 +102,13 @@ syncer_main(void *arg)
 		s->count--;
 		pthread_mutex_unlock(&s->mtx);
 
+		if (j.name[0] == '\0') {
+			/* syncer_sync(): data only, no rename, no report. */
+			(void)fdatasync_or_fsync(j.fd);
+			close(j.fd);
+			pthread_mutex_lock(&s->mtx);
+			continue;
+		}
 		r = queue_finish(s->q, j.fd, j.name, j.policy);
 		e = errno;
 
@@ -228,6 +245,41 @@ syncer_recovered(struct syncer *s, unsigned *ok, unsigned *fail)
 	*fail = s->rec_fail;
 	s->rec_ok = s->rec_fail = 0;
 	pthread_mutex_unlock(&s->mtx);
+}
+
+/* fdatasync a descriptor on the thread, then close it (see syncer.h). */
+int
+syncer_sync(struct syncer *s, int fd)
+{
+	struct sync_job	*j;
+	sigset_t	 all, old;
+	int		 r;
+
+	pthread_mutex_lock(&s->mtx);
+	if (s->stop || s->count == SYNCER_MAX_PENDING) {
+		pthread_mutex_unlock(&s->mtx);
+		return -1;
+	}
+	if (!s->running) {
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		r = pthread_create(&s->thread, NULL, syncer_main, s);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (r != 0) {
+			pthread_mutex_unlock(&s->mtx);
+			return -1;
+		}
+		s->running = 1;
+	}
+	j = &s->jobs[(s->head + s->count) % SYNCER_MAX_PENDING];
+	j->fd = fd;
+	j->policy = QUEUE_FSYNC_ROLL;
+	j->flags = 0;
+	j->name[0] = '\0';
+	s->count++;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->mtx);
+	return 0;
 }
 
 /* Segments handed over and not finished yet. */

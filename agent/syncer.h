@@ -37,6 +37,12 @@ int	syncer_roller(int fd, const char *name, enum queue_fsync f,
  * last call: promoted, failed. Resets both.
  */
 void	syncer_recovered(struct syncer *s, unsigned *ok, unsigned *fail);
+/*
+ * fdatasync fd on the thread, then close it (a dup of the active segment:
+ * events held while uploads cannot proceed). Takes fd on 0; -1 (full or
+ * stopped): the caller keeps it.
+ */
+int	syncer_sync(struct syncer *s, int fd);
 /* Handed over and not finished yet. */
 unsigned syncer_pending(struct syncer *s);
 /* A mark of everything handed over so far, for syncer_reached(). */

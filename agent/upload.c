@@ -181,6 +181,10 @@ struct uploader {
 	int		 no_split;
 
 	uint64_t	 rng;		/* jitter only */
+
+	int		(*roll_cb)(void *);	/* roll the writer's active
+						   segment (upload_held) */
+	void		*roll_arg;
 };
 
 static void	upload_step(struct uploader *, int);
@@ -866,11 +870,25 @@ static void
 upload_start(struct uploader *u)
 {
 	CURLMcode	mc;
-	int		r;
+	int		r, rolled = 0;
 
 	u->step_now = 0;
 	for (;;) {
-		if ((r = queue_claim(u->q, &u->claim)) == 0) {
+		if ((r = queue_claim(u->q, &u->claim)) == 0 && !rolled &&
+		    u->roll_cb != NULL && u->roll_cb(u->roll_arg)) {
+			/*
+			 * Nothing ready, but the writer held events back
+			 * while we could not send: they go now. Ready at
+			 * once, or when the syncer has finished them (it
+			 * kicks us).
+			 */
+			rolled = 1;
+			if ((r = queue_claim(u->q, &u->claim)) == 0) {
+				u->state = UPLOAD_IDLE;
+				return;
+			}
+		}
+		if (r == 0) {
 			u->state = UPLOAD_IDLE;
 			if (u->attempt != 0 || u->reason != UPLOAD_R_NONE) {
 				/* Upstream: an empty queue resets the counter. */
@@ -1440,6 +1458,21 @@ upload_kick(struct uploader *u, int now, upload_done_cb cb, void *arg)
 	if (now)
 		u->step_now = 1;
 	upload_schedule_step(u);
+}
+
+/* Uploads cannot proceed now (see upload.h). */
+int
+upload_held(struct uploader *u)
+{
+	return !u->enabled || u->attempt > 0 || u->reason != UPLOAD_R_NONE;
+}
+
+/* The writer's roll, for retries (see upload.h). */
+void
+upload_set_roll_cb(struct uploader *u, int (*fn)(void *), void *arg)
+{
+	u->roll_cb = fn;
+	u->roll_arg = arg;
 }
 
 /* 1 when nothing is in flight and no timer is armed. */

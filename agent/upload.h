@@ -65,6 +65,19 @@ void	upload_reconfigure(struct uploader *u, const struct upload_config *cfg);
 void	upload_kick(struct uploader *u, int now, upload_done_cb cb, void *arg);
 /* 1 when nothing is in flight and no timer is armed. */
 int	upload_idle(struct uploader *u);
+/*
+ * 1 while uploads cannot proceed: disabled, or the last attempt failed or
+ * was paused (offline, server down, Retry-After) and none succeeded since.
+ * The agent then keeps appending to its active segment instead of rolling
+ * it after a quiet interval (sparse events offline stay in few files).
+ */
+int	upload_held(struct uploader *u);
+/*
+ * fn is called when an attempt finds nothing ready: if the writer held
+ * events back while uploads were held, it rolls them and returns 1 (ready
+ * now, or after the syncer, which kicks); else 0.
+ */
+void	upload_set_roll_cb(struct uploader *u, int (*fn)(void *), void *arg);
 /* Add "upload" state and counters to the status object obj. */
 void	upload_status(struct uploader *u, json_t *obj);
 /*

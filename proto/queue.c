@@ -507,9 +507,12 @@ now_s(void)
 	return ts.tv_sec;
 }
 
-/* Make a new unique segment stem "<UTC YYYYMMDD-HHMMSS>-<uuid>". */
+/*
+ * Make a new unique segment stem "<UTC YYYYMMDD-HHMMSS>-<uuid>", with the
+ * time stamp of at (its first STAMP_LEN characters) when not NULL.
+ */
 static void
-new_stem(char *out, size_t outlen)
+new_stem_at(char *out, size_t outlen, const char *at)
 {
 	struct tm	tm;
 	time_t		t = now_s();
@@ -517,7 +520,9 @@ new_stem(char *out, size_t outlen)
 	uuid_t		id;
 
 	gmtime_r(&t, &tm);
-	if (strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm) == 0)
+	if (at != NULL && strlen(at) >= STAMP_LEN)
+		snprintf(stamp, sizeof stamp, "%.*s", STAMP_LEN, at);
+	else if (strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm) == 0)
 		memcpy(stamp, "19700101-000000", STAMP_LEN + 1);
 	uuid_generate_random(id);
 	uuid_unparse_lower(id, u);
@@ -537,13 +542,14 @@ new_stem(char *out, size_t outlen)
  * deletes many files); a segment then costs one allocation, not two.
  */
 static int
-partial_create(int dfd, char *name, size_t namelen, const char *prev)
+partial_create_at(int dfd, char *name, size_t namelen, const char *prev,
+    const char *at)
 {
 	char	stem[STEM_MAX], marker[QUEUE_NAME_MAX];
 	char	pmarker[QUEUE_NAME_MAX + 16];
 	int	fd, mfd, e;
 
-	new_stem(stem, sizeof stem);
+	new_stem_at(stem, sizeof stem, at);
 	snprintf(name, namelen, "%s%s", stem, EXT_PARTIAL);
 	snprintf(marker, sizeof marker, "%s%s", stem, EXT_MARKER);
 	fd = openat(dfd, name, O_WRONLY | O_APPEND | O_CREAT | O_EXCL |
@@ -568,6 +574,12 @@ fail:
 	close(fd);
 	errno = e;
 	return -1;
+}
+
+static int
+partial_create(int dfd, char *name, size_t namelen, const char *prev)
+{
+	return partial_create_at(dfd, name, namelen, prev, NULL);
 }
 
 /* Remove the marker of partial name (ENOENT is fine). */
@@ -651,48 +663,211 @@ file_events(int dfd, const char *name)
 	return c;
 }
 
+#define MERGE_TO	(QUEUE_CAP_FILES - 10)	/* merging stops at this count */
+
+static int	fsync_dir(struct queue *);
+#define MERGE_MAX	64	/* segments merged into one at most */
+
+/* Rename claim back to ready (a merge that gives up). */
+static void
+merge_unclaim(struct queue *q, const char *claim, const char *ready)
+{
+	(void)renameat(q->dfd, claim, q->dfd, ready);
+}
+
 /*
- * Caps: while ready+invalid files > QUEUE_CAP_FILES or their bytes >
- * QUEUE_CAP_BYTES, delete the oldest .invalid, then the oldest ready file
- * (its events are counted as dropped). Returns files evicted, -1 on error.
+ * Merge the oldest run of small ready segments (v[*from..], name order)
+ * that fits one segment (QUEUE_ROLL_EVENTS, QUEUE_ROLL_BYTES) into one,
+ * named with the oldest one's time stamp so it keeps its place in upload
+ * and eviction order. Each source is claimed first (the rename is the
+ * mutex: one an uploader or another process took is skipped); the merged
+ * segment is written as a locked partial and synced, the claimed sources
+ * are removed, then it is renamed ready. A crash before the removals leaves
+ * the claims (restored after QUEUE_CLAIM_STALE_S) and a managed partial
+ * (promoted): records stored twice, never lost; after them, only the
+ * partial. Returns the files saved (merged - 1), 0 when no run of two or
+ * more is left, -1 on error.
+ */
+static int
+merge_oldest(struct queue *q, const struct ent *v, size_t n, size_t *from)
+{
+	char		 claim[MERGE_MAX][QUEUE_NAME_MAX + 64];
+	const char	*ready[MERGE_MAX];
+	char		 name[QUEUE_NAME_MAX], u[UUID_STR];
+	struct buf	 b = { NULL, 0, 0 };
+	const struct ent *e;
+	uint64_t	 bytes = 0;
+	unsigned	 events = 0, k = 0, i, ev;
+	size_t		 mark;
+	uuid_t		 id;
+	int		 fd, rv = 0, fits;
+
+	for (; *from < n && k < MERGE_MAX; (*from)++) {
+		e = &v[*from];
+		if (e->kind != K_READY || e->size + 1 > QUEUE_ROLL_BYTES)
+			continue;	/* too big to merge with anything */
+		fits = bytes + e->size + 1 <= QUEUE_ROLL_BYTES;
+		if (fits) {
+			uuid_generate_random(id);
+			uuid_unparse_lower(id, u);
+			snprintf(claim[k], sizeof claim[k], "%s%s%ld-%s",
+			    e->name, CLAIM_TAG, (long)getpid(), u);
+			if (renameat(q->dfd, e->name, q->dfd, claim[k]) == -1)
+				continue;	/* claimed or gone meanwhile */
+			mark = b.len;
+			if (read_at(q->dfd, claim[k], &b) == -1) {
+				merge_unclaim(q, claim[k], e->name);
+				continue;
+			}
+			ev = (unsigned)count_events(b.data + mark,
+			    b.len - mark);
+			if (ev > QUEUE_ROLL_EVENTS) {
+				/* Full on its own: never merged. */
+				b.len = mark;
+				merge_unclaim(q, claim[k], e->name);
+				continue;
+			}
+			if (events + ev > QUEUE_ROLL_EVENTS) {
+				b.len = mark;
+				merge_unclaim(q, claim[k], e->name);
+				fits = 0;
+			}
+		}
+		if (!fits) {
+			if (k >= 2)
+				break;	/* this one starts the next run */
+			/* A run of one cannot grow: start again here. */
+			for (i = 0; i < k; i++)
+				merge_unclaim(q, claim[i], ready[i]);
+			b.len = 0;
+			bytes = events = 0;
+			if (k > 0) {
+				k = 0;
+				(*from)--;	/* this entry, in a new run */
+			}
+			continue;
+		}
+		if (b.len > mark && b.data[b.len - 1] != '\n' &&
+		    buf_putc(&b, '\n') == -1) {
+			merge_unclaim(q, claim[k], e->name);
+			rv = -1;
+			goto giveup;
+		}
+		ready[k++] = e->name;
+		bytes = b.len;
+		events += ev;
+	}
+	if (k < 2)
+		goto giveup;
+	if ((fd = partial_create_at(q->dfd, name, sizeof name, NULL,
+	    ready[0])) == -1) {
+		rv = -1;
+		goto giveup;
+	}
+	if (fsio_write_all(fd, b.data, b.len) == -1 ||
+	    (q->fsync != QUEUE_FSYNC_NEVER && fsync(fd) == -1)) {
+		partial_discard(q->dfd, name);
+		close(fd);
+		rv = -1;
+		goto giveup;
+	}
+	for (i = 0; i < k; i++)
+		(void)unlinkat(q->dfd, claim[i], 0);
+	if (partial_finish(q->dfd, name) == -1)
+		rv = -1;	/* a managed partial: recovery promotes it */
+	else
+		rv = (int)k - 1;
+	close(fd);
+	(void)fsync_dir(q);
+	buf_free(&b);
+	return rv;
+giveup:
+	for (i = 0; i < k; i++)
+		merge_unclaim(q, claim[i], ready[i]);
+	buf_free(&b);
+	return rv;
+}
+
+/*
+ * Evict the oldest .invalid file (invalid_only) or else the oldest ready
+ * one still listed in v; its events are counted in *dropped. 1 if one was
+ * taken off the list, 0 if none is left.
+ */
+static int
+evict_one(struct queue *q, struct ent *v, size_t n, int invalid_only,
+    uint64_t *count, uint64_t *bytes, uint64_t *dropped, int *evicted)
+{
+	struct ent	*e = NULL;
+	uint64_t	 ev;
+	size_t		 i;
+
+	for (i = 0; i < n && e == NULL; i++)
+		if (v[i].kind == K_INVALID)
+			e = &v[i];
+	for (i = 0; i < n && e == NULL && !invalid_only; i++)
+		if (v[i].kind == K_READY)
+			e = &v[i];
+	if (e == NULL)
+		return 0;
+	ev = e->kind == K_READY ? file_events(q->dfd, e->name) : 0;
+	if (unlinkat(q->dfd, e->name, 0) == 0) {
+		(*evicted)++;
+		*dropped += ev;
+	}
+	/* Gone either way (evicted, claimed or evicted by another). */
+	e->kind = K_OTHER;
+	(*count)--;
+	*bytes -= e->size;
+	return 1;
+}
+
+/*
+ * Caps, bytes first: while ready+invalid bytes exceed QUEUE_CAP_BYTES the
+ * oldest .invalid, then the oldest ready file is deleted (its events
+ * counted as dropped). Then the file count, past QUEUE_CAP_FILES: .invalid
+ * files go first (never uploaded anyway), then runs of small ready
+ * segments are merged (down to MERGE_TO files), and only what merging
+ * cannot save is evicted. Sparse traffic (a day offline, a file per event)
+ * is never lost to the file count. Returns files evicted, -1 on error.
  */
 static int
 enforce_caps(struct queue *q)
 {
 	struct ent	*v;
-	size_t		 n, i, ii = 0, ir = 0;
-	uint64_t	 count = 0, bytes = 0, dropped = 0, ev;
-	int		 evicted = 0;
-	struct ent	*e;
+	size_t		 n, i, from = 0;
+	uint64_t	 count, bytes, dropped = 0;
+	int		 evicted = 0, merged, tried = 0;
 
+again:
 	if (scan_dir(q->dfd, &v, &n, NULL) == -1)
 		return -1;
+	count = bytes = 0;
 	for (i = 0; i < n; i++) {
 		if (v[i].kind == K_READY || v[i].kind == K_INVALID) {
 			count++;
 			bytes += v[i].size;
 		}
 	}
-	while (count > QUEUE_CAP_FILES || bytes > QUEUE_CAP_BYTES) {
-		while (ii < n && v[ii].kind != K_INVALID)
-			ii++;
-		while (ir < n && v[ir].kind != K_READY)
-			ir++;
-		if (ii < n)
-			e = &v[ii++];
-		else if (ir < n)
-			e = &v[ir++];
-		else
-			break;
-		ev = e->kind == K_READY ? file_events(q->dfd, e->name) : 0;
-		if (unlinkat(q->dfd, e->name, 0) == 0) {
-			evicted++;
-			dropped += ev;
+	while (bytes > QUEUE_CAP_BYTES && evict_one(q, v, n, 0, &count,
+	    &bytes, &dropped, &evicted))
+		;
+	while (count > QUEUE_CAP_FILES && evict_one(q, v, n, 1, &count,
+	    &bytes, &dropped, &evicted))
+		;
+	if (count > QUEUE_CAP_FILES && !tried) {
+		tried = 1;
+		while (count > MERGE_TO && from < n &&
+		    (merged = merge_oldest(q, v, n, &from)) >= 0)
+			count -= (uint64_t)merged;
+		if (from > 0) {
+			/* The directory changed: count it again. */
+			ents_free(v, n);
+			goto again;
 		}
-		/* Gone either way (evicted, claimed or evicted by another). */
-		count--;
-		bytes -= e->size;
 	}
+	while (count > QUEUE_CAP_FILES && evict_one(q, v, n, 0, &count,
+	    &bytes, &dropped, &evicted))
+		;
 	ents_free(v, n);
 	if (dropped > 0)
 		dropped_add(q, dropped);
@@ -1362,6 +1537,17 @@ int
 queue_enforce_caps(struct queue *q)
 {
 	return enforce_caps(q);
+}
+
+/* A dup of the active segment's descriptor, -1 if none. */
+int
+queue_active_dup(struct queue *q)
+{
+	if (q->afd == -1) {
+		errno = ENOENT;
+		return -1;
+	}
+	return fcntl(q->afd, F_DUPFD_CLOEXEC, 0);
 }
 
 /* Events in the active segment. */

@@ -167,6 +167,8 @@ int	queue_finish(struct queue *q, int fd, const char *name,
 int	queue_sync_dirfd(struct queue *q);
 /* Enforce the caps (QUEUE_CAP_*) now. Files evicted, or -1. */
 int	queue_enforce_caps(struct queue *q);
+/* A descriptor of the active segment (dup, caller closes), -1 if none. */
+int	queue_active_dup(struct queue *q);
 /* Events and bytes in the active segment (0 if none). */
 unsigned queue_active_events(struct queue *q);
 uint64_t queue_active_bytes(struct queue *q);

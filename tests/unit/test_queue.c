@@ -1120,6 +1120,107 @@ t_caps_45_ready_10_invalid(void **state)
 	queue_close(q);
 }
 
+/*
+ * n ready files of `events` tiny records each (ts = file * 1000 + i),
+ * made oldest first as put_ready_invalid does.
+ */
+static void
+put_ready_events(const struct tq *t, unsigned n, unsigned events,
+    struct made *mk)
+{
+	struct buf	b = { NULL, 0, 0 };
+	char		stem[64];
+	unsigned	i, k;
+
+	assert_true(n <= MAXFILES);
+	for (i = 0; i < n; i++) {
+		b.len = 0;
+		for (k = 0; k < events; k++)
+			assert_int_equal(buf_printf(&b, "{\"event_id\":\"x\","
+			    "\"ts\":%u}\n", i * 1000 + k), 0);
+		stem_ago(stem, sizeof stem, 1800 - i, 1000 + i);
+		if (snprintf(mk->ready[i], sizeof mk->ready[i], "%s.ndjson",
+		    stem) >= (int)sizeof mk->ready[i])
+			fail();
+		put_file(t, mk->ready[i], b.data, b.len);
+	}
+	buf_free(&b);
+}
+
+/* Every ts in the ready files, counted: each of want[] exactly once. */
+static void
+assert_each_once(const struct tq *t, unsigned n, unsigned events)
+{
+	struct dirent	**list;
+	struct buf	  b = { NULL, 0, 0 };
+	unsigned	 *seen;
+	const char	 *p, *e;
+	int		  m, i;
+	unsigned long	  ts;
+	unsigned	  k, total = 0;
+
+	seen = calloc(n * 1000, sizeof *seen);
+	assert_non_null(seen);
+	m = scandir(t->dir, &list, NULL, alphasort);
+	assert_true(m >= 0);
+	for (i = 0; i < m; i++) {
+		size_t l = strlen(list[i]->d_name);
+
+		if (l > 7 && strcmp(list[i]->d_name + l - 7, ".ndjson") == 0 &&
+		    get_file(t, list[i]->d_name, &b) >= 0) {
+			for (p = b.data, e = b.data + b.len; p < e; ) {
+				p = strstr(p, "\"ts\":");
+				if (p == NULL || p >= e)
+					break;
+				ts = strtoul(p + 5, NULL, 10);
+				assert_true(ts < n * 1000);
+				seen[ts]++;
+				total++;
+				p += 5;
+			}
+		}
+		free(list[i]);
+	}
+	free(list);
+	for (k = 0; k < n; k++)
+		for (i = 0; i < (int)events; i++)
+			if (seen[k * 1000 + (unsigned)i] != 1)
+				fail_msg("event %u stored %u times", k * 1000 +
+				    (unsigned)i, seen[k * 1000 + (unsigned)i]);
+	assert_int_equal(total, n * events);
+	free(seen);
+	buf_free(&b);
+}
+
+/*
+ * Over the file count with small segments (sparse traffic): merged, not
+ * evicted; every event kept once; the merged segment keeps the oldest's
+ * place (its time stamp).
+ */
+static void
+t_caps_merge_ready(void **state)
+{
+	struct tq	*t = *state;
+	struct queue	*q;
+	struct made	 mk;
+	char		 first[64];
+
+	put_ready_events(t, 60, 2, &mk);
+	q = qopen(t, 0);
+	assert_true(count_suffix(t, ".ndjson") <= QUEUE_CAP_FILES - 10);
+	assert_int_equal(queue_last_recovery(q)->evicted, 0);
+	assert_int_equal(queue_dropped(q), 0);
+	assert_int_equal(count_suffix(t, ".partial"), 0);
+	assert_int_equal(count_suffix(t, ".owner"), 0);
+	assert_int_equal(count_suffix(t, "-0000-4000-8000-000000000000.ndjson"),
+	    (unsigned)count_suffix(t, ".ndjson") - 1);
+	assert_true(find_suffix(t, ".ndjson", first, sizeof first));
+	assert_memory_equal(first, mk.ready[0], 15);	/* oldest stamp first */
+	assert_each_once(t, 60, 2);
+	queue_close(q);
+}
+
+/* Segments too full to merge (251 events each): the oldest are evicted. */
 static void
 t_caps_evict_ready(void **state)
 {
@@ -1128,11 +1229,11 @@ t_caps_evict_ready(void **state)
 	struct made	 mk;
 	unsigned	 i;
 
-	put_ready_invalid(t, 55, 0, &mk);
+	put_ready_events(t, 55, 251, &mk);
 	q = qopen(t, 0);
 	assert_int_equal(count_suffix(t, ".ndjson"), 50);
 	assert_int_equal(queue_last_recovery(q)->evicted, 5);
-	assert_int_equal(queue_dropped(q), 10);	/* 2 events each */
+	assert_int_equal(queue_dropped(q), 5 * 251);
 	for (i = 0; i < 55; i++) {
 		if (i < 5)
 			assert_false(exists(t, mk.ready[i]));
@@ -1167,24 +1268,30 @@ t_dropped_survives(void **state)
 	char		 pa[PATH_MAX];
 	const char	*one = "{\"event_id\":\"x\",\"ts\":1}\n";
 	struct made	 mk;
+	struct buf	 lines = { NULL, 0, 0 };
+	unsigned	 i;
 
-	put_ready_invalid(t, 55, 0, &mk);
+	put_ready_events(t, 55, 251, &mk);	/* too full to merge */
 	q = qopen(t, 0);
-	assert_int_equal(queue_dropped(q), 10);
+	assert_int_equal(queue_dropped(q), 5 * 251);
 	queue_close(q);
 	q = qopen(t, 0);
-	assert_int_equal(queue_dropped(q), 10);
-	/* Another handle adds to the same total. */
+	assert_int_equal(queue_dropped(q), 5 * 251);
+	/* Another handle adds to the same total (a new full file merges
+	 * with nothing: the oldest full one goes). */
 	q2 = qopen(t, 0);
-	assert_int_equal(queue_write_ready(q2, one, strlen(one)), 0);
-	assert_int_equal(queue_dropped(q2), 12);
-	assert_int_equal(queue_dropped(q), 12);
+	for (i = 0; i < 251; i++)
+		assert_int_equal(buf_puts(&lines, one), 0);
+	assert_int_equal(queue_write_ready(q2, lines.data, lines.len), 0);
+	buf_free(&lines);
+	assert_int_equal(queue_dropped(q2), 6 * 251);
+	assert_int_equal(queue_dropped(q), 6 * 251);
 	queue_close(q2);
 	queue_close(q);
 	snprintf(pa, sizeof pa, "%s/queue-dropped", t->top);
 	assert_int_equal(slurp(pa, &b), 0);
-	assert_int_equal(b.len, 3);
-	assert_memory_equal(b.data, "12\n", 3);
+	assert_int_equal(b.len, 5);
+	assert_memory_equal(b.data, "1506\n", 5);
 	buf_free(&b);
 }
 
@@ -1923,6 +2030,7 @@ main(void)
 		T(t_caps_50_ready_10_invalid),
 		T(t_caps_45_ready_10_invalid),
 		T(t_caps_evict_ready),
+		T(t_caps_merge_ready),
 		T(t_caps_bytes),
 		T(t_dropped_survives),
 		T(t_orphan_markers),
