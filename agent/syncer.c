@@ -22,6 +22,7 @@
 
 #include "agent.h"
 #include "log.h"
+#include "port.h"
 #include "syncer.h"
 
 struct sync_job {
@@ -55,16 +56,6 @@ struct syncer {
 	int			 dir_err;	/* errno of a failed directory fsync */
 	uint64_t		 total_ok, total_fail;
 };
-
-static int
-fdatasync_or_fsync(int fd)
-{
-#if defined(__linux__)
-	return fdatasync(fd);
-#else
-	return fsync(fd);
-#endif
-}
 
 static void *
 syncer_main(void *arg)
@@ -104,7 +95,7 @@ syncer_main(void *arg)
 
 		if (j.name[0] == '\0') {
 			/* syncer_sync(): data only, no rename, no report. */
-			(void)fdatasync_or_fsync(j.fd);
+			(void)port_datasync(j.fd);
 			close(j.fd);
 			pthread_mutex_lock(&s->mtx);
 			continue;
