@@ -137,6 +137,7 @@ control_frame(struct agent *a, struct conn *c, const unsigned char *p, size_t n)
 	json_t			*msg, *o;
 	const char		*op;
 	char			 err[256];
+	struct queue_recovery	 rec;
 	int			 wait;
 
 	if (!utf8_valid(p, n)) {
@@ -175,10 +176,14 @@ control_frame(struct agent *a, struct conn *c, const unsigned char *p, size_t n)
 		}
 	} else if (strcmp(op, "upload") == 0) {
 		/*
-		 * Everything written so far is ready before the attempt: while
-		 * the syncer still finishes segments the request waits for its
-		 * report (agent_synced), never on the loop.
+		 * Everything written so far is ready before the attempt: what
+		 * a library left unfinished (a close that gave up on us) and
+		 * what we held back; while the syncer still finishes segments
+		 * the request waits for its report (agent_synced), never on
+		 * the loop.
 		 */
+		if (queue_recover(a->q, 0, &rec) == 0)
+			agent_log_recovery(a, &rec, "left unfinished");
 		ingest_roll(a);
 		wait = json_is_true(json_object_get(msg, "wait"));
 		if (syncer_pending(a->syncer) == 0)
@@ -192,6 +197,20 @@ control_frame(struct agent *a, struct conn *c, const unsigned char *p, size_t n)
 		} else
 			conn_error(c, "busy", "too many upload requests are"
 			    " waiting for segments to be finished", 0, NULL);
+	} else if (strcmp(op, "roll") == 0) {
+		/*
+		 * Make the active segment ready now, in place (rare: `clear`
+		 * asks first, so that events held back while uploads could
+		 * not proceed are cleared too).
+		 */
+		if (a->batch_events > 0)
+			ingest_commit(a);
+		o = json_pack("{s:s, s:b}", "op", "roll", "ok",
+		    queue_roll_in_place(a->q) != -1);
+		a->synced_bytes = 0;
+		a->holding = 0;
+		if (o != NULL)
+			conn_send_json(c, o);
 	} else if (strcmp(op, "reload") == 0) {
 		err[0] = '\0';
 		agent_reload(a, err, sizeof err);

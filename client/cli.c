@@ -312,8 +312,16 @@ cmd_clear(const struct paths *p)
 {
 	struct queue	*q;
 	unsigned	 removed = 0, skipped = 0;
-	int		 r, saved;
+	int		 r, saved, running;
+	json_t		*req;
 
+	/*
+	 * A running agent may hold events back in its active segment (while
+	 * uploads cannot proceed): have it make them ready, so they go too.
+	 */
+	req = json_pack("{s:s}", "op", "roll");
+	json_decref(cli_request(p, req, 2000, &running));
+	json_decref(req);
 	if ((r = cli_queue_open(p, QUEUE_O_NORECOVER, &q)) == 1) {
 		printf("(already empty)\n");
 		return 0;

@@ -1501,6 +1501,19 @@ queue_roll(struct queue *q)
 	return 1;
 }
 
+/* Roll in place, never through the roller. */
+int
+queue_roll_in_place(struct queue *q)
+{
+	queue_roller_fn	 fn = q->roller;
+	int		 r;
+
+	q->roller = NULL;
+	r = queue_roll(q);
+	q->roller = fn;
+	return r;
+}
+
 /* Let fn finish full segments (see queue.h). */
 void
 queue_set_roller(struct queue *q, queue_roller_fn fn, void *arg)

@@ -138,6 +138,8 @@ int	queue_sync(struct queue *q);
  * An empty one is deleted. 1 if a ready segment resulted (or a roller took
  * it to finish), 0 if none, -1 err. */
 int	queue_roll(struct queue *q);
+/* queue_roll() without the roller: finished here, before it returns. */
+int	queue_roll_in_place(struct queue *q);
 /*
  * Hand full segments to a roller instead of finishing them in place (the
  * agent's syncer thread). When a segment rolls under QUEUE_FSYNC_ROLL
