@@ -704,20 +704,25 @@ test_budget_evictions_are_lost(void **state)
 	struct atc		*h;
 	struct atc_stats	 st;
 	char			 qdir[512], path[1024];
-	int			 i, fd;
+	int			 i, k, fd;
 
 	(void)state;
 	snprintf(qdir, sizeof(qdir), "%s/telemetry", home);
 	assert_int_equal(mkdir(qdir, 0700), 0);
 	snprintf(qdir, sizeof(qdir), "%s/telemetry/queue", home);
 	assert_int_equal(mkdir(qdir, 0700), 0);
-	/* The file cap is full: 50 ready segments of 3 records. */
+	/*
+	 * The file cap is full: 50 ready segments of 251 records, too full
+	 * to be merged with each other (small ones would be merged, not
+	 * evicted: queue.c enforce_caps).
+	 */
 	for (i = 0; i < 50; i++) {
 		snprintf(path, sizeof(path), "%s/20200101-0000%02d-00000000-0000-"
 		    "4000-8000-0000000000%02d.ndjson", qdir, i, i);
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 		assert_true(fd >= 0);
-		assert_int_equal(write(fd, "{}\n{}\n{}\n", 9), 9);
+		for (k = 0; k < 251; k++)
+			assert_int_equal(write(fd, "{}\n", 3), 3);
 		close(fd);
 	}
 	h = open_handle(ATC_F_NO_SPAWN, 100);
@@ -726,7 +731,7 @@ test_budget_evictions_are_lost(void **state)
 	atc_get_stats(h, &st);
 	assert_int_equal(st.fallback, 500);
 	assert_int_equal(count_files(qdir, ".ndjson"), 50);
-	assert_int_equal(st.lost, 3);	/* the oldest planted segment */
+	assert_int_equal(st.lost, 251);	/* the oldest planted segment */
 	assert_int_equal(atc_close(h), ATC_OK);
 }
 
