@@ -83,14 +83,34 @@ struct agent_counters {
 	uint64_t	bad_frames;	/* framing errors */
 	uint64_t	conns_over_mem;	/* cut: partial frames over the global bound */
 	uint64_t	control;	/* control frames */
+	uint64_t	takeover_claims;	/* connections we raced for and won */
+	uint64_t	taken_over;	/* events a library took over: skipped */
+	uint64_t	takeover_dups;	/* written before we lost the race and
+					   could not be cut off again */
 	uint64_t	reads;		/* read(2)s of clients that returned data */
 	uint64_t	coalesced_reads; /* read(2)s by the coalescing timer */
 };
 
-/* Who sent the i-th record of the batch (a->bents[i]). */
+/* Who sent the i-th record of the batch (a->bents[i]), and where it is. */
 struct batch_ent {
 	struct conn	*c;	/* kept alive while its batch is uncommitted */
 	uint64_t	 seq;
+	size_t		 off;	/* its line starts at a->batch.data + off */
+};
+
+/*
+ * Takeover (proto/PROTOCOL.md "Takeover"): a library that gave up waiting
+ * takes over its unconfirmed frames unless the agent claimed them first.
+ * The agent races for the marker only when a frame of the batch is at
+ * risk: its record is TAKEOVER_RISK_MS old (the library takes over only
+ * frames older than ATC_TAKEOVER_MIN_MS = 50 ms), or dated in the future.
+ */
+#define TAKEOVER_RISK_MS	25
+#define TAKEOVER_FUTURE_MS	1000
+enum takeover {
+	TKO_NONE = 0,	/* no race yet (the fast path) */
+	TKO_AGENT,	/* we hold the marker: every frame is ours */
+	TKO_CLIENT,	/* the library took tko_first..tko_last */
 };
 
 struct conn {
@@ -103,6 +123,10 @@ struct conn {
 	uint64_t	 batch_first;	/* first seq in the uncommitted batch, 0 none */
 	uint64_t	 batch_last;
 	uint64_t	 fail_first;	/* first seq a failed write refused */
+	char		 nonce[QUEUE_NONCE_LEN + 1];	/* hello's, "" none */
+	enum takeover	 tko;
+	uint64_t	 tko_first, tko_last;	/* TKO_CLIENT: not ours */
+	int64_t		 batch_ts;	/* ts (ms) of its first batch record */
 	int		 flush_wanted;	/* ack after the next commit */
 	uint64_t	 acked_seq;	/* last seq acknowledged */
 	uint64_t	 unasked_ack_ms;	/* monotonic ms of the last unasked ack */

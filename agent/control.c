@@ -119,6 +119,11 @@ control_hello(struct agent *a, struct conn *c, json_t *msg)
 		c->home = strdup(s);
 		c->scrub.home = c->home;
 	}
+	/* The connection's takeover nonce (a file name: checked strictly). */
+	if ((s = json_string_value(json_object_get(msg, "nonce"))) != NULL &&
+	    strlen(s) == QUEUE_NONCE_LEN && strspn(s, "0123456789abcdef") ==
+	    QUEUE_NONCE_LEN && c->nonce[0] == '\0' && c->seq == 0)
+		memcpy(c->nonce, s, QUEUE_NONCE_LEN + 1);
 	o = json_pack("{s:s, s:i, s:s, s:I, s:s}", "op", "hello", "proto",
 	    PROTO_VERSION, "agent", ATC_VERSION, "pid", (json_int_t)getpid(),
 	    "telemetry", a->opt.enabled ? "enabled" : "disabled");

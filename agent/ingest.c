@@ -123,6 +123,173 @@ ingest_storage_error(struct agent *a, const char *what, int err)
 	a->storage_error_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Wall-clock milliseconds (the clock records' ts use). */
+static int64_t
+wall_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The ts of a validated (compact, canonical) record line: the top-level
+ * "ts" key. A string value cannot hide `"ts":` (its quotes are escaped),
+ * and no nested object of the schema has a ts. INT64_MIN if not found.
+ */
+static int64_t
+line_ts(const char *p, size_t n)
+{
+	const char	*e = p + n, *k;
+	int64_t		 v = 0;
+	int		 neg = 0;
+
+	for (k = p; (k = memmem(k, (size_t)(e - k), "\"ts\":", 5)) != NULL;
+	    k += 5) {
+		if (k == p || (k[-1] != '{' && k[-1] != ','))
+			continue;
+		k += 5;
+		if (k < e && *k == '-') {
+			neg = 1;
+			k++;
+		}
+		if (k >= e || *k < '0' || *k > '9')
+			return INT64_MIN;
+		for (; k < e && *k >= '0' && *k <= '9' &&
+		    v < INT64_MAX / 10 - 9; k++)
+			v = v * 10 + (*k - '0');
+		return neg ? -v : v;
+	}
+	return INT64_MIN;
+}
+
+/*
+ * A connection whose frames in this batch a library may have taken over
+ * (or may take over before our ack reaches it): its oldest record is
+ * TAKEOVER_RISK_MS old, or dated in the future, or undated.
+ */
+static int
+takeover_risky(const struct conn *c, int64_t now)
+{
+	return c->batch_first != 0 && c->nonce[0] != '\0' &&
+	    c->tko == TKO_NONE && (c->batch_ts == INT64_MIN ||
+	    now - c->batch_ts >= TAKEOVER_RISK_MS ||
+	    c->batch_ts > now + TAKEOVER_FUTURE_MS);
+}
+
+/*
+ * Race the library for the frames of c (PROTOCOL.md "Takeover"). 1 when
+ * it took some over (c->tko_first..tko_last: not ours to store), else 0:
+ * we won (every frame of c is ours from now on), or the race could not be
+ * run (no marker: we store them, as an agent without takeover would).
+ */
+static int
+ingest_claim(struct agent *a, struct conn *c)
+{
+	struct queue_takeover	t;
+
+	if (queue_takeover(a->q, c->nonce, 0, 0, &t) == -1) {
+		log_debug("takeover marker for client %llu: %s",
+		    (unsigned long long)c->id, strerror(errno));
+		c->tko = TKO_AGENT;	/* no race possible: store them */
+		return 0;
+	}
+	if (t.won || t.agent) {
+		if (t.won)
+			a->ctr.takeover_claims++;
+		c->tko = TKO_AGENT;
+		return 0;
+	}
+	c->tko = TKO_CLIENT;
+	c->tko_first = t.first;
+	c->tko_last = t.last;
+	return 1;
+}
+
+/*
+ * Drop from the batch the records of connections whose library took them
+ * over. Returns how many were dropped.
+ */
+static unsigned
+ingest_filter_batch(struct agent *a)
+{
+	struct batch_ent	*b;
+	size_t			 w = 0, end, len;
+	unsigned		 i, k = 0, dropped = 0;
+
+	for (i = 0; i < a->batch_events; i++) {
+		b = &a->bents[i];
+		end = i + 1 < a->batch_events ? a->bents[i + 1].off :
+		    a->batch.len;
+		len = end - b->off;
+		if (b->c->tko == TKO_CLIENT && b->seq >= b->c->tko_first &&
+		    b->seq <= b->c->tko_last) {
+			dropped++;
+			continue;
+		}
+		if (w != b->off)
+			memmove(a->batch.data + w, a->batch.data + b->off, len);
+		a->bents[k] = *b;
+		a->bents[k].off = w;
+		k++;
+		w += len;
+	}
+	a->batch.len = w;
+	a->batch_events = k;
+	a->ctr.taken_over += dropped;
+	return dropped;
+}
+
+/* Records of the batch a library took over. */
+static unsigned
+ingest_count_taken(struct agent *a)
+{
+	const struct batch_ent	*b;
+	unsigned		 i, n = 0;
+
+	for (i = 0; i < a->batch_events; i++) {
+		b = &a->bents[i];
+		n += b->c->tko == TKO_CLIENT && b->seq >= b->c->tko_first &&
+		    b->seq <= b->c->tko_last;
+	}
+	return n;
+}
+
+static void	ingest_fail_batch(struct agent *, int, unsigned);
+
+/* The batch was cut off again: write it without what was taken over. */
+static void
+ingest_rewrite(struct agent *a)
+{
+	int	err;
+
+	(void)ingest_filter_batch(a);
+	if (a->batch_events == 0 || queue_append(a->q, a->batch.data,
+	    a->batch.len, a->batch_events) == 0)
+		return;
+	err = errno;
+	a->ctr.write_errors++;
+	a->ctr.storage_dropped += a->batch_events;
+	ingest_storage_error(a, "cannot write to the queue", err);
+	ingest_fail_batch(a, err, 0);
+	a->batch_events = 0;
+}
+
+/* Race for every connection at risk in the batch; 1 if any lost. */
+static int
+ingest_claim_risky(struct agent *a)
+{
+	struct conn	*c;
+	int64_t		 now = wall_ms();
+	int		 lost = 0;
+
+	TAILQ_FOREACH(c, &a->conns, entry)
+		if (takeover_risky(c, now))
+			lost |= ingest_claim(a, c);
+	return lost;
+}
+
 /* One event frame from connection c. */
 void
 ingest_event(struct agent *a, struct conn *c, const unsigned char *p, size_t n)
@@ -131,6 +298,7 @@ ingest_event(struct agent *a, struct conn *c, const unsigned char *p, size_t n)
 	enum rec_err		 e;
 	char			 msg[160];
 	unsigned		 k;
+	size_t			 off;
 
 	c->seq++;
 	a->ctr.received++;
@@ -147,12 +315,20 @@ ingest_event(struct agent *a, struct conn *c, const unsigned char *p, size_t n)
 		    NULL);
 		return;
 	}
+	if (c->tko == TKO_CLIENT && c->seq >= c->tko_first &&
+	    c->seq <= c->tko_last) {
+		/* The library wrote it to its fallback segment: handled. */
+		a->ctr.taken_over++;
+		ingest_schedule_commit(a);	/* acks it */
+		return;
+	}
 	if (a->batch_events == a->bents_cap && ingest_grow_bents(a) == -1) {
 		a->ctr.rejected++;
 		conn_error(c, "busy", "the agent is out of memory", c->seq,
 		    NULL);
 		return;
 	}
+	off = a->batch.len;
 	e = rec_validate((const char *)p, n, &c->scrub, &a->batch, &r);
 	if (e != REC_OK) {
 		a->ctr.rejected++;
@@ -174,7 +350,11 @@ ingest_event(struct agent *a, struct conn *c, const unsigned char *p, size_t n)
 	}
 	a->bents[a->batch_events].c = c;
 	a->bents[a->batch_events].seq = c->seq;
+	a->bents[a->batch_events].off = off;
 	a->batch_events++;
+	/* Its oldest record in the batch dates the takeover risk. */
+	if (c->batch_first == 0 && c->nonce[0] != '\0' && c->tko == TKO_NONE)
+		c->batch_ts = line_ts(a->batch.data + off, a->batch.len - off);
 	if (c->batch_first == 0)
 		c->batch_first = c->seq;
 	c->batch_last = c->seq;
@@ -232,8 +412,16 @@ ingest_commit(struct agent *a)
 	time_t		 now;
 	uint64_t	 now_ms;
 	int		 rolled = 0, err;
+	struct queue_mark m;
 
+	/*
+	 * Frames a library may have taken over (they waited in our socket
+	 * while we were stopped): race for them before writing.
+	 */
+	if (a->batch_events > 0 && ingest_claim_risky(a))
+		(void)ingest_filter_batch(a);
 	if (a->batch_events > 0) {
+		queue_mark(a->q, &m);
 		before = queue_active_events(a->q);
 		if (before == 0)
 			clock_gettime(CLOCK_MONOTONIC, &a->segment_started);
@@ -268,6 +456,19 @@ ingest_commit(struct agent *a)
 				rolled = 1;	/* a roll came first */
 			}
 		} else {
+			/*
+			 * The write itself took long enough (a slow disk) for
+			 * a library to give up on our ack: race now, and cut
+			 * what it took over off again.
+			 */
+			if (ingest_claim_risky(a)) {
+				if (queue_rewind(a->q, &m) == -1)
+					/* Rolled meanwhile: stored twice. */
+					a->ctr.takeover_dups +=
+					    ingest_count_taken(a);
+				else
+					ingest_rewrite(a);
+			}
 			a->ctr.persisted += a->batch_events;
 			if (a->up != NULL)
 				upload_set_tracked(a->up, a->ctr.persisted);

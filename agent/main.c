@@ -702,6 +702,8 @@ main(int argc, char **argv)
 	}
 	if (queue_warning(a->q) != NULL)
 		log_warnx("%s", queue_warning(a->q));
+	/* Takeover markers of a previous agent's connections: all over. */
+	(void)queue_takeover_clean(a->q);
 	agent_log_recovery(a, queue_last_recovery(a->q),
 	    "left by a previous writer");
 	queue_set_fsync(a->q, a->settings.fsync);

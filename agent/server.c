@@ -537,6 +537,9 @@ conn_free(struct agent *a, struct conn *c)
 	buf_free(&c->out);
 	free(c->cwd);
 	free(c->home);
+	/* Its frames are all handled: the takeover race is over. */
+	if (c->nonce[0] != '\0')
+		queue_takeover_done(a->q, c->nonce);
 	free(c);
 }
 

@@ -69,6 +69,12 @@ status_snapshot(struct agent *a)
 	    "conns_evicted", (json_int_t)a->ctr.conns_evicted,
 	    "conns_cut", (json_int_t)a->ctr.conns_cut,
 	    "bad_frames", (json_int_t)a->ctr.bad_frames);
+	json_object_set_new(c, "takeover_claims",
+	    json_integer((json_int_t)a->ctr.takeover_claims));
+	json_object_set_new(c, "taken_over",
+	    json_integer((json_int_t)a->ctr.taken_over));
+	json_object_set_new(c, "takeover_dups",
+	    json_integer((json_int_t)a->ctr.takeover_dups));
 	json_object_set_new(c, "conns_over_mem",
 	    json_integer((json_int_t)a->ctr.conns_over_mem));
 	json_object_set_new(c, "roll_errors",

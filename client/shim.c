@@ -158,6 +158,8 @@ struct atc {
 
 	struct atc_stats st;
 	struct atc_error_info lasterr;	/* the last refused event */
+	char		 nonce[QUEUE_NONCE_LEN + 1];	/* this connection's,
+						   for the takeover marker */
 	char		 agent_storage[160];	/* the agent's last storage
 						   error message, "" none */
 	int		 stuck_spilled;	/* a flush gave up on a stuck agent
@@ -460,6 +462,8 @@ conn_close(struct atc *h)
 	h->conn_seq = h->flush_seq = h->ack_seq = 0;
 }
 
+static int	pump_in(struct atc *);
+
 /* Write every event in the ring to the fallback segment and empty it. */
 static void
 spill_all(struct atc *h)
@@ -475,6 +479,58 @@ spill_all(struct atc *h)
 		ring_pop(h);
 	}
 	fb_commit(h);
+}
+
+/*
+ * The agent is connected but did not confirm in time (stopped, or its
+ * disk is slow), and may still store what it was sent: race it for those
+ * events (PROTOCOL.md §10 "Takeover"). They are appended to the fallback
+ * segment first, then the marker <nonce>.takeover is created; if the agent
+ * created it first, it keeps every frame of this connection: the copies
+ * are cut off again and the events count as confirmed. Nothing is ever
+ * lost to the race: when the fallback write fails no marker is made (the
+ * agent stores them), and when the marker cannot be made (no space, no
+ * rights) the copies stay. Events never sent go to the fallback as usual.
+ */
+static void
+spill_stuck(struct atc *h)
+{
+	struct queue_mark	m;
+	struct queue_takeover	t;
+	struct atc_ev		*ev;
+	uint64_t		 first, last, fb;
+	unsigned		 n, i, valid;
+	int			 marked = 0, lost;
+
+	(void)pump_in(h);	/* acks that came at the last moment */
+	if (h->fd == -1 || h->ninflight == 0 || h->nonce[0] == '\0') {
+		spill_all(h);
+		return;
+	}
+	n = h->ninflight;
+	first = ring_at(h, 0)->seq;
+	last = h->conn_seq;
+	if (fb_open(h) == 0) {
+		queue_mark(h->q, &m);
+		marked = 1;
+	}
+	for (i = 0; i < n; i++) {
+		ev = ring_at(h, i);
+		fb_add(h, ev->frame.data + FRAME_HDR, ev->frame.len - FRAME_HDR);
+	}
+	valid = h->fb_n;
+	fb = h->st.fallback;
+	lost = fb_commit(h) == -1;
+	if (!lost && marked && valid > 0 &&
+	    queue_takeover(h->q, h->nonce, first, last, &t) == 0 && t.agent &&
+	    queue_rewind(h->q, &m) == 0) {
+		/* The agent claimed them first: its copies count. */
+		h->st.fallback = fb;
+		h->st.acked += valid;
+	}
+	for (i = 0; i < n; i++)
+		ring_pop(h);
+	spill_all(h);	/* closes the connection; the never-sent ones */
 }
 
 /*
@@ -498,8 +554,6 @@ fb_roll(struct atc *h)
 		r = -1;
 	return r;
 }
-
-static int	pump_in(struct atc *);
 
 /* Bumped in every child after fork(): handles then re-check their pid. */
 static atomic_uint	atc_fork_gen;
@@ -535,6 +589,20 @@ request_ack(struct atc *h)
 	h->flush_seq = h->conn_seq + (h->woff > 0 ? 1 : 0);
 }
 
+/* A fresh random nonce for the connection: 32 lowercase hex digits. */
+static void
+conn_nonce(struct atc *h)
+{
+	char		u[UUID_STR_LEN];
+	unsigned	i, k = 0;
+
+	identity_uuid(u);
+	for (i = 0; u[i] != '\0' && k < QUEUE_NONCE_LEN; i++)
+		if (u[i] != '-')
+			h->nonce[k++] = u[i];
+	h->nonce[k] = '\0';
+}
+
 /* The hello frame of PROTOCOL.md §4. */
 static int
 send_hello(struct atc *h)
@@ -554,6 +622,9 @@ send_hello(struct atc *h)
 		r = buf_puts(&b, ",\"home\":") == -1 ||
 		    buf_json_str(&b, h->paths.home, strlen(h->paths.home)) ==
 		    -1 ? -1 : 0;
+	/* Names this connection in a takeover marker (PROTOCOL.md §10). */
+	if (r == 0 && h->nonce[0] != '\0')
+		r = buf_printf(&b, ",\"nonce\":\"%s\"", h->nonce);
 	if (r == 0)
 		r = buf_putc(&b, '}');
 	if (r == 0)
@@ -619,6 +690,7 @@ conn_open(struct atc *h, uint64_t now)
 	if (h->connected_once)
 		h->st.reconnects++;
 	h->connected_once = 1;
+	conn_nonce(h);
 	if (send_hello(h) == -1) {
 		conn_close(h);
 		return -1;
@@ -963,7 +1035,7 @@ submit(struct atc *h, const char *rec, size_t len)
 			pump_in(h);
 		if (ring_full(h, len + FRAME_HDR) && h->count > 0 &&
 		    now >= ring_at(h, 0)->t_ms + ATC_STALL_MS)
-			spill_all(h);	/* stuck agent: give up on it */
+			spill_stuck(h);	/* stuck agent: give up on it */
 		if (ring_full(h, len + FRAME_HDR))
 			goto fallback;
 	}
@@ -1045,9 +1117,10 @@ do_flush(struct atc *h, unsigned timeout_ms, int final)
 	}
 	/* Connected, yet not confirmed in time: the agent is stuck. */
 	stuck = h->fd != -1 && h->count > 0;
-	if (stuck)
+	if (stuck) {
 		h->stuck_spilled = 1;	/* until the agent confirms again */
-	if (h->count > 0)
+		spill_stuck(h);	/* race it for what it may still store */
+	} else if (h->count > 0)
 		spill_all(h);	/* store what was not confirmed */
 	/* Control frames queued by replies (a step-down request): best effort. */
 	if (h->fd != -1 && h->ctl.len > 0)

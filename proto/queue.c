@@ -37,6 +37,7 @@
 #define EXT_READY	".ndjson"
 #define EXT_INVALID	".invalid"
 #define CLAIM_TAG	".sending-"
+#define EXT_TAKEOVER	".takeover"	/* a symlink: <nonce>.takeover */
 #define DROPPED_FILE	"../queue-dropped"	/* beside the queue dir */
 #define STAMP_LEN	15		/* "YYYYMMDD-HHMMSS" */
 #define UUID_STR	37		/* 36 characters + NUL */
@@ -77,6 +78,7 @@ struct queue {
 	uint64_t		 dropped_mem;	/* if the file fails */
 	struct queue_recovery	 last;
 	int			 rdonly;	/* QUEUE_O_RDONLY */
+	uint64_t		 gen;		/* active segments started */
 	char			 warn[CAUSE_PATH + 160]; /* queue_warning() */
 	int			 defer_dirsync;	/* caller runs queue_sync_dir() */
 	int			 dir_dirty;	/* renames not yet fsynced */
@@ -1412,6 +1414,7 @@ queue_append_part(struct queue *q, const char *lines, size_t len,
 	}
 	while (p < e) {
 		if (q->afd == -1) {
+			q->gen++;
 			q->afd = partial_create(q->dfd, q->aname,
 			    sizeof q->aname, q->handed);
 			if (q->afd == -1) {
@@ -1499,6 +1502,137 @@ queue_roll(struct queue *q)
 	(void)fsync_dir(q);
 	caps_after_write(q);
 	return 1;
+}
+
+/* Where the active segment ends now (queue_rewind). */
+void
+queue_mark(struct queue *q, struct queue_mark *m)
+{
+	m->active = q->afd != -1;
+	m->gen = q->gen;
+	m->bytes = m->active ? q->abytes : 0;
+	m->events = m->active ? q->aevents : 0;
+}
+
+/* Cut the records appended since m off again (see queue.h). */
+int
+queue_rewind(struct queue *q, const struct queue_mark *m)
+{
+	if (q->afd == -1 || q->gen != m->gen + (m->active ? 0 : 1)) {
+		errno = EAGAIN;	/* rolled (or started over) since */
+		return -1;
+	}
+	if (ftruncate(q->afd, (off_t)m->bytes) == -1)
+		return -1;
+	q->abytes = m->bytes;
+	q->aevents = m->events;
+	return 0;
+}
+
+/* The marker name of a connection nonce; -1 if the nonce is not ours. */
+static int
+takeover_name(const char *nonce, char *out, size_t outlen)
+{
+	size_t	i;
+
+	for (i = 0; nonce[i] != '\0'; i++)
+		if (!isxdigit((unsigned char)nonce[i]) ||
+		    isupper((unsigned char)nonce[i]))
+			break;
+	if (i != QUEUE_NONCE_LEN || nonce[i] != '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(out, outlen, "%s%s", nonce, EXT_TAKEOVER);
+	return 0;
+}
+
+/* Race for a connection's unconfirmed events (see queue.h). */
+int
+queue_takeover(struct queue *q, const char *nonce, uint64_t first,
+    uint64_t last, struct queue_takeover *t)
+{
+	char		 name[QUEUE_NONCE_LEN + 16], want[64], got[64];
+	struct stat	 st;
+	ssize_t		 n;
+	unsigned long long f, l;
+
+	memset(t, 0, sizeof *t);
+	if (takeover_name(nonce, name, sizeof name) == -1)
+		return -1;
+	if (first == 0)
+		snprintf(want, sizeof want, "agent");
+	else
+		snprintf(want, sizeof want, "client:%llu-%llu",
+		    (unsigned long long)first, (unsigned long long)last);
+	/* A symlink: created with its content in one atomic step. */
+	if (symlinkat(want, q->dfd, name) == 0) {
+		t->won = 1;
+		return 0;
+	}
+	if (errno != EEXIST)
+		return -1;
+	if (fstatat(q->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return -1;
+	if (!S_ISLNK(st.st_mode) || st.st_uid != geteuid()) {
+		errno = EPERM;	/* not a marker of ours: nobody wins */
+		return -1;
+	}
+	if ((n = readlinkat(q->dfd, name, got, sizeof got - 1)) == -1)
+		return -1;
+	got[n] = '\0';
+	if (strcmp(got, "agent") == 0) {
+		t->agent = 1;
+		return 0;
+	}
+	if (sscanf(got, "client:%llu-%llu", &f, &l) == 2 && f > 0 && f <= l) {
+		t->first = f;
+		t->last = l;
+		return 0;
+	}
+	errno = EINVAL;
+	return -1;
+}
+
+/* Remove a connection's marker (ENOENT is fine). */
+void
+queue_takeover_done(struct queue *q, const char *nonce)
+{
+	char	name[QUEUE_NONCE_LEN + 16];
+
+	if (takeover_name(nonce, name, sizeof name) == 0)
+		(void)unlinkat(q->dfd, name, 0);
+}
+
+/* Remove every takeover marker (agent start: no connection is left). */
+int
+queue_takeover_clean(struct queue *q)
+{
+	DIR		*d;
+	struct dirent	*de;
+	struct stat	 st;
+	size_t		 l;
+	int		 fd, n = 0;
+
+	if ((fd = openat(q->dfd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		l = strlen(de->d_name);
+		if (l != QUEUE_NONCE_LEN + strlen(EXT_TAKEOVER) ||
+		    strcmp(de->d_name + QUEUE_NONCE_LEN, EXT_TAKEOVER) != 0 ||
+		    fstatat(q->dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
+		    -1 || !S_ISLNK(st.st_mode) || st.st_uid != geteuid())
+			continue;
+		if (unlinkat(q->dfd, de->d_name, 0) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
 }
 
 /* Roll in place, never through the roller. */

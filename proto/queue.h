@@ -138,6 +138,43 @@ int	queue_sync(struct queue *q);
  * An empty one is deleted. 1 if a ready segment resulted (or a roller took
  * it to finish), 0 if none, -1 err. */
 int	queue_roll(struct queue *q);
+/*
+ * Undoing an append: queue_mark() notes where the active segment ends,
+ * queue_rewind() cuts what was appended since (ftruncate), as long as the
+ * segment did not roll meanwhile (-1, EAGAIN: the records stay).
+ */
+struct queue_mark {
+	uint64_t	gen;
+	uint64_t	bytes;
+	unsigned	events;
+	int		active;
+};
+void	queue_mark(struct queue *q, struct queue_mark *m);
+int	queue_rewind(struct queue *q, const struct queue_mark *m);
+
+/*
+ * Takeover markers (proto/PROTOCOL.md "Takeover"): when a library gives up
+ * waiting for a stalled agent's confirmation and the agent may still store
+ * the same frames, exactly one of them keeps the events, decided by which
+ * creates <nonce>.takeover in the queue directory first (a symlink whose
+ * target is the content, so it appears atomically with it). The agent
+ * claims a connection with first = 0 ("agent": every frame of it is its
+ * own); a library claims the unconfirmed sequence numbers first..last
+ * ("client:F-L"). nonce is the connection's 32 lowercase hex digits.
+ */
+#define QUEUE_NONCE_LEN	32
+struct queue_takeover {
+	int		won;	/* we created the marker */
+	int		agent;	/* else: the agent holds it */
+	uint64_t	first, last;	/* else: the client took first..last */
+};
+/* Race for the marker. 0 (t says who holds it), -1 error (errno). */
+int	queue_takeover(struct queue *q, const char *nonce, uint64_t first,
+	    uint64_t last, struct queue_takeover *t);
+/* Remove a connection's marker once the connection is gone. */
+void	queue_takeover_done(struct queue *q, const char *nonce);
+/* Remove every marker (agent start). Returns how many, or -1. */
+int	queue_takeover_clean(struct queue *q);
 /* queue_roll() without the roller: finished here, before it returns. */
 int	queue_roll_in_place(struct queue *q);
 /*

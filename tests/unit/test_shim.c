@@ -56,6 +56,8 @@ enum fake_mode {
 	FA_BUSY,	/* error "busy" for seq 1, ack flushes */
 	FA_STALL,	/* accept, then never read */
 	FA_STORAGE,	/* error "storage" for every event (a read-only disk) */
+	FA_CLAIM,	/* claim the takeover marker at the first event, never
+			   ack (an agent whose disk is slow) */
 };
 
 static char	home[256];	/* $ATOMCODE_HOME of the current test */
@@ -173,7 +175,7 @@ static void
 fake_serve(int c, enum fake_mode mode, int n, int logfd)
 {
 	unsigned char	 hdr[4];
-	char		*p, reply[256];
+	char		*p, reply[512], nonce[40] = "";
 	uint32_t	 len;
 	int		 nev = 0;
 
@@ -190,6 +192,10 @@ fake_serve(int c, enum fake_mode mode, int n, int logfd)
 		p[len] = '\n';
 		p[len + 1] = '\0';
 		if (frame_is_control((unsigned char *)p, len)) {
+			char *nq = strstr(p, "\"nonce\":\"");
+
+			if (nq != NULL && mode == FA_CLAIM)
+				snprintf(nonce, sizeof(nonce), "%.32s", nq + 9);
 			if (write(logfd, "C ", 2) != 2 ||
 			    write(logfd, p, len + 1) != (ssize_t)len + 1)
 				_exit(6);
@@ -201,6 +207,12 @@ fake_serve(int c, enum fake_mode mode, int n, int logfd)
 			}
 		} else {
 			nev++;
+			if (mode == FA_CLAIM && nev == 1) {
+				snprintf(reply, sizeof(reply), "%s/telemetry/"
+				    "queue/%s.takeover", home, nonce);
+				if (symlink("agent", reply) == -1)
+					_exit(7);
+			}
 			if (write(logfd, "E ", 2) != 2 ||
 			    write(logfd, p, len + 1) != (ssize_t)len + 1)
 				_exit(6);
@@ -1483,11 +1495,91 @@ test_agent_storage_error_reason(void **state)
 	fake_stop(agent);
 }
 
+/* The takeover marker of the connection the fake agent logged. */
+static int
+takeover_marker(char *target, size_t len)
+{
+	char		 qdir[512], path[1024], *hello, *nq;
+	ssize_t		 n;
+
+	snprintf(qdir, sizeof(qdir), "%s/telemetry/queue", home);
+	if ((hello = log_line("C ", 0)) == NULL ||
+	    (nq = strstr(hello, "\"nonce\":\"")) == NULL) {
+		free(hello);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/%.32s.takeover", qdir, nq + 9);
+	free(hello);
+	if ((n = readlink(path, target, len - 1)) == -1)
+		return -1;
+	target[n] = '\0';
+	return 0;
+}
+
+/*
+ * Stall duplicates: a close that gives up on a connected agent takes its
+ * unconfirmed events over with a marker, so an agent that resumes skips
+ * them (the hello carries the nonce that names the marker).
+ */
+static void
+test_takeover_client_wins(void **state)
+{
+	struct atc	*h;
+	char		 target[64];
+	pid_t		 agent;
+
+	(void)state;
+	agent = fake_start(FA_NOACK, 0);
+	h = open_handle(ATC_F_NO_SPAWN, 100);
+	emit_n(h, 5);
+	assert_int_equal(atc_close(h), ATC_OK);
+	fake_stop(agent);
+	assert_int_equal(log_count("E "), 5);
+	assert_int_equal(takeover_marker(target, sizeof(target)), 0);
+	assert_string_equal(target, "client:1-5");
+	recover_queue();
+	assert_int_equal(fallback_records(NULL, NULL), 5);
+}
+
+/* The agent claimed the connection first: the library keeps no copy. */
+static void
+test_takeover_agent_wins(void **state)
+{
+	struct atc		*h;
+	struct atc_stats	 st;
+	char			 target[64], qdir[512];
+	pid_t			 agent;
+
+	(void)state;
+	snprintf(qdir, sizeof(qdir), "%s/telemetry", home);
+	assert_int_equal(mkdir(qdir, 0700), 0);
+	snprintf(qdir, sizeof(qdir), "%s/telemetry/queue", home);
+	assert_int_equal(mkdir(qdir, 0700), 0);
+	agent = fake_start(FA_CLAIM, 0);
+	h = open_handle(ATC_F_NO_SPAWN, 100);
+	emit_n(h, 5);
+	assert_int_equal(atc_flush(h, 100), ATC_OK);
+	atc_get_stats(h, &st);
+	assert_int_equal(st.acked, 5);		/* the agent keeps them */
+	assert_int_equal(st.fallback, 0);
+	assert_int_equal(st.lost, 0);
+	assert_int_equal(atc_close(h), ATC_OK);
+	fake_stop(agent);
+	assert_int_equal(takeover_marker(target, sizeof(target)), 0);
+	assert_string_equal(target, "agent");
+	recover_queue();
+	assert_int_equal(fallback_records(NULL, NULL), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_acked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_takeover_client_wins, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_takeover_agent_wins, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_fallback_sync_error, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_agent_storage_error_reason,
