@@ -162,6 +162,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "emitter: %s: %s\n", idpath, strerror(errno));
 		return 2;
 	}
+	/* One line at a time: an emitter killed by a test keeps its ids. */
+	setvbuf(ids, NULL, _IOLBF, 0);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
