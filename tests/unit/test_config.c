@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "testlib.h"
 
 #define GOLDEN	"tests/compat/config.example.toml"
 #define DATA	"tests/data/config/"
@@ -110,26 +111,12 @@ spew(const char *path, const char *data, size_t len, mode_t mode)
 }
 
 static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static int
 setup(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "%s/cfgtest.XXXXXX",
-	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (mkdtemp(tmpdir) == NULL)
+	if (tl_tmpdir(tmpdir, sizeof(tmpdir), "cfgtest") == -1)
 		return -1;
-	unsetenv("ATOMCODE_OFFLINE");
-	unsetenv("ATOMCODE_TELEMETRY");
-	unsetenv("DO_NOT_TRACK");
-	unsetenv("ATOMCODE_TELEMETRY_ENDPOINT");
+	tl_clear_env();
 	return 0;
 }
 
@@ -137,25 +124,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	return nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* Number of directory entries (to spot leftover temp files). */
-static int
-count_entries(const char *dir)
-{
-	DIR		*d;
-	struct dirent	*de;
-	int		 n = 0;
-
-	d = opendir(dir);
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 &&
-		    strcmp(de->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
+	return tl_rm_rf(tmpdir);
 }
 
 /* ---- reading ---------------------------------------------------------- */
@@ -542,7 +511,7 @@ edit_expect(const char *rel, int enabled, const char *want, size_t wantlen)
 	assert_int_equal(config_read(path, &c), 0);
 	assert_int_equal(c.parsed, 1);
 	assert_int_equal(c.enabled, enabled);
-	assert_int_equal(count_entries(tmpdir), 1);	/* no temp left */
+	assert_int_equal(tl_count_entries(tmpdir), 1);	/* no temp left */
 }
 
 /* want = original with the first `from` replaced by `to`. */
@@ -735,7 +704,7 @@ test_edit_refuses_invalid(void **state)
 		assert_memory_equal(got, old, len);
 		assert_int_equal(stat(path, &after), 0);
 		assert_int_equal(before.st_ino, after.st_ino);
-		assert_int_equal(count_entries(tmpdir), 1);
+		assert_int_equal(tl_count_entries(tmpdir), 1);
 		free(old);
 		free(got);
 	}
@@ -1012,7 +981,7 @@ test_can_set_enabled(void **state)
 	close(fd);
 	assert_int_equal(n, (ssize_t)strlen(ok));
 	assert_memory_equal(back, ok, strlen(ok));
-	assert_int_equal(count_entries(tmpdir), 1);	/* no temp left */
+	assert_int_equal(tl_count_entries(tmpdir), 1);	/* no temp left */
 
 	/* does not parse: refused with the edit's own message */
 	spew(path, "[providers\nx =\n", 16, 0600);

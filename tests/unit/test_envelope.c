@@ -25,33 +25,24 @@
 #include "envelope.h"
 #include "record.h"
 #include "repo.h"
+#include "testlib.h"
 
 #define GOLDEN	"tests/compat/open_atomcode_full_envelope.json"
 
 static char	tmpdir[256];
 
 static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static int
 setup(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/envtest.XXXXXX");
-	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+	return tl_tmpdir(tmpdir, sizeof(tmpdir), "envtest");
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	return nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return tl_rm_rf(tmpdir);
 }
 
 /* Write data to tmpdir/rel, creating parent directories. */

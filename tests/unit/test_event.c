@@ -28,6 +28,7 @@
 #include "buf.h"
 #include "envelope.h"
 #include "record.h"
+#include "testlib.h"
 
 #define NIL	"00000000-0000-0000-0000-000000000000"
 #define UUID1	"0f8fad5b-d9cb-469f-a165-70867728950e"
@@ -35,26 +36,14 @@
 static char	home[256];
 
 static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static int
 setup(void **state)
 {
 	(void)state;
-	snprintf(home, sizeof(home), "/tmp/eventtest.XXXXXX");
-	if (mkdtemp(home) == NULL)
+	if (tl_tmpdir(home, sizeof(home), "eventtest") == -1)
 		return -1;
 	setenv("ATOMCODE_HOME", home, 1);
 	setenv("ATOMCODE_TELEMETRYD", "/bin/false", 1);
-	unsetenv("ATOMCODE_TELEMETRY");
-	unsetenv("DO_NOT_TRACK");
-	unsetenv("ATOMCODE_OFFLINE");
+	tl_clear_env();
 	memset(&env_test_hooks, 0, sizeof(env_test_hooks));
 	return 0;
 }
@@ -64,7 +53,7 @@ teardown(void **state)
 {
 	(void)state;
 	memset(&env_test_hooks, 0, sizeof(env_test_hooks));
-	return nftw(home, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return tl_rm_rf(home);
 }
 
 /* A fallback-only handle (no agent, no spawn, no repo lookup). */

@@ -23,33 +23,24 @@
 #include <cmocka.h>
 
 #include "identity.h"
+#include "testlib.h"
 
 #define RACERS	50	/* processes creating device_id at once */
 
 static char	tmpdir[256];
 
 static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static int
 setup(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/idtest.XXXXXX");
-	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+	return tl_tmpdir(tmpdir, sizeof(tmpdir), "idtest");
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	return nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return tl_rm_rf(tmpdir);
 }
 
 static void
@@ -76,23 +67,6 @@ slurp(const char *path, char *buf, size_t len)
 	buf[n] = '\0';
 	close(fd);
 	return (size_t)n;
-}
-
-static int
-count_entries(const char *dir)
-{
-	DIR		*d;
-	struct dirent	*de;
-	int		 n = 0;
-
-	d = opendir(dir);
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 &&
-		    strcmp(de->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
 }
 
 static void
@@ -152,7 +126,7 @@ test_missing_no_create(void **state)
 	assert_int_equal(identity_device_id(path, 0, id), 0);
 	assert_string_equal(id, UUID_NIL);
 	assert_int_equal(stat(path, &sb), -1);
-	assert_int_equal(count_entries(tmpdir), 0);
+	assert_int_equal(tl_count_entries(tmpdir), 0);
 }
 
 static void
@@ -179,7 +153,7 @@ test_create_then_stable(void **state)
 	assert_string_equal(again, id);
 	/* no temp file left beside it */
 	snprintf(path, sizeof(path), "%s/sub/.atomcode", tmpdir);
-	assert_int_equal(count_entries(path), 1);
+	assert_int_equal(tl_count_entries(path), 1);
 }
 
 static void
@@ -223,7 +197,7 @@ test_tolerant_reads(void **state)
 		assert_string_equal(buf, cases[i].content);	/* untouched */
 		assert_int_equal(stat(path, &after), 0);
 		assert_int_equal(before.st_ino, after.st_ino);
-		assert_int_equal(count_entries(tmpdir), 1);
+		assert_int_equal(tl_count_entries(tmpdir), 1);
 	}
 }
 
@@ -306,7 +280,7 @@ test_race(void **state)
 	assert_int_equal(slurp(path, buf, sizeof(buf)), 36);
 	assert_string_equal(buf, ids[0]);
 	snprintf(path, sizeof(path), "%s/fresh", tmpdir);
-	assert_int_equal(count_entries(path), 1);	/* no temp files */
+	assert_int_equal(tl_count_entries(path), 1);	/* no temp files */
 }
 
 int

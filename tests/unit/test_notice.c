@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "atomcode/telemetry.h"
+#include "testlib.h"
 
 #define RACERS	50	/* processes asking for the notice at once */
 
@@ -40,29 +41,17 @@ static char	home[300];
 static char	marker[400];
 
 static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static int
 setup(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/noticetest.XXXXXX");
-	if (mkdtemp(tmpdir) == NULL)
+	if (tl_tmpdir(tmpdir, sizeof(tmpdir), "noticetest") == -1)
 		return -1;
 	/* The home does not exist yet: a first run creates it. */
 	snprintf(home, sizeof(home), "%s/home", tmpdir);
 	snprintf(marker, sizeof(marker), "%s/.telemetry_notice_shown", home);
 	setenv("ATOMCODE_HOME", home, 1);
 	setenv("ATOMCODE_TELEMETRYD", "/bin/false", 1);
-	unsetenv("ATOMCODE_OFFLINE");
-	unsetenv("ATOMCODE_TELEMETRY");
-	unsetenv("DO_NOT_TRACK");
+	tl_clear_env();
 	return 0;
 }
 
@@ -70,10 +59,8 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	unsetenv("ATOMCODE_OFFLINE");
-	unsetenv("ATOMCODE_TELEMETRY");
-	unsetenv("DO_NOT_TRACK");
-	return nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tl_clear_env();
+	return tl_rm_rf(tmpdir);
 }
 
 static int

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "paths.h"
+#include "testlib.h"
 
 #define NOBODY_UID	65534	/* a uid that is not ours */
 
@@ -32,23 +33,13 @@ static const char *const env_names[3] = { "HOME", "ATOMCODE_HOME",
     "SUDO_USER" };
 
 static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static int
 setup(void **state)
 {
 	const char	*v;
 	int		 i;
 
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/pathstest.XXXXXX");
-	if (mkdtemp(tmpdir) == NULL)
+	if (tl_tmpdir(tmpdir, sizeof(tmpdir), "pathstest") == -1)
 		return -1;
 	for (i = 0; i < 3; i++) {
 		v = getenv(env_names[i]);
@@ -72,7 +63,7 @@ teardown(void **state)
 		free(saved_env[i]);
 		saved_env[i] = NULL;
 	}
-	return nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return tl_rm_rf(tmpdir);
 }
 
 static void

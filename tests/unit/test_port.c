@@ -30,32 +30,21 @@
 
 #include "port.h"
 #include "sock.h"
+#include "testlib.h"
 
 static char	tmp[64];
 
 static int
 setup(void **state)
 {
-	snprintf(tmp, sizeof tmp, "/tmp/atc-port.XXXXXX");
-	if (mkdtemp(tmp) == NULL)
-		return -1;
-	return 0;
-}
-
-static int
-rm_rf(const char *path)
-{
-	char	cmd[PATH_MAX + 16];
-
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-	return system(cmd);
+	return tl_tmpdir(tmp, sizeof tmp, "atc-port");
 }
 
 static int
 teardown(void **state)
 {
 	unsetenv("TMPDIR");
-	return rm_rf(tmp) == 0 ? 0 : -1;
+	return tl_rm_rf(tmp) == 0 ? 0 : -1;
 }
 
 static int
@@ -68,23 +57,6 @@ static int
 is_nonblock(int fd)
 {
 	return (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
-}
-
-/* Entries in dir other than . and .. */
-static int
-count_entries(const char *dir)
-{
-	DIR		*d;
-	struct dirent	*de;
-	int		 n = 0;
-
-	if ((d = opendir(dir)) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
 }
 
 /* The build's sun_path limit: 104 (macOS/BSD) unless the Linux branch. */
@@ -181,7 +153,7 @@ test_long_paths(void **state)
 		}
 #endif
 		port_sun_done(&ps);
-		assert_int_equal(count_entries(tdir), 0);
+		assert_int_equal(tl_count_entries(tdir), 0);
 
 		lfd = sock_listen(path, 4);
 		if (lfd == -1)
@@ -209,7 +181,7 @@ test_long_paths(void **state)
 			assert_int_equal(st.st_mode & 0777, 0600);
 		}
 		assert_int_equal(unlink(path), 0);
-		assert_int_equal(count_entries(tdir), 0);
+		assert_int_equal(tl_count_entries(tdir), 0);
 	}
 }
 
@@ -238,7 +210,7 @@ test_long_path_tmpdir(void **state)
 	assert_memory_equal(ps.sun.sun_path, "/tmp/atc-", 9);
 #endif
 	port_sun_done(&ps);
-	assert_int_equal(count_entries(longtmp), 0);
+	assert_int_equal(tl_count_entries(longtmp), 0);
 	/* a name that cannot fit sun_path by any route */
 	snprintf(path, sizeof path, "%s/", tmp);
 	memset(path + strlen(path), 'n', 120);

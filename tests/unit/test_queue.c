@@ -31,6 +31,7 @@
 
 #include "buf.h"
 #include "queue.h"
+#include "testlib.h"
 
 #define DAY		86400
 #define KILL_WAIT_BYTES	(64 * 1024)	/* written before the kill */
@@ -44,23 +45,13 @@ struct tq {
 };
 
 static int
-rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
-static int
 setup(void **state)
 {
 	struct tq	*t;
 
 	t = calloc(1, sizeof *t);
 	assert_non_null(t);
-	snprintf(t->top, sizeof t->top, "/tmp/queue-test.XXXXXX");
-	assert_non_null(mkdtemp(t->top));
+	assert_int_equal(tl_tmpdir(t->top, sizeof t->top, "queue-test"), 0);
 	snprintf(t->dir, sizeof t->dir, "%s/queue", t->top);
 	assert_int_equal(mkdir(t->dir, 0700), 0);
 	*state = t;
@@ -72,7 +63,7 @@ teardown(void **state)
 {
 	struct tq	*t = *state;
 
-	nftw(t->top, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	tl_rm_rf(t->top);
 	free(t);
 	return 0;
 }

@@ -40,6 +40,7 @@
 #include "sock.h"
 #include "queue.h"
 #include "spawn.h"
+#include "testlib.h"
 
 #define GOLDEN		"tests/compat/open_atomcode_full_envelope.json"
 #define RACERS		50	/* processes racing to spawn the agent */
@@ -94,30 +95,17 @@ static char	logpath[300];	/* what the fake agent received */
 static char	sockpath[300];
 
 static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static int
 setup(void **state)
 {
 	(void)state;
-	snprintf(home, sizeof(home), "/tmp/shimtest.XXXXXX");
-	if (mkdtemp(home) == NULL)
+	if (tl_tmpdir(home, sizeof(home), "shimtest") == -1)
 		return -1;
 	snprintf(logpath, sizeof(logpath), "%s.log", home);
 	snprintf(sockpath, sizeof(sockpath), "%s/telemetry.sock", home);
 	unlink(logpath);
 	setenv("ATOMCODE_HOME", home, 1);
 	setenv("ATOMCODE_TELEMETRYD", "/bin/false", 1);
-	unsetenv("ATOMCODE_TELEMETRY");
-	unsetenv("DO_NOT_TRACK");
-	unsetenv("ATOMCODE_OFFLINE");
-	unsetenv("ATOMCODE_TELEMETRY_ENDPOINT");
+	tl_clear_env();
 	unsetenv("ATC_TEST_FAKE_AGENT");
 	memset(&env_test_hooks, 0, sizeof(env_test_hooks));
 	fail_sync = 0;
@@ -130,16 +118,7 @@ teardown(void **state)
 	(void)state;
 	memset(&env_test_hooks, 0, sizeof(env_test_hooks));
 	unlink(logpath);
-	return nftw(home, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return tl_rm_rf(home);
 }
 
 static int
@@ -403,6 +382,67 @@ recover_queue(void)
 	queue_close(q);
 }
 
+/*
+ * Check h's counters against a list of "NAME OP N" terms separated by
+ * spaces, OP one of = <= >=, NAME a field of struct atc_stats or two
+ * joined by '+': expect_stats(h, "acked+fallback=3000 lost=0").
+ */
+static void
+expect_stats(struct atc *h, const char *want)
+{
+	static const struct {
+		const char	*name;
+		size_t		 off;
+	} f[] = {
+#define F(n)	{ #n, offsetof(struct atc_stats, n) }
+		F(emitted), F(sent), F(buffered), F(acked), F(fallback),
+		F(rejected), F(lost), F(reconnects), F(spawns),
+#undef F
+	};
+	struct atc_stats	 st;
+	const char		*p = want, *term;
+	char			*e;
+	uint64_t		 have, n;
+	size_t			 i, len, oplen;
+	int			 ok = 0;
+
+	atc_get_stats(h, &st);
+	while (*p != '\0') {
+		term = p;
+		have = 0;
+		for (;;) {	/* NAME[+NAME...] */
+			len = strcspn(p, "+=<>");
+			for (i = 0; i < sizeof f / sizeof f[0]; i++)
+				if (strlen(f[i].name) == len &&
+				    strncmp(p, f[i].name, len) == 0)
+					break;
+			if (i == sizeof f / sizeof f[0])
+				fail_msg("expect_stats: no counter at \"%s\"", p);
+			have += *(const uint64_t *)(const void *)
+			    ((const char *)&st + f[i].off);
+			p += len;
+			if (*p != '+')
+				break;
+			p++;
+		}
+		oplen = strspn(p, "=<>");
+		n = strtoull(p + oplen, &e, 10);
+		if (oplen == 1 && *p == '=')
+			ok = have == n;
+		else if (oplen == 2 && strncmp(p, "<=", 2) == 0)
+			ok = have <= n;
+		else if (oplen == 2 && strncmp(p, ">=", 2) == 0)
+			ok = have >= n;
+		else
+			fail_msg("expect_stats: no operator at \"%s\"", p);
+		if (!ok)
+			fail_msg("counters: %.*s, but it is %llu",
+			    (int)strcspn(term, " "), term,
+			    (unsigned long long)have);
+		p = e + strspn(e, " ");
+	}
+}
+
 static struct atc *
 open_handle(unsigned flags, unsigned close_ms)
 {
@@ -437,7 +477,6 @@ static void
 test_acked(void **state)
 {
 	struct atc		*h;
-	struct atc_stats	 st;
 	pid_t			 agent;
 	char			*hello, *ev, qdir[512], devid[64] = "";
 	json_t			*j;
@@ -449,14 +488,8 @@ test_acked(void **state)
 	assert_int_equal(atc_emit(h, "open_atomcode", NULL), ATC_OK);
 	emit_n(h, 2);
 	assert_int_equal(atc_flush(h, 2000), ATC_OK);
-	atc_get_stats(h, &st);
-	assert_int_equal(st.emitted, 3);
-	assert_int_equal(st.sent, 3);
-	assert_int_equal(st.acked, 3);
-	assert_int_equal(st.buffered, 0);
-	assert_int_equal(st.fallback, 0);
-	assert_int_equal(st.lost, 0);
-	assert_int_equal(st.spawns, 0);
+	expect_stats(h, "emitted=3 sent=3 acked=3 buffered=0 fallback=0 "
+	    "lost=0 spawns=0");
 	assert_int_equal(atc_close(h), ATC_OK);
 	fake_stop(agent);
 
@@ -582,9 +615,9 @@ test_noack_close_bound(void **state)
 	agent = fake_start(FA_NOACK, 0);
 	h = open_handle(ATC_F_NO_SPAWN, 100);
 	emit_n(h, 5);
-	t0 = now_ms();
+	t0 = tl_now_ms();
 	assert_int_equal(atc_close(h), ATC_OK);
-	dt = now_ms() - t0;
+	dt = tl_now_ms() - t0;
 	/* The bound is 100 ms; allow for slow sanitizer builds. */
 	assert_true(dt < 2000);
 	fake_stop(agent);
@@ -607,7 +640,6 @@ static void
 test_agent_dies(void **state)
 {
 	struct atc		*h;
-	struct atc_stats	 st;
 	pid_t			 agent;
 	int			 status;
 	char			 qdir[512];
@@ -619,8 +651,7 @@ test_agent_dies(void **state)
 	assert_int_equal(waitpid(agent, &status, 0), agent);
 	/* Emitted after the death: the send fails or the connect does. */
 	emit_n(h, 1);
-	atc_get_stats(h, &st);
-	assert_int_equal(st.lost, 0);
+	expect_stats(h, "lost=0");
 	assert_int_equal(atc_close(h), ATC_OK);
 	assert_int_equal(fallback_records(NULL, NULL), 4);
 	snprintf(qdir, sizeof(qdir), "%s/telemetry/queue", home);
@@ -631,7 +662,6 @@ static void
 test_rejected(void **state)
 {
 	struct atc		*h;
-	struct atc_stats	 st;
 	struct atc_error_info	 ei = { .size = sizeof(ei) };
 	pid_t			 agent;
 
@@ -641,16 +671,13 @@ test_rejected(void **state)
 	assert_int_equal(atc_last_error(h, &ei), 0);
 	emit_n(h, 3);
 	assert_int_equal(atc_flush(h, 2000), ATC_OK);
-	atc_get_stats(h, &st);
-	assert_int_equal(st.rejected, 1);
+	expect_stats(h, "rejected=1 acked=2 fallback=0");
 	/* The agent's refusal reaches the caller: code, event, its message. */
 	assert_int_equal(atc_last_error(h, &ei), 1);
 	assert_int_equal(ei.err, ATC_E_SCHEMA);
 	assert_string_equal(ei.code, "unknown_event");
 	assert_string_equal(ei.event_id, "tool_call");
 	assert_int_equal(ei.refused, 1);
-	assert_int_equal(st.acked, 2);
-	assert_int_equal(st.fallback, 0);
 	assert_int_equal(atc_close(h), ATC_OK);
 	fake_stop(agent);
 	assert_int_equal(fallback_records(NULL, NULL), 0);
@@ -660,7 +687,6 @@ static void
 test_busy_goes_to_fallback(void **state)
 {
 	struct atc		*h;
-	struct atc_stats	 st;
 	pid_t			 agent;
 
 	(void)state;
@@ -668,10 +694,7 @@ test_busy_goes_to_fallback(void **state)
 	h = open_handle(ATC_F_NO_SPAWN, 100);
 	emit_n(h, 2);
 	assert_int_equal(atc_flush(h, 2000), ATC_OK);
-	atc_get_stats(h, &st);
-	assert_int_equal(st.rejected, 0);
-	assert_int_equal(st.acked, 1);
-	assert_int_equal(st.fallback, 1);
+	expect_stats(h, "rejected=0 acked=1 fallback=1");
 	assert_int_equal(atc_close(h), ATC_OK);
 	fake_stop(agent);
 	assert_int_equal(fallback_records(NULL, NULL), 1);
@@ -751,7 +774,6 @@ static void
 test_reconnect(void **state)
 {
 	struct atc		*h;
-	struct atc_stats	 st;
 	pid_t			 agent;
 
 	(void)state;
@@ -764,11 +786,7 @@ test_reconnect(void **state)
 	usleep(1100 * 1000);		/* …past the reconnect rate limit */
 	emit_n(h, 2);
 	assert_int_equal(atc_flush(h, 2000), ATC_OK);
-	atc_get_stats(h, &st);
-	assert_int_equal(st.reconnects, 1);
-	assert_int_equal(st.acked, 3);
-	assert_int_equal(st.fallback, 0);
-	assert_int_equal(st.lost, 0);
+	expect_stats(h, "reconnects=1 acked=3 fallback=0 lost=0");
 	assert_int_equal(atc_close(h), ATC_OK);
 	fake_stop(agent);
 	assert_int_equal(log_count("A"), 2);
@@ -812,7 +830,6 @@ static void
 test_sudo_creates_nothing(void **state)
 {
 	struct atc		*h;
-	struct atc_stats	 st;
 
 	(void)state;
 	env_test_hooks.sudo = 1;
@@ -821,10 +838,7 @@ test_sudo_creates_nothing(void **state)
 	h = open_handle(0, 100);
 	assert_int_equal(atc_emit(h, "open_atomcode", NULL), ATC_E_IO);
 	assert_int_equal(atc_flush(h, 100), ATC_OK);
-	atc_get_stats(h, &st);
-	assert_int_equal(st.lost, 1);
-	assert_int_equal(st.fallback, 0);
-	assert_int_equal(st.spawns, 0);
+	expect_stats(h, "lost=1 fallback=0 spawns=0");
 	assert_int_equal(atc_close(h), ATC_OK);
 	assert_int_equal(count_files(home, ""), 0);
 }
@@ -833,7 +847,6 @@ static void
 test_no_agent_fallback(void **state)
 {
 	struct atc		*h;
-	struct atc_stats	 st;
 	char			 qdir[512];
 
 	(void)state;
@@ -841,10 +854,7 @@ test_no_agent_fallback(void **state)
 	emit_n(h, 3);
 	assert_int_equal(atc_emit_raw(h, "{\"op\":\"flush\"}", 14),
 	    ATC_E_SCHEMA);
-	atc_get_stats(h, &st);
-	assert_int_equal(st.fallback, 3);
-	assert_int_equal(st.buffered, 0);
-	assert_int_equal(st.spawns, 0);
+	expect_stats(h, "fallback=3 buffered=0 spawns=0");
 	assert_int_equal(atc_close(h), ATC_OK);
 	assert_int_equal(fallback_records(NULL, NULL), 3);
 	snprintf(qdir, sizeof(qdir), "%s/telemetry/queue", home);
@@ -935,7 +945,6 @@ static void
 test_burst_bounded(void **state)
 {
 	struct atc		*h;
-	struct atc_stats	 st;
 	pid_t			 agent;
 	static int		 seen[3000];
 	char			*ev;
@@ -947,9 +956,7 @@ test_burst_bounded(void **state)
 	h = open_handle(ATC_F_NO_SPAWN, 100);
 	emit_n(h, 3000);
 	assert_int_equal(atc_flush(h, 5000), ATC_OK);
-	atc_get_stats(h, &st);
-	assert_int_equal(st.acked + st.fallback, 3000);
-	assert_int_equal(st.lost, 0);
+	expect_stats(h, "acked+fallback=3000 lost=0");
 	assert_int_equal(atc_close(h), ATC_OK);
 	fake_stop(agent);
 	nev = log_count("E ");
@@ -992,7 +999,6 @@ static void
 test_agent_not_reading(void **state)
 {
 	struct atc		*h;
-	struct atc_stats	 st;
 	pid_t			 agent;
 	static int		 seen[3000];
 	int			 i;
@@ -1002,9 +1008,7 @@ test_agent_not_reading(void **state)
 	agent = fake_start(FA_STALL, 0);
 	h = open_handle(ATC_F_NO_SPAWN, 100);
 	emit_n(h, 3000);	/* would hang here if a send blocked */
-	atc_get_stats(h, &st);
-	assert_true(st.buffered <= 1024);
-	assert_true(st.fallback >= 3000 - 1024);
+	expect_stats(h, "buffered<=1024 fallback>=1976");	/* 3000 - 1024 */
 	assert_int_equal(atc_close(h), ATC_OK);
 	fake_stop(agent);
 	assert_int_equal(log_count("E "), 0);
@@ -1020,16 +1024,13 @@ static void
 test_ring_full_noack(void **state)
 {
 	struct atc		*h;
-	struct atc_stats	 st;
 	pid_t			 agent;
 
 	(void)state;
 	agent = fake_start(FA_NOACK, 0);
 	h = open_handle(ATC_F_NO_SPAWN, 50);
 	emit_n(h, 1100);
-	atc_get_stats(h, &st);
-	assert_true(st.buffered <= 1024);
-	assert_true(st.fallback >= 1100 - 1024);
+	expect_stats(h, "buffered<=1024 fallback>=76");	/* 1100 - 1024 */
 	assert_int_equal(atc_close(h), ATC_OK);
 	fake_stop(agent);
 	recover_queue();
@@ -1075,9 +1076,7 @@ test_arguments(void **state)
 	    ATC_E_SCHEMA);
 	assert_int_equal(atc_emit(h, "use_command", "{\"type\":\"help\"}"),
 	    ATC_OK);
-	atc_get_stats(h, &st);
-	assert_int_equal(st.fallback, 1);
-	assert_int_equal(st.rejected, 3);
+	expect_stats(h, "fallback=1 rejected=3");
 	assert_int_equal(atc_close(h), ATC_OK);
 	assert_int_equal(fallback_records(NULL, NULL), 1);
 	assert_string_equal(atc_strerror(ATC_E_DISABLED),
@@ -1272,10 +1271,10 @@ count_files_prefix(void)
 static int
 wait_markers(int n)
 {
-	uint64_t	t0 = now_ms();
+	uint64_t	t0 = tl_now_ms();
 	int		c;
 
-	while ((c = count_files_prefix()) < n && now_ms() - t0 < 5000)
+	while ((c = count_files_prefix()) < n && tl_now_ms() - t0 < 5000)
 		usleep(20 * 1000);
 	return c;
 }
@@ -1341,7 +1340,6 @@ static void
 test_spawn_once(void **state)
 {
 	struct atc		*h;
-	struct atc_stats	 st;
 	char			 lock[512], *m;
 	int			 lk;
 
@@ -1354,18 +1352,14 @@ test_spawn_once(void **state)
 	assert_int_equal(flock(lk, LOCK_EX | LOCK_NB), 0);
 	h = open_handle(0, 100);
 	emit_n(h, 1);
-	atc_get_stats(h, &st);
-	assert_int_equal(st.spawns, 0);
-	assert_int_equal(st.fallback, 1);
+	expect_stats(h, "spawns=0 fallback=1");
 	assert_int_equal(atc_close(h), ATC_OK);
 	close(lk);
 
 	/* Lock free: exactly one spawn, and the emit went to fallback. */
 	h = open_handle(0, 100);
 	emit_n(h, 1);
-	atc_get_stats(h, &st);
-	assert_int_equal(st.spawns, 1);
-	assert_int_equal(st.fallback, 1);
+	expect_stats(h, "spawns=1 fallback=1");
 	assert_int_equal(atc_close(h), ATC_OK);
 	assert_int_equal(wait_markers(1), 1);
 	m = marker_text();
@@ -1462,7 +1456,6 @@ static void
 test_agent_storage_error_reason(void **state)
 {
 	struct atc		*h;
-	struct atc_stats	 st;
 	struct atc_error_info	 le;
 	char			 qdir[512];
 	pid_t			 agent;
@@ -1480,8 +1473,7 @@ test_agent_storage_error_reason(void **state)
 	h = open_handle(ATC_F_NO_SPAWN, 100);
 	emit_n(h, 2);
 	assert_int_equal(atc_flush(h, 500), ATC_E_IO);
-	atc_get_stats(h, &st);
-	assert_int_equal(st.lost, 2);
+	expect_stats(h, "lost=2");
 	memset(&le, 0, sizeof(le));
 	le.size = sizeof(le);
 	assert_int_equal(atc_last_error(h, &le), 1);

@@ -26,6 +26,7 @@
 #include "buf.h"
 #include "queue.h"
 #include "syncer.h"
+#include "testlib.h"
 
 #define LOOP_LIMIT_S	10	/* a loop that never hears back fails here */
 
@@ -39,15 +40,6 @@ struct ts {
 	int			 err;
 	unsigned		 want;	/* leave the loop at this many ok+fail */
 };
-
-static int
-rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
 
 static void
 done_cb(void *arg, unsigned nok, unsigned nfail, int err, int dir_err)
@@ -72,8 +64,7 @@ setup(void **state)
 
 	t = calloc(1, sizeof *t);
 	assert_non_null(t);
-	snprintf(t->top, sizeof t->top, "/tmp/syncer-test.XXXXXX");
-	assert_non_null(mkdtemp(t->top));
+	assert_int_equal(tl_tmpdir(t->top, sizeof t->top, "syncer-test"), 0);
 	snprintf(t->dir, sizeof t->dir, "%s/queue", t->top);
 	assert_int_equal(mkdir(t->dir, 0700), 0);
 	assert_int_equal(queue_open(t->dir, 0, &t->q, cause, sizeof cause), 0);
@@ -93,7 +84,7 @@ teardown(void **state)
 	syncer_free(t->s);
 	queue_close(t->q);
 	event_base_free(t->base);
-	nftw(t->top, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	tl_rm_rf(t->top);
 	free(t);
 	return 0;
 }

@@ -34,6 +34,7 @@
 #include "buf.h"
 #include "queue.h"
 #include "upload.h"
+#include "testlib.h"
 
 #define T_VERSION	"9.8.7-test"	/* User-Agent suffix */
 #define T_WAIT_MS	8000		/* bound for any single wait */
@@ -276,15 +277,6 @@ clog_count(struct env *e)
 }
 
 static int
-rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static int
 has_suffix(const char *s, const char *suf)
 {
 	size_t	ls = strlen(s), lf = strlen(suf);
@@ -486,8 +478,7 @@ setup(void **state)
 
 	e = calloc(1, sizeof *e);
 	assert_non_null(e);
-	snprintf(e->dir, sizeof e->dir, "/tmp/upl-test.XXXXXX");
-	assert_non_null(mkdtemp(e->dir));
+	assert_int_equal(tl_tmpdir(e->dir, sizeof e->dir, "upl-test"), 0);
 	snprintf(e->qdir, sizeof e->qdir, "%s/queue", e->dir);
 	snprintf(e->state, sizeof e->state, "%s/upload-state.json", e->dir);
 	snprintf(e->health, sizeof e->health, "%s/health.json", e->dir);
@@ -529,7 +520,7 @@ teardown(void **state)
 	stop_pid(&e->proxy_pid);
 	queue_close(e->q);
 	event_base_free(e->base);
-	nftw(e->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	tl_rm_rf(e->dir);
 	free(e);
 	return 0;
 }
