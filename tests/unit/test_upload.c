@@ -1,9 +1,10 @@
 /*
  * test_upload — the uploader (agent/upload.c) against tests/collector.py on
- * loopback: delivery with exact bytes and headers, connection reuse,
- * 400/413/401/429/500 handling, persisted schedule, HTTPS with a throwaway
- * CA (openssl CLI), proxies from the environment, disabled, transport
- * errors, abort. Every test has a private temp dir and its own collector,
+ * loopback: delivery with exact bytes and headers, connection reuse, the
+ * 413 split, HTTPS with a throwaway CA (openssl CLI), proxies from the
+ * environment, disabled, transport errors, abort; and the reply cases of
+ * tests/data/upload/NAME.case (400, 401/403, 429/503 Retry-After, 5xx
+ * backoff, the persisted schedule), run by run_case. Every test has a private temp dir and its own collector,
  * killed by PID in the teardown. Waits are bounded; assertions are on
  * recorded values (next_attempt_unix_ms), never on measured speed.
  */
@@ -59,6 +60,11 @@ struct env {
 	struct upload_config cfg;
 	struct uploader	*u;
 	size_t		 want_requests;	/* for pred_requests */
+	/* Reply cases (run_case). */
+	char		 case_path[T_PATH];
+	int		 seg_base;	/* seq of the next record written */
+	char		 first[QUEUE_NAME_MAX];	/* the first segment's name */
+	int64_t		 next;		/* the last "next" checked */
 	/* Last callback. */
 	int		 done;
 	int64_t		 cb_ms;		/* when it ran */
@@ -633,52 +639,6 @@ test_ok_delivery(void **state)
 	buf_free(&s2);
 }
 
-/* Any 2xx is a delivery (202, 204). */
-static void
-test_other_2xx(void **state)
-{
-	struct env	*e = *state;
-
-	start_collector(e, NULL, NULL);
-	ctl(e, "{\"script\":[{\"status\":202},{\"status\":204}]}");
-	new_uploader(e);
-	write_segment(e, 0, 1, NULL);
-	write_segment(e, 1, 1, NULL);
-	assert_string_equal(kick_wait(e, 1), "ok");
-	assert_int_equal(count_files(e, ".ndjson", NULL, 0), 0);
-	assert_int_equal(clog_count(e), 2);
-}
-
-/* 400: quarantined as .invalid, never retried; the drain goes on. */
-static void
-test_400_quarantine(void **state)
-{
-	struct env	*e = *state;
-	char		 name[QUEUE_NAME_MAX], inv[QUEUE_NAME_MAX];
-	json_t		*st;
-
-	start_collector(e, NULL, NULL);
-	ctl(e, "{\"script\":[{\"status\":400}]}");
-	new_uploader(e);
-	write_segment(e, 0, 2, NULL);
-	assert_int_equal(count_files(e, ".ndjson", name, sizeof name), 1);
-	sleep_ms(1100);
-	write_segment(e, 2, 2, NULL);
-	assert_string_equal(kick_wait(e, 1), "rejected");
-	assert_int_equal(count_files(e, ".ndjson", NULL, 0), 0);
-	assert_int_equal(count_files(e, ".invalid", inv, sizeof inv), 1);
-	/* Same stem. */
-	assert_memory_equal(name, inv, strlen(name) - 7);
-	assert_int_equal(clog_count(e), 2);
-	st = ustatus(e);
-	assert_int_equal(uint_of(st, "quarantined"), 1);
-	assert_int_equal(uint_of(st, "segments_posted"), 1);
-	assert_int_equal(uint_of(st, "attempt"), 0);
-	assert_string_equal(str_of(st, "state"), "idle");
-	json_decref(st);
-	assert_string_equal(kick_wait(e, 1), "empty");
-}
-
 static int
 cmp_str(const void *a, const void *b)
 {
@@ -769,240 +729,6 @@ test_413_split(void **state)
 	json_decref(st);
 	buf_free(&orig);
 	buf_free(&got);
-}
-
-/* 401/403: claim restored, paused an hour, not overridden, persisted. */
-static void
-test_401_pause(void **state)
-{
-	struct env	*e = *state;
-	json_t		*st, *f;
-	int64_t		 t, next;
-
-	start_collector(e, NULL, NULL);
-	ctl(e, "{\"script\":[{\"status\":401}]}");
-	new_uploader(e);
-	write_segment(e, 0, 2, NULL);
-	assert_string_equal(kick_wait(e, 1), "paused");
-	t = e->cb_ms;
-	assert_int_equal(e->status, 401);
-	assert_int_equal(count_files(e, ".ndjson", NULL, 0), 1);
-	assert_int_equal(count_files(e, ".sending-", NULL, 0), 0);
-	st = ustatus(e);
-	assert_string_equal(str_of(st, "state"), "paused");
-	assert_string_equal(str_of(st, "next_reason"), "unauthorized");
-	next = uint_of(st, "next_attempt_unix_ms");
-	assert_true(next > t + 3600 * 1000 - 1000 && next <= t + 3600 * 1000);
-	assert_int_equal(uint_of(st, "attempt"), 0);
-	assert_int_equal(uint_of(st, "last_status"), 401);
-	json_decref(st);
-	assert_false(upload_idle(e->u));	/* the pause timer is armed */
-
-	/* now=1 does not override a server-requested pause. */
-	assert_string_equal(kick_wait(e, 1), "paused");
-	run_until(e, pred_false, 100);
-	assert_int_equal(clog_count(e), 1);
-
-	/* Persisted. */
-	f = json_load_file(e->state, 0, NULL);
-	assert_non_null(f);
-	assert_string_equal(str_of(f, "reason"), "unauthorized");
-	assert_int_equal(uint_of(f, "next_attempt_unix_ms"), next);
-	json_decref(f);
-
-	/* A restarted uploader keeps quiet too. */
-	upload_free(e->u);
-	new_uploader(e);
-	assert_true(upload_idle(e->u));	/* nothing armed until kicked */
-	st = ustatus(e);
-	assert_string_equal(str_of(st, "state"), "paused");
-	assert_int_equal(uint_of(st, "next_attempt_unix_ms"), next);
-	json_decref(st);
-	assert_string_equal(kick_wait(e, 1), "paused");
-	run_until(e, pred_false, 100);
-	assert_int_equal(clog_count(e), 1);
-	assert_int_equal(count_files(e, ".ndjson", NULL, 0), 1);
-}
-
-/* 403 behaves as 401. */
-static void
-test_403_pause(void **state)
-{
-	struct env	*e = *state;
-	json_t		*st;
-
-	start_collector(e, NULL, NULL);
-	ctl(e, "{\"script\":[{\"status\":403}]}");
-	e->cfg.backoff_scale_pct = 1;	/* 1 h → 36 s */
-	new_uploader(e);
-	write_segment(e, 0, 1, NULL);
-	assert_string_equal(kick_wait(e, 0), "paused");
-	st = ustatus(e);
-	assert_string_equal(str_of(st, "next_reason"), "unauthorized");
-	assert_true(uint_of(st, "next_attempt_unix_ms") <= e->cb_ms + 36000);
-	assert_true(uint_of(st, "next_attempt_unix_ms") > e->cb_ms + 35000);
-	json_decref(st);
-}
-
-/* 429/503 + Retry-After (seconds, HTTP-date); without it: backoff. */
-static void
-test_429_retry_after(void **state)
-{
-	struct env	*e = *state;
-	json_t		*st;
-	int64_t		 t, next;
-
-	start_collector(e, NULL, NULL);
-	ctl(e, "{\"script\":[{\"status\":429,\"retry_after\":\"1\"}]}");
-	new_uploader(e);
-	write_segment(e, 0, 2, NULL);
-	assert_string_equal(kick_wait(e, 1), "paused");
-	t = e->cb_ms;
-	assert_int_equal(e->status, 429);
-	assert_int_equal(count_files(e, ".ndjson", NULL, 0), 1);
-	st = ustatus(e);
-	next = uint_of(st, "next_attempt_unix_ms");
-	assert_string_equal(str_of(st, "next_reason"), "retry_after");
-	assert_string_equal(str_of(st, "state"), "paused");
-	assert_int_equal(uint_of(st, "attempt"), 1);
-	assert_true(next > t + 1000 - 50 && next <= t + 1000);
-	json_decref(st);
-	/* Not overridden by now=1. */
-	assert_string_equal(kick_wait(e, 1), "paused");
-	assert_int_equal(clog_count(e), 1);
-	/* The timer retries by itself and the drain ends idle. */
-	assert_true(run_until(e, pred_queue_empty_idle, T_WAIT_MS));
-	assert_int_equal(clog_count(e), 2);
-	st = ustatus(e);
-	assert_int_equal(uint_of(st, "attempt"), 0);
-	assert_string_equal(str_of(st, "state"), "idle");
-	json_decref(st);
-
-	/* HTTP-date form, 503. */
-	ctl(e, "{\"script\":[{\"status\":503,\"retry_after\":{\"date_in\":3}}]}");
-	write_segment(e, 10, 1, NULL);
-	assert_string_equal(kick_wait(e, 1), "paused");
-	t = e->cb_ms;
-	assert_int_equal(e->status, 503);
-	st = ustatus(e);
-	next = uint_of(st, "next_attempt_unix_ms");
-	assert_true(next >= t + 1900 && next <= t + 3000);
-	assert_string_equal(str_of(st, "next_reason"), "retry_after");
-	json_decref(st);
-
-	/* A new uploader with a cap of 1 s: Retry-After 100 is capped. */
-	upload_free(e->u);
-	unlink(e->state);
-	e->cfg.max_retry_after_s = 1;
-	new_uploader(e);
-	ctl(e, "{\"script\":[{\"status\":429,\"retry_after\":\"100\"}]}");
-	assert_string_equal(kick_wait(e, 1), "paused");
-	t = e->cb_ms;
-	st = ustatus(e);
-	next = uint_of(st, "next_attempt_unix_ms");
-	assert_true(next <= t + 1000 && next > t + 950);
-	json_decref(st);
-
-	/* Without a usable Retry-After: generic backoff. */
-	upload_free(e->u);
-	unlink(e->state);
-	new_uploader(e);
-	ctl(e, "{\"script\":[{\"status\":429,\"retry_after\":\"soon\"}]}");
-	assert_string_equal(kick_wait(e, 1), "failed");
-	st = ustatus(e);
-	assert_string_equal(str_of(st, "next_reason"), "backoff");
-	assert_string_equal(str_of(st, "state"), "backoff");
-	json_decref(st);
-}
-
-/*
- * 500: backoff 2 s (scaled 5% → 50–100 ms, long enough that a loaded
- * machine cannot start the retry before the status is read), then
- * success; reset.
- */
-static void
-test_500_backoff(void **state)
-{
-	struct env	*e = *state;
-	json_t		*st, *f;
-	int64_t		 t, next;
-	struct upload_counters c;
-
-	start_collector(e, NULL, NULL);
-	ctl(e, "{\"script\":[{\"status\":500,\"count\":2}]}");
-	e->cfg.backoff_scale_pct = 5;
-	new_uploader(e);
-	write_segment(e, 0, 2, NULL);
-	assert_string_equal(kick_wait(e, 1), "failed");
-	t = e->cb_ms;
-	assert_int_equal(e->status, 500);
-	assert_non_null(strstr(e->error, "500"));
-	st = ustatus(e);
-	assert_string_equal(str_of(st, "next_reason"), "backoff");
-	assert_int_equal(uint_of(st, "attempt"), 1);
-	next = uint_of(st, "next_attempt_unix_ms");
-	assert_true(next <= t + 100);	/* ≤ 2 s × 5% */
-	assert_true(next >= t + 50 - 5);	/* ≥ 1 s × 5% */
-	json_decref(st);
-	f = json_load_file(e->state, 0, NULL);
-	assert_non_null(f);
-	assert_int_equal(uint_of(f, "attempt"), 1);
-	json_decref(f);
-
-	assert_true(run_until(e, pred_queue_empty_idle, T_WAIT_MS));
-	assert_int_equal(clog_count(e), 3);
-	st = ustatus(e);
-	assert_int_equal(uint_of(st, "attempt"), 0);
-	assert_int_equal(uint_of(st, "next_attempt_unix_ms"), 0);
-	assert_string_equal(str_of(st, "state"), "idle");
-	json_decref(st);
-	upload_counters(e->u, &c);
-	assert_int_equal(c.failures, 2);
-	assert_int_equal(c.segments_posted, 1);
-	f = json_load_file(e->state, 0, NULL);
-	assert_non_null(f);
-	assert_int_equal(uint_of(f, "attempt"), 0);
-	json_decref(f);
-	assert_true(upload_idle(e->u));
-	assert_int_equal(event_base_get_num_events(e->base,
-	    EVENT_BASE_COUNT_ADDED), e->base_events);
-}
-
-/* Backoff state survives a restart; now=1 overrides it; now=0 does not. */
-static void
-test_backoff_persist_override(void **state)
-{
-	struct env	*e = *state;
-	json_t		*st;
-	int64_t		 next;
-
-	start_collector(e, NULL, NULL);
-	ctl(e, "{\"script\":[{\"status\":502}]}");
-	new_uploader(e);	/* real scale: 1–2 s */
-	write_segment(e, 0, 1, NULL);
-	assert_string_equal(kick_wait(e, 1), "failed");
-	st = ustatus(e);
-	next = uint_of(st, "next_attempt_unix_ms");
-	assert_true(next >= now_ms() + 800);
-	json_decref(st);
-
-	upload_free(e->u);
-	new_uploader(e);
-	st = ustatus(e);
-	assert_string_equal(str_of(st, "state"), "backoff");
-	assert_int_equal(uint_of(st, "attempt"), 1);
-	assert_int_equal(uint_of(st, "next_attempt_unix_ms"), next);
-	json_decref(st);
-
-	assert_string_equal(kick_wait(e, 0), "backoff");
-	assert_int_equal(clog_count(e), 1);
-	assert_false(upload_idle(e->u));	/* timer armed now */
-	assert_string_equal(kick_wait(e, 1), "ok");
-	assert_int_equal(clog_count(e), 2);
-	st = ustatus(e);
-	assert_int_equal(uint_of(st, "attempt"), 0);
-	json_decref(st);
-	assert_true(upload_idle(e->u));
 }
 
 /* A throwaway CA: wrong CA fails, right CA works; HTTPS_PROXY → CONNECT. */
@@ -1250,20 +976,317 @@ test_blank_segments(void **state)
 	assert_int_equal(count_files(e, ".ndjson", NULL, 0), 0);
 }
 
+/* ---- reply cases as data: tests/data/upload/NAME.case ----------------- */
+
+/*
+ * A case file is a script of steps, one a line, in the order they run
+ * (the verbs are listed in tests/data/upload/README.md): what the
+ * collector answers, what the uploader is given and asked, and what must
+ * hold afterwards. Each case runs in its own setup/teardown like the
+ * tests above; an unknown verb or key fails the case.
+ */
+
+/* A decimal number (a whole word), or fail. */
+static long long
+case_num(const char *what, const char *s)
+{
+	char		*end;
+	long long	 n;
+
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (errno != 0 || *s == '\0' || *end != '\0')
+		fail_msg("%s: \"%s\" is not a number", what, s);
+	return n;
+}
+
+/* KEY of o is VALUE: a number, "null", "@next" (the last "next"), or text. */
+static void
+case_expect(struct env *e, const char *what, json_t *o, const char *k,
+    const char *v)
+{
+	json_t		*j = json_object_get(o, k);
+	char		*end;
+	long long	 n;
+
+	if (strcmp(v, "null") == 0) {
+		if (!json_is_null(j))
+			fail_msg("%s: %s is not null", what, k);
+		return;
+	}
+	n = strtoll(v, &end, 10);
+	if (strcmp(v, "@next") == 0)
+		n = e->next;
+	else if (*v == '\0' || *end != '\0') {
+		if (strcmp(str_of(o, k), v) != 0)
+			fail_msg("%s: %s is \"%s\", want \"%s\"", what, k,
+			    str_of(o, k), v);
+		return;
+	}
+	if (uint_of(o, k) != n)
+		fail_msg("%s: %s is %lld, want %lld", what, k,
+		    (long long)uint_of(o, k), n);
+}
+
+/* Every KEY=VALUE word of args holds in o. */
+static void
+case_expect_all(struct env *e, const char *what, json_t *o, char *args)
+{
+	char	*kv, *v;
+
+	while ((kv = strsep(&args, " \t")) != NULL) {
+		if (*kv == '\0')
+			continue;
+		if ((v = strchr(kv, '=')) == NULL)
+			fail_msg("%s: \"%s\" is not KEY=VALUE", what, kv);
+		*v++ = '\0';
+		case_expect(e, what, o, kv, v);
+	}
+}
+
+/* The queue's files, counters and state file as JSON (caller decrefs). */
+static json_t *
+case_files(struct env *e)
+{
+	return json_pack("{s:i, s:i, s:i}",
+	    "ndjson", count_files(e, ".ndjson", NULL, 0),
+	    "invalid", count_files(e, ".invalid", NULL, 0),
+	    "sending", count_files(e, ".sending-", NULL, 0));
+}
+
+static json_t *
+case_counters(struct env *e)
+{
+	struct upload_counters	c;
+
+	upload_counters(e->u, &c);
+	return json_pack("{s:I, s:I, s:I, s:I}",
+	    "segments_posted", (json_int_t)c.segments_posted,
+	    "events_uploaded", (json_int_t)c.events_uploaded,
+	    "bytes_sent", (json_int_t)c.bytes_sent,
+	    "failures", (json_int_t)c.failures);
+}
+
+/* "config KEY=N ...": the upload_config of the next start/reconfigure. */
+static void
+case_config(struct env *e, char *args)
+{
+	char		*kv, *v;
+	long long	 n;
+
+	while ((kv = strsep(&args, " \t")) != NULL) {
+		if (*kv == '\0')
+			continue;
+		if ((v = strchr(kv, '=')) == NULL)
+			fail_msg("config: \"%s\" is not KEY=N", kv);
+		*v++ = '\0';
+		n = case_num("config", v);
+		if (strcmp(kv, "backoff_scale_pct") == 0)
+			e->cfg.backoff_scale_pct = (unsigned)n;
+		else if (strcmp(kv, "max_retry_after_s") == 0)
+			e->cfg.max_retry_after_s = (unsigned)n;
+		else if (strcmp(kv, "timeout_s") == 0)
+			e->cfg.timeout_s = (unsigned)n;
+		else if (strcmp(kv, "enabled") == 0)
+			e->cfg.enabled = (int)n;
+		else
+			fail_msg("config: unknown key \"%s\"", kv);
+	}
+}
+
+/* "kick now|later RESULT [STATUS]". */
+static void
+case_kick(struct env *e, char *args)
+{
+	char	*when, *result, *status;
+
+	when = strsep(&args, " \t");
+	result = strsep(&args, " \t");
+	status = strsep(&args, " \t");
+	if (when == NULL || result == NULL || (strcmp(when, "now") != 0 &&
+	    strcmp(when, "later") != 0))
+		fail_msg("kick: want \"now|later RESULT [STATUS]\"");
+	assert_string_equal(kick_wait(e, strcmp(when, "now") == 0), result);
+	if (status != NULL && *status != '\0')
+		assert_int_equal(e->status, case_num("kick", status));
+}
+
+/* "next LO..HI": next_attempt_unix_ms minus the last callback's time. */
+static void
+case_next(struct env *e, char *args)
+{
+	json_t		*st;
+	char		*dots;
+	long long	 lo, hi, d;
+
+	if ((dots = strstr(args, "..")) == NULL)
+		fail_msg("next: want LO..HI, not \"%s\"", args);
+	*dots = '\0';
+	lo = case_num("next", args);
+	hi = case_num("next", dots + 2);
+	st = ustatus(e);
+	e->next = uint_of(st, "next_attempt_unix_ms");
+	json_decref(st);
+	d = e->next - e->cb_ms;
+	if (d < lo || d > hi)
+		fail_msg("next attempt %lld ms after the callback, want "
+		    "%lld..%lld", d, lo, hi);
+}
+
+/* One step of a case. */
+static void
+case_step(struct env *e, const char *verb, char *args)
+{
+	json_t	*o;
+
+	if (strcmp(verb, "reply") == 0)
+		ctl(e, args);
+	else if (strcmp(verb, "config") == 0)
+		case_config(e, args);
+	else if (strcmp(verb, "start") == 0)
+		new_uploader(e);
+	else if (strcmp(verb, "stop") == 0) {
+		upload_free(e->u);
+		e->u = NULL;
+	} else if (strcmp(verb, "reconfigure") == 0)
+		upload_reconfigure(e->u, &e->cfg);
+	else if (strcmp(verb, "forget") == 0)
+		unlink(e->state);
+	else if (strcmp(verb, "segment") == 0) {
+		write_segment(e, e->seg_base, (int)case_num(verb, args), NULL);
+		e->seg_base += (int)case_num(verb, args);
+		if (e->first[0] == '\0')
+			(void)count_files(e, ".ndjson", e->first,
+			    sizeof e->first);
+	} else if (strcmp(verb, "sleep") == 0)
+		sleep_ms((int)case_num(verb, args));
+	else if (strcmp(verb, "kick") == 0)
+		case_kick(e, args);
+	else if (strcmp(verb, "drain") == 0)
+		assert_true(run_until(e, pred_queue_empty_idle, T_WAIT_MS));
+	else if (strcmp(verb, "quiet") == 0)
+		(void)run_until(e, pred_false, (int)case_num(verb, args));
+	else if (strcmp(verb, "requests") == 0)
+		assert_int_equal(clog_count(e), case_num(verb, args));
+	else if (strcmp(verb, "idle") == 0)
+		assert_int_equal(upload_idle(e->u), strcmp(args, "yes") == 0);
+	else if (strcmp(verb, "unarmed") == 0)
+		assert_int_equal(event_base_get_num_events(e->base,
+		    EVENT_BASE_COUNT_ADDED), e->base_events);
+	else if (strcmp(verb, "error") == 0) {
+		if (strstr(e->error, args) == NULL)
+			fail_msg("error \"%s\" does not say \"%s\"", e->error,
+			    args);
+	} else if (strcmp(verb, "next") == 0)
+		case_next(e, args);
+	else if (strcmp(verb, "invalid-is-first") == 0) {
+		char	inv[QUEUE_NAME_MAX];
+
+		assert_int_equal(count_files(e, ".invalid", inv, sizeof inv), 1);
+		assert_memory_equal(e->first, inv, strlen(e->first) - 7);
+	} else if (strcmp(verb, "status") == 0 || strcmp(verb, "files") == 0 ||
+	    strcmp(verb, "counters") == 0 || strcmp(verb, "statefile") == 0) {
+		if (strcmp(verb, "status") == 0)
+			o = ustatus(e);
+		else if (strcmp(verb, "files") == 0)
+			o = case_files(e);
+		else if (strcmp(verb, "counters") == 0)
+			o = case_counters(e);
+		else if ((o = json_load_file(e->state, 0, NULL)) == NULL)
+			fail_msg("statefile: cannot read %s", e->state);
+		case_expect_all(e, verb, o, args);
+		json_decref(o);
+	} else
+		fail_msg("unknown step \"%s\"", verb);
+}
+
+/* Run the case file named by the test's initial state. */
+static void
+run_case(void **state)
+{
+	struct env	*e = *state;
+	char		*text, *line, *rest, *verb;
+	unsigned	 lineno = 0;
+
+	if ((text = slurp(e->case_path, NULL)) == NULL)
+		fail_msg("cannot read %s", e->case_path);
+	start_collector(e, NULL, NULL);
+	rest = text;
+	while ((line = strsep(&rest, "\n")) != NULL) {
+		lineno++;
+		line += strspn(line, " \t");
+		if (*line == '\0' || *line == '#')
+			continue;
+		verb = strsep(&line, " \t");
+		print_message("%s:%u: %s %s\n", e->case_path, lineno, verb,
+		    line != NULL ? line : "");
+		case_step(e, verb, line != NULL ? line : "");
+	}
+	free(text);
+}
+
+/* setup for a case: the usual env, with the case file's path kept. */
+static int
+setup_case(void **state)
+{
+	const char	*path = *state;
+
+	if (setup(state) != 0)
+		return -1;
+	snprintf(((struct env *)*state)->case_path, T_PATH, "%s", path);
+	return 0;
+}
+
+static int
+case_cmp(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int
+case_filter(const struct dirent *d)
+{
+	return has_suffix(d->d_name, ".case");
+}
+
+/*
+ * Append a test per tests/data/upload/NAME.case to tests[*n]. Names and
+ * paths are kept for the whole run (freed by the process's exit).
+ */
+static void
+add_cases(struct CMUnitTest *tests, size_t *n, size_t max)
+{
+	struct dirent	**ents;
+	char		  dir[T_PATH], *path;
+	int		  i, k;
+
+	snprintf(dir, sizeof dir, "%s/tests/data/upload", top_dir());
+	if ((k = scandir(dir, &ents, case_filter, case_cmp)) < 1) {
+		fprintf(stderr, "no reply cases in %s\n", dir);
+		exit(1);
+	}
+	for (i = 0; i < k; i++) {
+		if (*n < max && asprintf(&path, "%s/%s", dir,
+		    ents[i]->d_name) != -1) {
+			tests[*n].name = path + strlen(dir) + 1;
+			tests[*n].test_func = run_case;
+			tests[*n].setup_func = setup_case;
+			tests[*n].teardown_func = teardown;
+			tests[*n].initial_state = path;
+			(*n)++;
+		}
+		free(ents[i]);
+	}
+	free(ents);
+}
+
 int
 main(void)
 {
-	const struct CMUnitTest tests[] = {
+	struct CMUnitTest	tests[64] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(test_ok_delivery),
-		T(test_other_2xx),
-		T(test_400_quarantine),
 		T(test_413_split),
-		T(test_401_pause),
-		T(test_403_pause),
-		T(test_429_retry_after),
-		T(test_500_backoff),
-		T(test_backoff_persist_override),
 		T(test_https),
 		T(test_proxy_env),
 		T(test_disabled),
@@ -1271,11 +1294,13 @@ main(void)
 		T(test_blank_segments),
 #undef T
 	};
-	int	r;
+	size_t			n = 7;
+	int			r;
 
+	add_cases(tests, &n, sizeof tests / sizeof tests[0]);
 	signal(SIGPIPE, SIG_IGN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	r = cmocka_run_group_tests(tests, NULL, NULL);
+	r = _cmocka_run_group_tests("test_upload", tests, n, NULL, NULL);
 	curl_global_cleanup();
 	return r;
 }
