@@ -2,9 +2,10 @@
  * test_upload — the uploader (agent/upload.c) against tests/collector.py on
  * loopback: delivery with exact bytes and headers, connection reuse, the
  * 413 split, HTTPS with a throwaway CA (openssl CLI), proxies from the
- * environment, disabled, transport errors, abort; and the reply cases of
- * tests/data/upload/NAME.case (400, 401/403, 429/503 Retry-After, 5xx
- * backoff, the persisted schedule), run by run_case. Every test has a private temp dir and its own collector,
+ * environment; and the reply cases of tests/data/upload/NAME.case (2xx,
+ * 400, 401/403, 429/503 Retry-After, 5xx backoff, the persisted schedule,
+ * disabled, transport errors and timeouts, abort, blank segments), run by
+ * run_case. Every test has a private temp dir and its own collector,
  * killed by PID in the teardown. Waits are bounded; assertions are on
  * recorded values (next_attempt_unix_ms), never on measured speed.
  */
@@ -837,145 +838,6 @@ test_proxy_env(void **state)
 	unsetenv("http_proxy");
 }
 
-/* Disabled: nothing is sent; enabling again sends. */
-static void
-test_disabled(void **state)
-{
-	struct env	*e = *state;
-	json_t		*st;
-
-	start_collector(e, NULL, NULL);
-	e->cfg.enabled = 0;
-	new_uploader(e);
-	write_segment(e, 0, 1, NULL);
-	assert_string_equal(kick_wait(e, 1), "disabled");
-	run_until(e, pred_false, 50);
-	assert_int_equal(clog_count(e), 0);
-	assert_int_equal(count_files(e, ".ndjson", NULL, 0), 1);
-	st = ustatus(e);
-	assert_string_equal(str_of(st, "state"), "disabled");
-	json_decref(st);
-	assert_true(upload_idle(e->u));
-
-	e->cfg.enabled = 1;
-	upload_reconfigure(e->u, &e->cfg);
-	assert_string_equal(kick_wait(e, 1), "ok");
-	assert_int_equal(clog_count(e), 1);
-
-	/* Disabling during a transfer stops it and restores the claim. */
-	ctl(e, "{\"mode\":\"hang\"}");
-	write_segment(e, 1, 1, NULL);
-	e->done = 0;
-	e->want_requests = clog_count(e) + 1;
-	upload_kick(e->u, 1, done_cb, e);
-	assert_true(run_until(e, pred_requests, T_WAIT_MS));
-	assert_int_equal(count_files(e, ".sending-", NULL, 0), 1);
-	assert_int_equal(e->done, 0);
-	e->cfg.enabled = 0;
-	upload_reconfigure(e->u, &e->cfg);
-	assert_true(run_until(e, pred_done, T_WAIT_MS));
-	assert_string_equal(e->result, "disabled");
-	assert_int_equal(count_files(e, ".ndjson", NULL, 0), 1);
-	assert_int_equal(count_files(e, ".sending-", NULL, 0), 0);
-	ctl(e, "{\"release\":true,\"mode\":\"normal\"}");
-}
-
-/* Dropped connection, refused connection, timeout; abort is prompt. */
-static void
-test_transport_and_abort(void **state)
-{
-	struct env	*e = *state;
-	int64_t		 t0, dt;
-	json_t		*st;
-	char		 saved[256];
-
-	start_collector(e, NULL, NULL);
-	e->cfg.timeout_s = 1;
-	new_uploader(e);
-	write_segment(e, 0, 2, NULL);
-
-	ctl(e, "{\"script\":[{\"action\":\"drop\"}]}");
-	assert_string_equal(kick_wait(e, 1), "failed");
-	assert_int_equal(e->status, 0);
-	assert_true(e->error[0] != '\0');
-	assert_int_equal(count_files(e, ".ndjson", NULL, 0), 1);
-	assert_int_equal(count_files(e, ".sending-", NULL, 0), 0);
-
-	/* Timeout: the server hangs longer than timeout_s. */
-	ctl(e, "{\"script\":[{\"action\":\"hang\"}]}");
-	assert_string_equal(kick_wait(e, 1), "failed");
-	if (strstr(e->error, "timed out") == NULL &&
-	    strstr(e->error, "imeout") == NULL)
-		fail_msg("want a timeout, got \"%s\"", e->error);
-	assert_int_equal(count_files(e, ".ndjson", NULL, 0), 1);
-	ctl(e, "{\"release\":true}");
-
-	/* Nobody listening. */
-	snprintf(saved, sizeof saved, "%s", e->endpoint);
-	snprintf(e->endpoint, sizeof e->endpoint,
-	    "http://127.0.0.1:9/v1/events");
-	e->cfg.endpoint = e->endpoint;
-	upload_reconfigure(e->u, &e->cfg);
-	assert_string_equal(kick_wait(e, 1), "failed");
-	assert_int_equal(e->status, 0);
-	st = ustatus(e);
-	assert_string_equal(str_of(st, "state"), "backoff");
-	assert_int_equal(uint_of(st, "attempt"), 1);	/* reset by new URL */
-	json_decref(st);
-
-	/* Abort while the server hangs: fast, claim restored, answered. */
-	snprintf(e->endpoint, sizeof e->endpoint, "%s", saved);
-	e->cfg.endpoint = e->endpoint;
-	e->cfg.timeout_s = 10;
-	upload_reconfigure(e->u, &e->cfg);
-	ctl(e, "{\"script\":[{\"action\":\"hang\"}]}");
-	e->done = 0;
-	e->want_requests = clog_count(e) + 1;
-	upload_kick(e->u, 1, done_cb, e);
-	assert_true(run_until(e, pred_requests, T_WAIT_MS));
-	assert_int_equal(count_files(e, ".sending-", NULL, 0), 1);
-	st = ustatus(e);
-	assert_string_equal(str_of(st, "state"), "inflight");
-	json_decref(st);
-	t0 = now_ms();
-	upload_abort(e->u);
-	dt = now_ms() - t0;
-	assert_true(dt < 500);	/* the shutdown budget (docs/ARCHITECTURE.md) */
-	assert_int_equal(e->done, 1);
-	assert_string_equal(e->result, "aborted");
-	assert_int_equal(count_files(e, ".sending-", NULL, 0), 0);
-	assert_int_equal(count_files(e, ".ndjson", NULL, 0), 1);
-	assert_true(access(e->state, F_OK) == 0);
-	assert_true(upload_idle(e->u));
-	ctl(e, "{\"release\":true}");
-}
-
-/* Empty segments are dropped without a request; blank lines not sent as
- * records. */
-static void
-test_blank_segments(void **state)
-{
-	struct env	*e = *state;
-	json_t		*log;
-	struct upload_counters c;
-	const char	*two =
-	    "{\"event_id\":\"x\",\"ts\":1}\n\n{\"event_id\":\"y\",\"ts\":2}\n";
-
-	start_collector(e, NULL, NULL);
-	new_uploader(e);
-	assert_int_equal(queue_write_ready(e->q, "\n\n", 2), 0);
-	assert_int_equal(queue_write_ready(e->q, two, strlen(two)), 0);
-	assert_string_equal(kick_wait(e, 1), "ok");
-	log = clog_load(e);
-	assert_int_equal(json_array_size(log), 1);
-	assert_int_equal(json_array_size(json_object_get(json_array_get(log,
-	    0), "records")), 2);
-	json_decref(log);
-	upload_counters(e->u, &c);
-	assert_int_equal(c.events_uploaded, 2);
-	assert_int_equal(count_files(e, ".ndjson", NULL, 0), 0);
-}
-
 /* ---- reply cases as data: tests/data/upload/NAME.case ----------------- */
 
 /*
@@ -1133,6 +995,68 @@ case_next(struct env *e, char *args)
 		    "%lld..%lld", d, lo, hi);
 }
 
+/* "write TEXT": a ready segment of TEXT as given (\n is a newline). */
+static void
+case_write(struct env *e, const char *args)
+{
+	struct buf	b = { 0 };
+	const char	*p;
+
+	for (p = args; *p != '\0'; p++) {
+		if (p[0] == '\\' && p[1] == 'n') {
+			assert_int_equal(buf_putc(&b, '\n'), 0);
+			p++;
+		} else
+			assert_int_equal(buf_putc(&b, *p), 0);
+	}
+	assert_int_equal(queue_write_ready(e->q, b.len > 0 ? b.data : "",
+	    b.len), 0);
+	buf_free(&b);
+}
+
+/* "error [A|B]": the last callback's error contains A or B (or is set). */
+static void
+case_error(struct env *e, char *args)
+{
+	char	*alt;
+
+	if (*args == '\0' && e->error[0] != '\0')
+		return;		/* "error" alone: there is one */
+	while ((alt = strsep(&args, "|")) != NULL)
+		if (*alt != '\0' && strstr(e->error, alt) != NULL)
+			return;
+	fail_msg("error \"%s\" is not the one expected", e->error);
+}
+
+/* "endpoint dead|collector": nobody listening, or the collector again. */
+static void
+case_endpoint(struct env *e, const char *args)
+{
+	if (strcmp(args, "dead") == 0)
+		snprintf(e->endpoint, sizeof e->endpoint,
+		    "http://127.0.0.1:9/v1/events");
+	else if (strcmp(args, "collector") == 0)
+		snprintf(e->endpoint, sizeof e->endpoint,
+		    "%s://127.0.0.1:%d/v1/events", e->scheme, e->port);
+	else
+		fail_msg("endpoint: dead or collector, not \"%s\"", args);
+	e->cfg.endpoint = e->endpoint;
+}
+
+/* "abort-within MS": upload_abort returns within MS and answers. */
+static void
+case_abort(struct env *e, const char *args)
+{
+	int64_t	t0 = now_ms();
+
+	upload_abort(e->u);
+	if (now_ms() - t0 >= case_num("abort-within", args))
+		fail_msg("upload_abort took %lld ms",
+		    (long long)(now_ms() - t0));
+	assert_int_equal(e->done, 1);
+	assert_string_equal(e->result, "aborted");
+}
+
 /* One step of a case. */
 static void
 case_step(struct env *e, const char *verb, char *args)
@@ -1173,10 +1097,35 @@ case_step(struct env *e, const char *verb, char *args)
 	else if (strcmp(verb, "unarmed") == 0)
 		assert_int_equal(event_base_get_num_events(e->base,
 		    EVENT_BASE_COUNT_ADDED), e->base_events);
-	else if (strcmp(verb, "error") == 0) {
-		if (strstr(e->error, args) == NULL)
-			fail_msg("error \"%s\" does not say \"%s\"", e->error,
-			    args);
+	else if (strcmp(verb, "error") == 0)
+		case_error(e, args);
+	else if (strcmp(verb, "write") == 0)
+		case_write(e, args);
+	else if (strcmp(verb, "endpoint") == 0)
+		case_endpoint(e, args);
+	else if (strcmp(verb, "kick-start") == 0) {
+		/* A kick whose outcome is awaited later (wait-done). */
+		e->done = 0;
+		e->want_requests = clog_count(e) + 1;
+		upload_kick(e->u, strcmp(args, "now") == 0, done_cb, e);
+	} else if (strcmp(verb, "wait-request") == 0)
+		assert_true(run_until(e, pred_requests, T_WAIT_MS));
+	else if (strcmp(verb, "pending") == 0)
+		assert_int_equal(e->done, 0);
+	else if (strcmp(verb, "wait-done") == 0) {
+		assert_true(run_until(e, pred_done, T_WAIT_MS));
+		assert_string_equal(e->result, args);
+	} else if (strcmp(verb, "abort-within") == 0)
+		case_abort(e, args);
+	else if (strcmp(verb, "statefile-exists") == 0)
+		assert_int_equal(access(e->state, F_OK), 0);
+	else if (strcmp(verb, "records") == 0) {
+		o = clog_load(e);
+		assert_true(json_array_size(o) > 0);
+		assert_int_equal(json_array_size(json_object_get(
+		    json_array_get(o, json_array_size(o) - 1), "records")),
+		    case_num(verb, args));
+		json_decref(o);
 	} else if (strcmp(verb, "next") == 0)
 		case_next(e, args);
 	else if (strcmp(verb, "invalid-is-first") == 0) {
@@ -1289,12 +1238,9 @@ main(void)
 		T(test_413_split),
 		T(test_https),
 		T(test_proxy_env),
-		T(test_disabled),
-		T(test_transport_and_abort),
-		T(test_blank_segments),
 #undef T
 	};
-	size_t			n = 7;
+	size_t			n = 4;
 	int			r;
 
 	add_cases(tests, &n, sizeof tests / sizeof tests[0]);
