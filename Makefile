@@ -12,6 +12,7 @@
 #   make bench      benchmarks, one table (and the syslog-ng peer table)
 #   make bench-peer only the syslog-ng peer table
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make vocab      regenerate proto/vocab/en*.txt from Debian's word list
 #
 # Missing build dependencies: `make deps` installs them (scripts/deps.sh,
 # apt-get); `make check` and `make run` do it themselves; a plain `make`
@@ -59,7 +60,16 @@ TOOL_SRC   = $(sort $(wildcard tests/tools/*.c))
 BENCH_SRC  = $(sort $(wildcard tests/bench/*.c))
 
 obj        = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
-PROTO_OBJ  = $(call obj,$(PROTO_SRC))
+# The firewall's vocabulary: a hash table generated from proto/vocab/ by
+# scripts/mkvocab.c (a build tool) into $(BUILD)/gen/vocab_table.c.
+VOCAB_LISTS = -w proto/vocab/en.txt -n proto/vocab/en-names.txt \
+              -t proto/vocab/errno.txt -t proto/vocab/http.txt \
+              -t proto/vocab/tech.txt -h proto/vocab/hosts.txt \
+              -s proto/vocab/namespaces.txt
+MKVOCAB    = $(BUILD)/tools/mkvocab
+VOCAB_C    = $(BUILD)/gen/vocab_table.c
+VOCAB_OBJ  = $(BUILD)/obj/gen/vocab_table.o
+PROTO_OBJ  = $(call obj,$(PROTO_SRC)) $(VOCAB_OBJ)
 SHIM_OBJ   = $(call obj,$(SHIM_SRC))
 CLI_OBJ    = $(call obj,$(CLI_SRC))
 AGENT_OBJ  = $(call obj,$(AGENT_SRC))
@@ -83,7 +93,7 @@ BENCH_BIN  = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 DEPS_OK    = $(BUILD)/.deps-ok
 
 .PHONY: all run check check-browser asan ubsan bench lint standin install \
-        install-user-service uninstall clean deps format demo fuzz chaos schema
+        install-user-service uninstall clean deps format demo fuzz chaos schema vocab
 all: $(AGENTD) $(CLI) $(LIB_A) $(LIB_SO) $(PCFILE)
 
 # A plain build only checks the build dependencies and says what to run;
@@ -101,6 +111,23 @@ $(DEPS_OK):
 $(BUILD)/obj/%.o: %.c $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(MKVOCAB): scripts/mkvocab.c proto/vocab.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Iproto $(WARN) -o $@ scripts/mkvocab.c
+
+$(VOCAB_C): $(MKVOCAB) $(wildcard proto/vocab/*.txt) Makefile
+	@mkdir -p $(dir $@)
+	$(MKVOCAB) $@ $(VOCAB_LISTS)
+
+$(VOCAB_OBJ): $(VOCAB_C) $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# Regenerate proto/vocab/en.txt and en-names.txt from Debian's word list
+# (package wamerican); tests/integration/vocab.sh checks they are in sync.
+vocab:
+	sh scripts/vocab-en.sh /usr/share/dict/american-english proto/vocab
 
 $(LIB_INT): $(PROTO_OBJ) $(SHIM_OBJ)
 	@rm -f $@

@@ -29,6 +29,7 @@
 #include "paths.h"
 #include "port.h"
 #include "queue.h"
+#include "scrub.h"
 #include "sock.h"
 
 #define CLI_LINE_MAX	(FRAME_MAX + 2)	/* longest record line for emit --raw */
@@ -46,6 +47,8 @@ cli_usage(FILE *fp)
 	    "  status [--json]            telemetry state, queue, agent\n"
 	    "  enable | disable           opt in / out (edits config.toml)\n"
 	    "  dump [--last N] [--pretty] print the last N queued records\n"
+	    "  dump [--last N] --explain  which fields the firewall reduced, to"
+	    " what\n"
 	    "  clear                      delete queued records\n"
 	    "  recover                    recover legacy partial segments\n"
 	    "  check                      verify every queued segment\n"
@@ -239,9 +242,82 @@ cli_dump_line(const char *line, size_t len, void *arg)
 }
 
 struct dump_count {
-	int	pretty;
-	int	n;
+	int		pretty;
+	int		explain;
+	int		n;
+	int		reduced;	/* records with a placeholder */
+	unsigned	kinds[SCRUB_NKINDS];
 };
+
+/* Count the placeholders of each kind in the string v into c. */
+static unsigned
+cli_explain_str(json_t *v, unsigned c[SCRUB_NKINDS])
+{
+	const char	*s = json_string_value(v);
+	size_t		 n = json_string_length(v), i, l;
+	unsigned	 total = 0;
+	int		 k;
+
+	for (i = 0; s != NULL && i < n; i++) {
+		if (s[i] == '<' && (k = scrub_placeholder_at(s + i, n - i,
+		    &l)) >= 0) {
+			c[k]++;
+			total++;
+			i += l - 1;
+		}
+	}
+	return total;
+}
+
+/*
+ * One line per record for `dump --explain`: the fields the firewall
+ * reduced and to which placeholder kinds, read off the stored values (the
+ * placeholders are self-describing).
+ */
+static int
+cli_explain_line(const char *line, size_t len, struct dump_count *dc)
+{
+	json_t		*r, *v, *e;
+	const char	*key;
+	unsigned	 c[SCRUB_NKINDS];
+	size_t		 i;
+	int		 k, nf = 0;
+
+	if ((r = json_loadb(line, len, 0, NULL)) == NULL) {
+		printf("#%d (not JSON)\n", dc->n);
+		return 0;
+	}
+	printf("#%d %s ts=%lld:", dc->n, json_string_value(json_object_get(r,
+	    "event_id")) ? json_string_value(json_object_get(r,
+	    "event_id")) : "?", (long long)json_integer_value(json_object_get(
+	    r, "ts")));
+	json_object_foreach(r, key, v) {
+		memset(c, 0, sizeof c);
+		if (json_is_string(v) && cli_explain_str(v, c) == 0)
+			continue;
+		if (json_is_array(v)) {
+			unsigned t = 0;
+
+			json_array_foreach(v, i, e) {
+				if (json_is_string(e))
+					t += cli_explain_str(e, c);
+			}
+			if (t == 0)
+				continue;
+		} else if (!json_is_string(v))
+			continue;
+		printf("%s %s", nf++ ? ";" : "", key);
+		for (k = 0; k < SCRUB_NKINDS; k++) {
+			if (c[k] > 0)
+				printf(" %s %u", scrub_kind_names[k], c[k]);
+			dc->kinds[k] += c[k];
+		}
+	}
+	printf("%s\n", nf ? "" : " nothing reduced");
+	dc->reduced += nf > 0;
+	json_decref(r);
+	return 0;
+}
 
 static int
 cli_dump_counted(const char *line, size_t len, void *arg)
@@ -249,6 +325,8 @@ cli_dump_counted(const char *line, size_t len, void *arg)
 	struct dump_count	*dc = arg;
 
 	dc->n++;
+	if (dc->explain)
+		return cli_explain_line(line, len, dc);
 	return cli_dump_line(line, len, &dc->pretty);
 }
 
@@ -256,14 +334,17 @@ static int
 cmd_dump(const struct paths *p, int argc, char **argv)
 {
 	struct queue		*q;
-	struct dump_count	 dc = { 0, 0 };
+	struct dump_count	 dc;
 	long			 last = 50;
 	char			*end;
-	int			 i, r;
+	int			 i, r, k;
 
+	memset(&dc, 0, sizeof dc);
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--pretty") == 0)
 			dc.pretty = 1;
+		else if (strcmp(argv[i], "--explain") == 0)
+			dc.explain = 1;
 		else if (strcmp(argv[i], "--last") == 0) {
 			if (i + 1 == argc) {
 				fprintf(stderr, "atomcode-telemetry: dump: --last"
@@ -304,6 +385,15 @@ cmd_dump(const struct paths *p, int argc, char **argv)
 	/* stdout carries records only: NDJSON pipes stay clean. */
 	if (dc.n == 0 && last > 0)
 		fprintf(stderr, "(no queued events)\n");
+	else if (dc.explain) {
+		printf("explain: %d record(s), %d reduced", dc.n, dc.reduced);
+		for (k = 0, i = 0; k < SCRUB_NKINDS; k++) {
+			if (dc.kinds[k] > 0)
+				printf("%s %s %u", i++ ? "," : ";",
+				    scrub_kind_names[k], dc.kinds[k]);
+		}
+		printf("\n");
+	}
 	return 0;
 }
 

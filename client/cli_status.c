@@ -214,6 +214,24 @@ cli_status_differs(json_t *s, json_t *ag)
 	}
 }
 
+/* "Redacted:  path 3, secret 1" — placeholders by kind, when any. */
+static void
+cli_status_redacted(json_t *by)
+{
+	const char	*k;
+	json_t		*v;
+	int		 n = 0;
+
+	json_object_foreach(by, k, v) {
+		if (json_integer_value(v) <= 0)
+			continue;
+		printf("%s%s %lld", n++ ? ", " : "Redacted:  ", k,
+		    (long long)json_integer_value(v));
+	}
+	if (n > 0)
+		printf("\n");
+}
+
 /* The text printer: upstream lines first, values at column 11. */
 static void
 cli_status_text(json_t *s)
@@ -336,6 +354,7 @@ cli_status_text(json_t *s)
 		    (long long)ji(ctr, "dropped"),
 		    (long long)ji(ctr, "fields_dropped"),
 		    (long long)ji(ctr, "redactions"));
+	cli_status_redacted(json_object_get(s, "redactions_by_kind"));
 }
 
 /* `status [--json]`. */

@@ -108,13 +108,23 @@ int
 buf_json_str(struct buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t		 i;
+	size_t		 i, run;
 	unsigned char	 c;
 	char		 esc[6];
 
 	if (buf_reserve(b, n + 2) == -1 || buf_putc(b, '"') == -1)
 		return -1;
 	for (i = 0; i < n; i++) {
+		/* bytes that need no escape go in one piece */
+		for (run = i; run < n && (unsigned char)s[run] >= 0x20 &&
+		    s[run] != '"' && s[run] != '\\'; run++)
+			;
+		if (run > i) {
+			if (buf_add(b, s + i, run - i) == -1)
+				return -1;
+			if ((i = run) == n)
+				break;
+		}
 		c = (unsigned char)s[i];
 		if (c == '"' || c == '\\') {
 			esc[0] = '\\';
@@ -135,8 +145,7 @@ buf_json_str(struct buf *b, const char *s, size_t n)
 				if (buf_add(b, esc, 6) == -1)
 					return -1;
 			}
-		} else if (buf_putc(b, (char)c) == -1)
-			return -1;
+		}
 	}
 	return buf_putc(b, '"');
 }

@@ -15,6 +15,7 @@
 #include "frame.h"
 #include "record.h"
 #include "scrub.h"
+#include "shape.h"
 
 #define REC_MAX_DEPTH	2048	/* nesting levels, as jansson: bad_json */
 #define REC_STR_MAX	256	/* ids, names, versions (bytes): too_long */
@@ -86,10 +87,13 @@ struct fdef {
 	unsigned char		 len;
 	unsigned char		 kind;
 	unsigned char		 flags;
+	unsigned char		 shape;	/* enum shape (proto/shape.h) */
 	unsigned short		 max;
 	const char *const	*enumv;	/* K_ENUM: NULL-terminated */
 };
-#define FD(n, k, f, m, e)	{ n, sizeof(n) - 1, k, f, m, e }
+#define FD(n, k, f, m, e)	{ n, sizeof(n) - 1, k, f, SH_NONE, m, e }
+/* A structured string: outside its shape it is never stored as given. */
+#define FS(n, k, sh, m)		{ n, sizeof(n) - 1, k, 0, sh, m, NULL }
 
 static const char *const os_enum[] = { "macos", "linux", "windows", "other",
     NULL };
@@ -109,24 +113,24 @@ static const char *const result_enum[] = { "success", "fail", NULL };
 static const struct fdef fdefs[F_N] = {
 	[F_DEVICE_ID] = FD("device_id", K_UUID, 0, 0, NULL),
 	[F_LAUNCH_ID] = FD("launch_id", K_UUID, 0, 0, NULL),
-	[F_ACCOUNT_ID] = FD("account_id", K_STR, 0, REC_STR_MAX, NULL),
+	[F_ACCOUNT_ID] = FS("account_id", K_STR, SH_ACCOUNT, REC_STR_MAX),
 	[F_SESSION_ID] = FD("session_id", K_UUID, 0, 0, NULL),
 	[F_TURN] = FD("turn", K_U64, 0, 0, NULL),
 	[F_ROUND] = FD("round", K_U32, 0, 0, NULL),
 	[F_REQUEST] = FD("request", K_U64, 0, 0, NULL),
-	[F_TURN_ID] = FD("turn_id", K_STR, 0, REC_STR_MAX, NULL),
+	[F_TURN_ID] = FS("turn_id", K_STR, SH_UUIDISH, REC_STR_MAX),
 	[F_TS] = FD("ts", K_I64, 0, 0, NULL),
 	[F_SCHEMA_VERSION] = FD("schema_version", K_SCHEMA, 0, 0, NULL),
-	[F_APP_VERSION] = FD("app_version", K_STR, 0, REC_STR_MAX, NULL),
+	[F_APP_VERSION] = FS("app_version", K_STR, SH_SEMVER, REC_STR_MAX),
 	[F_OS] = FD("os", K_ENUM, 0, 0, os_enum),
 	[F_ARCH] = FD("arch", K_ENUM, 0, 0, arch_enum),
-	[F_LOCALE] = FD("locale", K_STR, 0, REC_STR_MAX, NULL),
-	[F_PROVIDER] = FD("provider", K_STR, FD_SCRUB, REC_STR_MAX, NULL),
-	[F_PROVIDER_HOST] = FD("provider_host", K_STR, 0, REC_STR_MAX, NULL),
-	[F_MODEL] = FD("model", K_STR, FD_SCRUB, REC_STR_MAX, NULL),
+	[F_LOCALE] = FS("locale", K_STR, SH_LOCALE, REC_STR_MAX),
+	[F_PROVIDER] = FS("provider", K_STR, SH_PROVIDER, REC_STR_MAX),
+	[F_PROVIDER_HOST] = FS("provider_host", K_STR, SH_PHOST, REC_STR_MAX),
+	[F_MODEL] = FS("model", K_STR, SH_MODEL, REC_STR_MAX),
 	[F_REPO_ORIGIN] = FD("repo_origin", K_REPO, 0, 0, NULL),
 	[F_MODE] = FD("mode", K_ENUM, 0, 0, mode_enum),
-	[F_SURFACE] = FD("surface", K_STR, FD_SCRUB, REC_STR_MAX, NULL),
+	[F_SURFACE] = FS("surface", K_STR, SH_SURFACE, REC_STR_MAX),
 	[F_EVENT_ID] = FD("event_id", K_STR, 0, REC_STR_MAX, NULL),
 	[F_DSP] = FD("dangerously_skip_permissions", K_BOOL, 0, 0, NULL),
 	[F_DURATION_MS] = FD("duration_ms", K_U32, 0, 0, NULL),
@@ -141,15 +145,15 @@ static const struct fdef fdefs[F_N] = {
 	[F_TOOL_RESULT_TOKENS] = FD("tool_result_tokens", K_U32, 0, 0, NULL),
 	[F_MESSAGE_TOKENS] = FD("message_tokens", K_U32, 0, 0, NULL),
 	[F_MESSAGES_COUNT] = FD("messages_count", K_U32, 0, 0, NULL),
-	[F_ERROR_KIND] = FD("error_kind", K_IDENT, 0, REC_IDENT_MAX, NULL),
+	[F_ERROR_KIND] = FS("error_kind", K_IDENT, SH_KIND, REC_IDENT_MAX),
 	[F_ERROR_DATA] = FD("error_data", K_STR, FD_SCRUB | FD_TRUNC,
 	    REC_DATA_MAX, NULL),
-	[F_NAME] = FD("name", K_STR, FD_SCRUB, REC_STR_MAX, NULL),
+	[F_NAME] = FS("name", K_STR, SH_TOOL, REC_STR_MAX),
 	[F_SUCCESS] = FD("success", K_BOOL, 0, 0, NULL),
-	[F_TYPE] = FD("type", K_STR, FD_SCRUB, REC_STR_MAX, NULL),
-	[F_SERVER_NAME] = FD("server_name", K_STR, FD_SCRUB, REC_STR_MAX, NULL),
+	[F_TYPE] = FS("type", K_STR, SH_COMMAND, REC_STR_MAX),
+	[F_SERVER_NAME] = FS("server_name", K_STR, SH_MCP, REC_STR_MAX),
 	[F_TRANSPORT] = FD("transport", K_ENUM, 0, 0, transport_enum),
-	[F_INVITE_CODE] = FD("invite_code", K_STR, 0, REC_STR_MAX, NULL),
+	[F_INVITE_CODE] = FS("invite_code", K_STR, SH_INVITE, REC_STR_MAX),
 	[F_INSTALL_UUID] = FD("install_uuid", K_UUID, 0, 0, NULL),
 	[F_LOCATION] = FD("location", K_STR, FD_SCRUB | FD_TRUNC, REC_LOC_MAX,
 	    NULL),
@@ -274,6 +278,7 @@ struct vctx {
 	struct rec_result	*res;
 	struct buf		 dec;	/* decoded string */
 	struct buf		 scr;	/* scrubbed string */
+	struct buf		 tmp;	/* a cut string, scrubbed again */
 	struct buf		 rep;	/* replacement JSON texts */
 	int			 rewrite;
 };
@@ -1178,15 +1183,14 @@ text_fix(struct vctx *v, const struct fdef *d, const char *p, size_t n,
     int *changed)
 {
 	size_t	 m;
-	int	 r;
+	int	 k;
 
 	*changed = 0;
 	if (d->flags & FD_SCRUB) {
 		v->scr.len = 0;
-		if ((r = scrub_text(p, n, v->sc, &v->scr,
-		    v->res->redactions)) == -1)
+		if (scrub_text(p, n, v->sc, &v->scr, v->res->redactions) == -1)
 			return REC_E_NOMEM;
-		if (r > 0) {
+		if (v->scr.len != n || memcmp(v->scr.data, p, n) != 0) {
 			p = v->scr.data;
 			n = v->scr.len;
 			*changed = 1;
@@ -1194,12 +1198,53 @@ text_fix(struct vctx *v, const struct fdef *d, const char *p, size_t n,
 	}
 	m = (d->flags & FD_CHARS) ? cut_chars(p, n, d->max) :
 	    cut_bytes(p, n, d->max);
+	/* cut between tokens, and so that the cut text is a fixed point */
+	for (k = 0; m < n && (d->flags & FD_SCRUB) && k < 3; k++) {
+		m = scrub_cut(p, n, m);
+		v->tmp.len = 0;
+		if (scrub_text(p, m, v->sc, &v->tmp, NULL) == -1)
+			return REC_E_NOMEM;
+		if (v->tmp.len == m && memcmp(v->tmp.data, p, m) == 0)
+			break;
+		/* the cut changed how its end reads: take that, cut again */
+		v->scr.len = 0;
+		if (buf_add(&v->scr, v->tmp.data, v->tmp.len) == -1)
+			return REC_E_NOMEM;
+		p = v->scr.data;
+		n = v->scr.len;
+		m = (d->flags & FD_CHARS) ? cut_chars(p, n, d->max) :
+		    cut_bytes(p, n, d->max);
+		*changed = 1;
+	}
 	if (m < n) {
 		n = m;
 		*changed = 1;
 	}
 	if (*changed && buf_json_str(&v->rep, p, n) == -1)
 		return REC_E_NOMEM;
+	return REC_OK;
+}
+
+/*
+ * A structured string p[0..n) outside its shape: the replacement (a
+ * constant, or the public host in a provider_host URL) is stored instead.
+ */
+static enum rec_err
+shape_check(struct vctx *v, struct rfield *f, const struct fdef *d,
+    const char *p, size_t n)
+{
+	const char	*r;
+	size_t		 rn, off = v->rep.len;
+
+	if (!shape_fix((enum shape)d->shape, p, n, &r, &rn))
+		return REC_OK;
+	if (buf_json_str(&v->rep, r, rn) == -1)
+		return REC_E_NOMEM;
+	f->rep_off = off;
+	f->rep_len = v->rep.len - off;
+	v->rewrite = 1;
+	v->res->redactions[d->shape == SH_PHOST && r[0] != '<' ?
+	    SCRUB_URL : SCRUB_CUSTOM]++;
 	return REC_OK;
 }
 
@@ -1218,6 +1263,8 @@ check_str(struct vctx *v, struct rfield *f, const struct fdef *d)
 		return REC_E_NOMEM;
 	if (n > d->max && !(d->flags & FD_TRUNC))
 		return fail_f(v->res, REC_E_TOO_LONG, d);
+	if (d->shape != SH_NONE)
+		return shape_check(v, f, d, p, n);
 	if (!(d->flags & (FD_SCRUB | FD_TRUNC)))
 		return REC_OK;
 	off = v->rep.len;
@@ -1378,7 +1425,7 @@ check_field(struct vctx *v, struct rfield *f, const struct fdef *d)
 			    !is_digit((unsigned char)p[i]) && p[i] != '_')
 				return fail_f(v->res, REC_E_VALUE, d);
 		}
-		return REC_OK;
+		return shape_check(v, f, d, p, n);
 	case K_U32:
 	case K_U64:
 	case K_I64:
@@ -1575,6 +1622,7 @@ done:
 		memset(res->redactions, 0, sizeof res->redactions);
 	buf_free(&v.dec);
 	buf_free(&v.scr);
+	buf_free(&v.tmp);
 	buf_free(&v.rep);
 	return e;
 }

@@ -5,7 +5,7 @@
 # installs, only says what is missing).
 set -u
 PKGS_PC="libevent jansson inih libcurl uuid zlib libdeflate"
-DEBS="libevent-dev libcurl4-openssl-dev libjansson-dev libinih-dev uuid-dev zlib1g-dev libdeflate-dev libcmocka-dev pkg-config"
+DEBS="libevent-dev libcurl4-openssl-dev libjansson-dev libinih-dev uuid-dev zlib1g-dev libdeflate-dev libcmocka-dev pkg-config wamerican"
 [ "${1:-}" = "--check-tools" ] && DEBS="$DEBS ${EXTRA_DEBS:-}"
 
 missing=0

@@ -1244,6 +1244,83 @@ bad:
 	return -1;
 }
 
+/*
+ * Rows 10c/10d: the privacy firewall's cost. 10c is a typical record: a
+ * failed llm_chat with the whole envelope (every structured string checked
+ * against its shape) and a 200-character error text; 10d a 4 KiB
+ * error_data full of paths and secrets, the worst a caller sends.
+ */
+static void
+bench_firewall(const struct scrub_ctx *sc)
+{
+	static const char *const bits[] = {
+	    "at /home/alice/src/proj/crates/orion-core/src/ledger.rs:42:9 ",
+	    "password=hunter2-Zq7 ", "token: ghp_16C7e42F292c6912E7710c838347A"
+	    "e178B4a ", "https://user:pw@build-17.corp.example:8443/v1/x?k=y ",
+	    "~/work/acme_prod/.env ", "C:\\Users\\Jan Kowalski\\app.exe ",
+	    "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z ", "bob@example.com ",
+	    "10.20.30.40:5432 ", "/var/lib/acme/secret plans/q3.txt ",
+	    "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0\\n-----END "
+	    "PRIVATE KEY----- ", "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9."
+	    "eyJzdWIiOiIxIn0.sig\\n", "connection refused by the server ",
+	};
+	struct rec_result	 res;
+	struct buf		 rec = { NULL, 0, 0 }, txt = { NULL, 0, 0 };
+	struct row		*r;
+	size_t			 outlen = 0;
+	unsigned		 k, red;
+	double			 ns;
+
+	buf_puts(&rec, "{\"device_id\":\"0f8fad5b-d9cb-469f-a165-70867728950e\","
+	    "\"launch_id\":\"7c9e6679-7425-40de-944b-e07fc1f90ae7\","
+	    "\"account_id\":\"1234567\",\"session_id\":"
+	    "\"7c9e6679-7425-40de-944b-e07fc1f90ae7\",\"turn\":3,\"round\":2,"
+	    "\"request\":7,\"ts\":1733300000000,\"schema_version\":1,"
+	    "\"app_version\":\"4.22.3\",\"os\":\"linux\",\"arch\":\"x86_64\","
+	    "\"locale\":\"zh-CN\",\"provider\":\"deepseek\","
+	    "\"provider_host\":\"api.deepseek.com\",\"model\":"
+	    "\"deepseek-v4-flash\",\"repo_origin\":{\"host\":\"gitcode\","
+	    "\"has_git\":true},\"mode\":\"tui\",\"surface\":\"code_review\","
+	    "\"event_id\":\"llm_chat\",\"duration_ms\":30000,"
+	    "\"tool_calls_count\":0,\"input_tokens\":0,\"output_tokens\":0,"
+	    "\"cached_tokens\":0,\"had_error\":true,\"context_window\":128000,"
+	    "\"system_tokens\":0,\"tool_def_tokens\":0,\"tool_result_tokens\":0,"
+	    "\"message_tokens\":0,\"messages_count\":6,\"error_kind\":"
+	    "\"network_error\",\"error_data\":\"error sending request for url "
+	    "(https://api.deepseek.com/chat/completions): operation timed out "
+	    "after 30s; retrying 3 of 5 (connection reset by peer, os error "
+	    "104) while streaming the response to /home/alice/src/proj\"}");
+	ns = valid_ns(rec.data, rec.len, sc, &res, &outlen);
+	for (red = 0, k = 0; k < SCRUB_NKINDS; k++)
+		red += res.redactions[k];
+	r = row_add("10c", "firewall: typical record", ns / 1e3, "µs/rec");
+	row_ratio(r, floor_file[0] / 1e3, "file");
+	row_target(r, 1, 5, "≤ 5 µs");
+	row_note(r, "failed llm_chat, whole envelope (7 shaped strings), %zu B"
+	    " in, %u placeholders, %zu B out", rec.len, red, outlen - 1);
+
+	for (k = 0; txt.len < 4096; k++)
+		buf_puts(&txt, bits[k % (sizeof bits / sizeof bits[0])]);
+	txt.len = 4096;
+	rec.len = 0;
+	buf_printf(&rec, "%.*s,\"error_kind\":\"network_error\","
+	    "\"error_data\":", (int)golden_len - 1, golden);
+	buf_json_str(&rec, txt.data, txt.len);
+	buf_putc(&rec, '}');
+	ns = valid_ns(rec.data, rec.len, sc, &res, &outlen);
+	for (red = 0, k = 0; k < SCRUB_NKINDS; k++)
+		red += res.redactions[k];
+	r = row_add("10d", "firewall: 4 KiB error_data of secrets", ns / 1e3,
+	    "µs/rec");
+	row_ratio(r, floor_file[0] / 1e3, "file");
+	row_target(r, 1, 60, "≤ 60 µs");
+	row_note(r, "paths, keys, tokens, URLs, e-mails, IPs, PEM; %zu B in,"
+	    " %u placeholders, %zu B out (%.0f MB/s)", rec.len, red,
+	    outlen - 1, ns > 0 ? (double)rec.len / ns * 1e3 : 0);
+	buf_free(&rec);
+	buf_free(&txt);
+}
+
 static void
 bench_validate(void)
 {
@@ -1287,6 +1364,7 @@ bench_validate(void)
 	row_note(r, "%zu B in (%zu B error_data), %u redactions, %zu B out"
 	    " (%.0f MB/s)", rec.len, txt.len, red, outlen - 1,
 	    ns > 0 ? (double)rec.len / ns * 1e3 : 0);
+	bench_firewall(&sc);
 	buf_free(&rec);
 	buf_free(&txt);
 }

@@ -27,7 +27,7 @@ esac
 
 B=${FUZZ_BUILD:-build-fuzz}
 CLANG=${CLANG:-clang}
-TARGETS=${*:-frame record config settings queue_line http}
+TARGETS=${*:-frame record scrub config settings queue_line http}
 TIMEOUT=25		# seconds one input may take before it is a failure
 RSS_MB=2048		# memory one target may use
 
@@ -79,15 +79,19 @@ CFLAGS="-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
     -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes
     -Wno-unused-parameter"
 
+# The firewall's vocabulary table, generated as `make` does.
+FIREWALL="proto/scrub.c proto/shape.c proto/vocab.c $B/gen/vocab_table.c"
+
 # Sources each target links (compiled here, not the gcc-built archives).
 sources() {
 	case $1 in
 	frame)		echo proto/frame.c proto/buf.c ;;
-	record)		echo proto/record.c proto/scrub.c proto/frame.c \
+	record)		echo proto/record.c $FIREWALL proto/frame.c \
 			    proto/buf.c ;;
+	scrub)		echo $FIREWALL proto/frame.c proto/buf.c ;;
 	config)		echo proto/config.c proto/paths.c proto/buf.c proto/fsio.c ;;
 	settings)	echo agent/settings.c agent/log.c ;;
-	queue_line)	echo proto/queue.c proto/fsio.c proto/record.c proto/scrub.c \
+	queue_line)	echo proto/queue.c proto/fsio.c proto/record.c $FIREWALL \
 			    proto/frame.c proto/buf.c ;;
 	http)		echo agent/backoff.c ;;
 	*)		return 1 ;;
@@ -99,12 +103,17 @@ max_len() {
 	case $1 in
 	frame)		echo 65540 ;;
 	record)		echo 16384 ;;
+	scrub)		echo 8192 ;;
 	http)		echo 1024 ;;
 	*)		echo 8192 ;;
 	esac
 }
 
 mkdir -p "$B/logs" "$B/corpus" "$B/artifacts" || exit 1
+if ! make -s BUILD="$B" "$B/gen/vocab_table.c" >"$B/logs/vocab.log" 2>&1; then
+	echo "run.sh: cannot generate the vocabulary (see $B/logs/vocab.log)" >&2
+	exit 1
+fi
 # The targets' scratch files go to a private tmpfs directory if possible.
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then
 	ATC_FUZZ_TMP=$(mktemp -d /dev/shm/atc-fuzz-run.XXXXXX) || exit 1

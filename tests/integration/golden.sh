@@ -1,7 +1,9 @@
 #!/bin/sh
 # Golden round trip: the upstream golden records, sent unchanged
 # with `emit --raw`, come back byte for byte from `dump --pretty` — through
-# the agent and through the library's fallback (no agent).
+# the agent and through the library's fallback (no agent). The few whose
+# values the privacy firewall reduces come back as recorded in
+# tests/compat/expected/ (see its README).
 . "$(dirname "$0")/lib.sh"
 
 printf '[queue]\nroll_interval_ms = 50\n' >"$ATOMCODE_HOME/telemetryd.conf"
@@ -9,9 +11,13 @@ ls "$GOLDEN"/*.json | sort >"$T/list"
 n=$(wc -l <"$T/list")
 : >"$T/expected"
 : >"$T/input"
+: >"$T/stored"
 while read -r f; do
-	cat "$f" >>"$T/expected"
+	e="$GOLDEN/expected/$(basename "$f")"
+	[ -f "$e" ] || e=$f
+	cat "$e" >>"$T/expected"
 	python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1])), separators=(",",":")))' "$f" >>"$T/input"
+	python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1])), separators=(",",":")))' "$e" >>"$T/stored"
 done <"$T/list"
 
 wait_events() { # wait_events N: until the ready queue holds N events
@@ -34,8 +40,8 @@ check "the agent persisted all $n records itself (got $persisted)" test "$persis
 "$CLI" dump --last "$n" --pretty >"$T/got"
 check "dump --pretty reproduces every golden file (agent path)" cmp "$T/expected" "$T/got"
 "$CLI" dump --last 1 >"$T/raw1"
-tail -n 1 "$T/input" >"$T/last1"
-check "dump (raw) prints the stored line unchanged" cmp "$T/last1" "$T/raw1"
+tail -n 1 "$T/stored" >"$T/last1"
+check "dump (raw) prints the stored line as it is" cmp "$T/last1" "$T/raw1"
 stop_agent
 check "agent exited on SIGTERM" sh -c "! kill -0 $AGENT_PID 2>/dev/null"
 
