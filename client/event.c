@@ -99,6 +99,10 @@ event_rule(const struct rec_field *f, char *buf, size_t n)
 	}
 	if (f->flags & REC_FD_SCRUB)
 		cat(buf, n, "; scrubbed");
+	if (f->flags & REC_FD_SHAPE)
+		cat(buf, n, f->kind == REC_K_IDENT ? "; an unknown kind is"
+		    " stored as \"other\"" : "; outside its known values"
+		    " stored as \"<custom>\"");
 }
 
 /* Find field name among the envelope's fields. 1 or 0. */

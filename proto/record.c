@@ -1680,7 +1680,8 @@ field_pub(const struct fdef *d, int required, struct rec_field *f)
 	f->kind = kind_pub(d->kind);
 	f->flags = (d->flags & FD_SCRUB ? REC_FD_SCRUB : 0) |
 	    (d->flags & FD_TRUNC ? REC_FD_TRUNC : 0) |
-	    (d->flags & FD_CHARS ? REC_FD_CHARS : 0);
+	    (d->flags & FD_CHARS ? REC_FD_CHARS : 0) |
+	    (d->shape != SH_NONE ? REC_FD_SHAPE : 0);
 	f->max = d->max;
 	f->enumv = d->enumv;
 	if (d->kind == K_REPO)

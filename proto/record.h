@@ -88,6 +88,7 @@ enum rec_kind {
 #define REC_FD_SCRUB	0x01	/* free text: scrubbed */
 #define REC_FD_TRUNC	0x02	/* over max: truncated (else too_long) */
 #define REC_FD_CHARS	0x04	/* max counts characters, not bytes */
+#define REC_FD_SHAPE	0x08	/* outside its known values: "<custom>" */
 #define REC_BT_ENTRIES	5	/* entries of a REC_K_STRARR */
 
 struct rec_field {

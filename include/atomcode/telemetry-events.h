@@ -38,52 +38,52 @@
 
 /* tool_call
  *   duration_ms                  required; an integer from 0 to 4294967295
- *   error_kind                   an identifier of 1 to 64 characters a-z 0-9 _
+ *   error_kind                   an identifier of 1 to 64 characters a-z 0-9 _; an unknown kind is stored as "other"
  *   error_data                   a string, cut to 4096 bytes; scrubbed
- *   name                         required; a string, at most 256 bytes; scrubbed
+ *   name                         required; a string, at most 256 bytes; outside its known values stored as "<custom>"
  *   success                      required; true or false
  */
 #define ATC_EV_TOOL_CALL	"tool_call"
 
 /* use_command
- *   error_kind                   an identifier of 1 to 64 characters a-z 0-9 _
+ *   error_kind                   an identifier of 1 to 64 characters a-z 0-9 _; an unknown kind is stored as "other"
  *   error_data                   a string, cut to 4096 bytes; scrubbed
  *   success                      true or false
- *   type                         required; a string, at most 256 bytes; scrubbed
+ *   type                         required; a string, at most 256 bytes; outside its known values stored as "<custom>"
  */
 #define ATC_EV_USE_COMMAND	"use_command"
 
 /* mcp_connect
  *   duration_ms                  an integer from 0 to 4294967295
- *   error_kind                   an identifier of 1 to 64 characters a-z 0-9 _
+ *   error_kind                   an identifier of 1 to 64 characters a-z 0-9 _; an unknown kind is stored as "other"
  *   error_data                   a string, cut to 4096 bytes; scrubbed
  *   success                      required; true or false
- *   server_name                  required; a string, at most 256 bytes; scrubbed
+ *   server_name                  required; a string, at most 256 bytes; outside its known values stored as "<custom>"
  *   transport                    required; one of: stdio, sse, streamable_http
  */
 #define ATC_EV_MCP_CONNECT	"mcp_connect"
 
 /* login_success
- *   invite_code                  a string, at most 256 bytes
+ *   invite_code                  a string, at most 256 bytes; outside its known values stored as "<custom>"
  *   install_uuid                 a lowercase hyphenated UUID
  */
 #define ATC_EV_LOGIN_SUCCESS	"login_success"
 
 /* install_completed
- *   invite_code                  required; a string, at most 256 bytes
+ *   invite_code                  required; a string, at most 256 bytes; outside its known values stored as "<custom>"
  *   install_uuid                 required; a lowercase hyphenated UUID
  */
 #define ATC_EV_INSTALL_COMPLETED	"install_completed"
 
 /* take_codingplan
- *   error_kind                   an identifier of 1 to 64 characters a-z 0-9 _
+ *   error_kind                   an identifier of 1 to 64 characters a-z 0-9 _; an unknown kind is stored as "other"
  *   error_data                   a string, cut to 4096 bytes; scrubbed
  *   type                         required; one of: success, fail
  */
 #define ATC_EV_TAKE_CODINGPLAN	"take_codingplan"
 
 /* panic
- *   error_kind                   an identifier of 1 to 64 characters a-z 0-9 _
+ *   error_kind                   an identifier of 1 to 64 characters a-z 0-9 _; an unknown kind is stored as "other"
  *   error_data                   a string, cut to 4096 bytes; scrubbed
  *   location                     required; a string, cut to 1024 bytes; scrubbed
  *   message_head                 required; a string, cut to 200 characters; scrubbed

@@ -72,12 +72,12 @@ check "$(tail -n 1 "$T/benign.out") (at least 90 %)" \
     $P benign "$BUILD/tests/scrub_lines"
 
 # dump --explain: which fields were reduced, and to what
-python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); r["name"]="acme_tool"; r["error_data"]="open /etc/x/y failed: password=hunter2 for bob@example.com"; print(json.dumps(r))' \
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); r["ts"]=9999999999999; r["name"]="acme_tool"; r["error_data"]="open /etc/x/y failed: password=hunter2 for bob@example.com"; print(json.dumps(r))' \
     "$GOLDEN/tool_call.json" | "$CLI" emit --raw
 "$CLI" dump --explain --last 1 >"$T/explain.out"
 cat "$T/explain.out"
 check "dump --explain names the reduced fields and kinds" grep -q \
-    '^#1 tool_call ts=0: name custom 1; error_data path 1 email 1 secret 1$' \
+    '^#1 tool_call ts=9999999999999: name custom 1; error_data path 1 email 1 secret 1$' \
     "$T/explain.out"
 check "dump --explain sums up" grep -q \
     '^explain: 1 record(s), 1 reduced; path 1, email 1, secret 1, custom 1$' \
