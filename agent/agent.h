@@ -162,7 +162,7 @@ struct agent {
 	int			 socket_activated;
 	int			 auto_spawned;	/* idle exit applies */
 	int			 stopping;
-	struct timespec		 started;
+	uint64_t		 started_ms;	/* monotonic, for uptime */
 	struct conns		 conns;
 	unsigned		 nclients;	/* connections, dying ones included */
 	unsigned		 ndying;	/* closed, not yet freed */
@@ -185,8 +185,8 @@ struct agent {
 	struct event		*recheck_ev;	/* one more recovery after start */
 	struct event		*accept_pause_ev; /* accept paused: look again */
 	struct event		*sig_ev[4];
-	struct timespec		 last_write;
-	struct timespec		 segment_started;
+	uint64_t		 last_write_us;	/* monotonic µs of the last commit */
+	uint64_t		 segment_started_us; /* … of the active segment's first */
 	uint64_t		 synced_bytes;	/* active bytes already synced
 						   while uploads are held */
 	int			 holding;	/* the active segment is held

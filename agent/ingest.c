@@ -12,22 +12,7 @@
 
 #include "agent.h"
 #include "log.h"
-
-static double
-ts_diff(const struct timespec *a, const struct timespec *b)
-{
-	return (double)(a->tv_sec - b->tv_sec) +
-	    (double)(a->tv_nsec - b->tv_nsec) / 1e9;
-}
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+#include "timing.h"
 
 /* ACK_COALESCE_MS passed: send the unasked acks held back since. */
 static void
@@ -35,7 +20,7 @@ ingest_ack_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct agent	*a = arg;
 	struct conn	*c;
-	uint64_t	 now = mono_ms();
+	uint64_t	 now = timing_mono_ms();
 
 	TAILQ_FOREACH(c, &a->conns, entry) {
 		if (!c->ack_held || c->dead)
@@ -54,7 +39,7 @@ ingest_ack_cb(evutil_socket_t fd, short what, void *arg)
 static int
 ingest_arm_ack(struct agent *a)
 {
-	struct timeval	tv = { 0, ACK_COALESCE_MS * 1000 };
+	struct timeval	tv = timing_tv(ACK_COALESCE_MS);
 
 	if (a->ack_ev == NULL &&
 	    (a->ack_ev = evtimer_new(a->base, ingest_ack_cb, a)) == NULL)
@@ -115,22 +100,9 @@ ingest_grow_bents(struct agent *a)
 void
 ingest_storage_error(struct agent *a, const char *what, int err)
 {
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
 	snprintf(a->storage_error, sizeof a->storage_error, "%s: %s", what,
 	    strerror(err));
-	a->storage_error_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Wall-clock milliseconds (the clock records' ts use). */
-static int64_t
-wall_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	a->storage_error_ms = timing_wall_ms();
 }
 
 /*
@@ -281,7 +253,7 @@ static int
 ingest_claim_risky(struct agent *a)
 {
 	struct conn	*c;
-	int64_t		 now = wall_ms();
+	int64_t		 now = timing_wall_ms();
 	int		 lost = 0;
 
 	TAILQ_FOREACH(c, &a->conns, entry)
@@ -424,7 +396,7 @@ ingest_commit(struct agent *a)
 		queue_mark(a->q, &m);
 		before = queue_active_events(a->q);
 		if (before == 0)
-			clock_gettime(CLOCK_MONOTONIC, &a->segment_started);
+			a->segment_started_us = timing_mono_us();
 		/*
 		 * A new segment will be opened: hand it the reserved
 		 * descriptors, so clients holding every other one cannot make
@@ -474,9 +446,9 @@ ingest_commit(struct agent *a)
 				upload_set_tracked(a->up, a->ctr.persisted);
 			rolled = queue_active_events(a->q) !=
 			    before + a->batch_events;
-			clock_gettime(CLOCK_MONOTONIC, &a->last_write);
+			a->last_write_us = timing_mono_us();
 			if (queue_active_events(a->q) == 0)
-				a->segment_started = a->last_write;
+				a->segment_started_us = a->last_write_us;
 		}
 		a->batch.len = 0;
 		a->batch_events = 0;
@@ -508,7 +480,7 @@ ingest_commit(struct agent *a)
 			continue;
 		}
 		if (now_ms == 0)
-			now_ms = mono_ms();
+			now_ms = timing_mono_ms();
 		if (now_ms < c->unasked_ack_ms + ACK_COALESCE_MS &&
 		    ingest_arm_ack(a) == 0) {
 			c->ack_held = 1;
@@ -588,17 +560,16 @@ static void
 ingest_roll_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct agent	*a = arg;
-	struct timespec	 now;
-	double		 quiet, age, want;
+	uint64_t	 now, quiet, age, want;
 	struct timeval	 tv;
 
 	if (queue_active_events(a->q) == 0)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	quiet = ts_diff(&now, &a->last_write);
-	age = ts_diff(&now, &a->segment_started);
-	want = a->settings.roll_interval_ms / 1000.0;
-	if (quiet + ROLL_SLACK_US / 1e6 >= want || age >= ROLL_MAX_AGE_S) {
+	now = timing_mono_us();
+	quiet = now - a->last_write_us;
+	age = now - a->segment_started_us;
+	want = (uint64_t)a->settings.roll_interval_ms * 1000;
+	if (quiet + ROLL_SLACK_US >= want || age >= ROLL_MAX_AGE_S * 1000000ULL) {
 		if (a->up != NULL && upload_held(a->up) && !a->stopping) {
 			ingest_hold(a);
 			return;
@@ -607,9 +578,7 @@ ingest_roll_cb(evutil_socket_t fd, short what, void *arg)
 		agent_check_idle(a);
 		return;
 	}
-	want -= quiet;
-	tv.tv_sec = (time_t)want;
-	tv.tv_usec = (suseconds_t)((want - (double)tv.tv_sec) * 1e6);
+	tv = timing_tv_us(want - quiet);
 	evtimer_add(a->roll_ev, &tv);
 }
 
@@ -626,7 +595,6 @@ ingest_arm_roll(struct agent *a)
 	}
 	if (evtimer_pending(a->roll_ev, NULL))
 		return;
-	tv.tv_sec = a->settings.roll_interval_ms / 1000;
-	tv.tv_usec = (a->settings.roll_interval_ms % 1000) * 1000;
+	tv = timing_tv(a->settings.roll_interval_ms);
 	evtimer_add(a->roll_ev, &tv);
 }

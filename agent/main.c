@@ -28,6 +28,7 @@
 #include "log.h"
 #include "port.h"
 #include "sock.h"
+#include "timing.h"
 
 #define LOCK_WAIT_MS	2000	/* wait for a predecessor that is mid-exit */
 #define LOCK_POLL_MS	20	/* … trying the lock this often */
@@ -149,7 +150,7 @@ agent_reload(struct agent *a, char *err, size_t errlen)
 static void
 agent_rearm_idle(struct agent *a)
 {
-	struct timeval	tv = { (time_t)a->settings.idle_exit_s, 0 };
+	struct timeval	tv = timing_tv((uint64_t)a->settings.idle_exit_s * 1000);
 
 	evtimer_add(a->idle_ev, &tv);
 }
@@ -193,8 +194,7 @@ agent_check_idle(struct agent *a)
 		return;
 	if (evtimer_pending(a->idle_ev, NULL))
 		return;
-	tv.tv_sec = a->settings.idle_exit_s;
-	tv.tv_usec = 0;
+	tv = timing_tv((uint64_t)a->settings.idle_exit_s * 1000);
 	evtimer_add(a->idle_ev, &tv);
 }
 
@@ -717,7 +717,7 @@ main(int argc, char **argv)
 		queue_set_roller(a->q, syncer_roller, a->syncer);
 	else
 		log_warn("cannot start the syncer; segments roll on the loop");
-	clock_gettime(CLOCK_MONOTONIC, &a->started);
+	a->started_ms = timing_mono_ms();
 	a->dropped_fields = json_object();
 	a->commit_ev = event_new(a->base, -1, 0, agent_commit_cb, a);
 	a->idle_ev = evtimer_new(a->base, agent_idle_cb, a);
@@ -752,7 +752,7 @@ main(int argc, char **argv)
 
 	watch_start(a);
 	{
-		struct timeval		tv = { RECHECK_MS / 1000, 0 };
+		struct timeval		tv = timing_tv(RECHECK_MS);
 		struct queue_stats	st;
 
 		/* Only when recovery left a (then locked) partial behind. */

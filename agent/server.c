@@ -27,6 +27,7 @@
 #include "log.h"
 #include "port.h"
 #include "sock.h"
+#include "timing.h"
 
 static void	conn_read_cb(evutil_socket_t, short, void *);
 static void	conn_write_cb(evutil_socket_t, short, void *);
@@ -40,24 +41,6 @@ static void	conn_free(struct agent *, struct conn *);
 static void	server_coalesce_cb(evutil_socket_t, short, void *);
 
 static unsigned char	read_buf[CONN_READ_CHUNK];	/* shared by every read */
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t
-mono_us(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 /*
  * How many clients may be connected now: AGENT_MAX_CLIENTS, and never so
@@ -138,7 +121,7 @@ static int
 server_evict_idlest(struct agent *a)
 {
 	struct conn	*c, *old = NULL;
-	uint64_t	 now = mono_ms();
+	uint64_t	 now = timing_mono_ms();
 
 	TAILQ_FOREACH(c, &a->conns, entry)
 		if ((old == NULL || c->last_active_ms < old->last_active_ms) &&
@@ -170,7 +153,7 @@ server_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
 static void
 server_accept_pause(struct agent *a)
 {
-	struct timeval	tv = { 0, ACCEPT_RETRY_MS * 1000 };
+	struct timeval	tv = timing_tv(ACCEPT_RETRY_MS);
 
 	if (a->accept_ev == NULL)
 		return;
@@ -240,7 +223,7 @@ conn_new(struct agent *a, int fd)
 	if ((c = calloc(1, sizeof *c)) == NULL)
 		return NULL;
 	c->id = ++a->next_conn_id;
-	c->last_active_ms = mono_ms();
+	c->last_active_ms = timing_mono_ms();
 	c->fd = fd;
 	c->rev = event_new(a->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
 	c->wev = event_new(a->base, fd, EV_WRITE | EV_PERSIST, conn_write_cb,
@@ -654,7 +637,7 @@ conn_input(struct agent *a, struct conn *c, const unsigned char *data,
 {
 	size_t	used = 0, oldcap = c->in.cap;
 
-	c->last_active_ms = mono_ms();
+	c->last_active_ms = timing_mono_ms();
 	if (c->in.len == 0) {
 		used = conn_frames(a, c, data, n);
 		if (!c->dead && used < n && buf_add(&c->in, data + used,
@@ -697,7 +680,7 @@ conn_input(struct agent *a, struct conn *c, const unsigned char *data,
 static void
 conn_defer(struct agent *a, struct conn *c)
 {
-	struct timeval	tv = { 0, CONN_COALESCE_US };
+	struct timeval	tv = timing_tv_us(CONN_COALESCE_US);
 
 	if (c->deferred || c->dead)
 		return;
@@ -726,7 +709,7 @@ server_coalesce_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct agent	*a = arg;
 	struct conn	*c, *next;
-	struct timeval	 tv = { 0, CONN_COALESCE_US };
+	struct timeval	 tv = timing_tv_us(CONN_COALESCE_US);
 	ssize_t		 n;
 
 	/* conn_close() leaves c listed (dead), conn_free() unlists it, and
@@ -741,10 +724,10 @@ server_coalesce_cb(evutil_socket_t fd, short what, void *arg)
 		a->ctr.coalesced_reads++;
 		if (n > 0) {
 			a->ctr.reads++;
-			c->last_read_us = mono_us();
+			c->last_read_us = timing_mono_us();
 			conn_input(a, c, read_buf, (size_t)n);
 			if ((size_t)n >= CONN_COALESCE_BYTES)
-				tv.tv_usec = 0;
+				tv = timing_tv(0);
 		} else if (n == -1 && (errno == EAGAIN || errno == EINTR))
 			conn_undefer(a, c);	/* quiet: back to the loop */
 		else {
@@ -774,7 +757,7 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 	if (n <= 0)
 		return;
 	agent->ctr.reads++;
-	now = mono_us();
+	now = timing_mono_us();
 	conn_input(agent, c, read_buf, (size_t)n);
 	if (now < c->last_read_us + CONN_COALESCE_US) {
 		if (++c->quick_reads >= CONN_COALESCE_AFTER)
@@ -817,7 +800,8 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
 static void
 conn_arm_timer(struct conn *c, int progress)
 {
-	struct timeval	tv = { (time_t)agent->settings.stall_timeout_s, 0 };
+	struct timeval	tv = timing_tv((uint64_t)agent->settings.stall_timeout_s *
+	    1000);
 
 	if (c->in.len > 0 || c->out.len > 0) {
 		if (progress || !evtimer_pending(c->tev, NULL))

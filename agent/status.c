@@ -8,23 +8,22 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "timing.h"
 
 /* Build the snapshot; caller owns the returned reference. */
 json_t *
 status_snapshot(struct agent *a)
 {
 	struct queue_stats	 st;
-	struct timespec		 now;
 	json_t			*o, *q, *c, *r;
 	unsigned		 k;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (queue_stats(a->q, &st) == -1)
 		memset(&st, 0, sizeof st);
 	o = json_pack("{s:s, s:I, s:I, s:s, s:s, s:b, s:b, s:I}",
 	    "version", ATC_VERSION,
 	    "pid", (json_int_t)getpid(),
-	    "uptime_s", (json_int_t)(now.tv_sec - a->started.tv_sec),
+	    "uptime_s", (json_int_t)((timing_mono_ms() - a->started_ms) / 1000),
 	    "telemetry", a->opt.enabled ? "enabled" : "disabled",
 	    "endpoint", a->opt.endpoint,
 	    "socket_activated", a->socket_activated,

@@ -51,6 +51,7 @@
 #include "fsio.h"
 #include "log.h"
 #include "queue.h"
+#include "timing.h"
 #include "upload.h"
 
 #define UPLOAD_PAUSE_AUTH_MS	(3600 * 1000)	/* 401/403: quiet for an hour */
@@ -190,15 +191,6 @@ struct uploader {
 static void	upload_step(struct uploader *, int);
 static void	upload_schedule_step(struct uploader *);
 
-static int64_t
-upload_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* splitmix64: jitter needs spread, not secrecy. */
 static double
 upload_rand01(struct uploader *u)
@@ -228,66 +220,6 @@ upload_streq(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
-/* Write data to path atomically (temp file in the same directory, rename). */
-static int
-upload_write_atomic(const char *path, const char *data, size_t len)
-{
-	char	 tmp[4096], dir[4096], *slash;
-	int	 fd, saved;
-	size_t	 off = 0;
-	ssize_t	 n;
-
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path,
-	    (long)getpid()) >= sizeof tmp) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	/*
-	 * The temp name is ours (our pid): whatever is there is a leftover or
-	 * was planted (a FIFO would block an open for writing). Remove it and
-	 * create afresh; O_EXCL never opens an existing node.
-	 */
-	(void)unlink(tmp);
-	fd = fsio_open(AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_EXCL, 0600,
-	    FSIO_OWNER);
-	if (fd == -1 && errno == ENOENT) {
-		/* Upstream creates the parent directory (one level). */
-		if ((size_t)snprintf(dir, sizeof dir, "%s", path) < sizeof dir &&
-		    (slash = strrchr(dir, '/')) != NULL && slash != dir) {
-			*slash = '\0';
-			(void)mkdir(dir, 0700);
-		}
-		fd = fsio_open(AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_EXCL,
-		    0600, FSIO_OWNER);
-	}
-	if (fd == -1)
-		return -1;
-	while (off < len) {
-		if ((n = write(fd, data + off, len - off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		off += (size_t)n;
-	}
-	if (close(fd) == -1) {
-		fd = -1;
-		goto fail;
-	}
-	if (rename(tmp, path) == -1) {
-		fd = -1;
-		goto fail;
-	}
-	return 0;
-fail:
-	saved = errno;
-	if (fd != -1)
-		close(fd);
-	unlink(tmp);
-	errno = saved;
-	return -1;
-}
-
 /* Dump obj compactly to path atomically; steals obj. */
 static int
 upload_write_json(const char *path, json_t *obj)
@@ -303,7 +235,12 @@ upload_write_json(const char *path, json_t *obj)
 		errno = ENOMEM;
 		return -1;
 	}
-	r = upload_write_atomic(path, s, strlen(s));
+	/*
+	 * Rewritten at every change and cheap to lose (the schedule restarts,
+	 * health.json is a summary): atomic, not durable. Upstream creates
+	 * the parent directory (one level).
+	 */
+	r = fsio_write_atomic(path, s, strlen(s), FSIO_ATOMIC, FSIO_MKDIR);
 	free(s);
 	return r;
 }
@@ -371,7 +308,7 @@ upload_save_state(struct uploader *u, int force)
 	    "attempt", (json_int_t)u->attempt,
 	    "last_status", (json_int_t)u->last_status,
 	    "last_unix_ms", (json_int_t)u->last_ms,
-	    "saved_unix_ms", (json_int_t)upload_now_ms());
+	    "saved_unix_ms", (json_int_t)timing_wall_ms());
 	if (upload_write_json(u->state_path, o) == -1) {
 		log_warn("cannot write %s", u->state_path);
 		return;
@@ -428,12 +365,12 @@ upload_load_state(struct uploader *u)
 	    "last_status"));
 	/* The status belongs to an attempt: keep its time with it. */
 	u->last_ms = json_integer_value(json_object_get(o, "last_unix_ms"));
-	if (u->last_ms <= 0 || u->last_ms > upload_now_ms())
+	if (u->last_ms <= 0 || u->last_ms > timing_wall_ms())
 		u->last_ms = 0;
 	json_decref(o);
 
 	/* A wrong clock must not silence us for years. */
-	now = upload_now_ms();
+	now = timing_wall_ms();
 	cap = (int64_t)u->max_ra_s * 1000;
 	if (cap < UPLOAD_PAUSE_AUTH_MS)
 		cap = UPLOAD_PAUSE_AUTH_MS;
@@ -507,12 +444,9 @@ static void
 upload_arm_retry(struct uploader *u)
 {
 	struct timeval	tv;
-	int64_t		ms = u->next_ms - upload_now_ms();
+	int64_t		ms = u->next_ms - timing_wall_ms();
 
-	if (ms < 0)
-		ms = 0;
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	tv = timing_tv(ms < 0 ? 0 : (uint64_t)ms);
 	evtimer_add(u->retry_timer, &tv);
 }
 
@@ -566,7 +500,7 @@ upload_fail(struct uploader *u, long status)
 	    u->scale_pct);
 	u->attempt++;
 	u->reason = UPLOAD_R_BACKOFF;
-	u->next_ms = upload_now_ms() + (int64_t)delay;
+	u->next_ms = timing_wall_ms() + (int64_t)delay;
 	u->state = UPLOAD_BACKOFF;
 	upload_save_state(u, 0);
 	upload_arm_retry(u);
@@ -594,7 +528,7 @@ upload_pause(struct uploader *u, enum upload_reason why, uint64_t ms,
 	else
 		u->attempt++;
 	u->reason = why;
-	u->next_ms = upload_now_ms() + (int64_t)ms;
+	u->next_ms = timing_wall_ms() + (int64_t)ms;
 	u->state = UPLOAD_PAUSED;
 	upload_save_state(u, 0);
 	upload_arm_retry(u);
@@ -612,23 +546,6 @@ upload_clear_schedule(struct uploader *u)
 	u->reason = UPLOAD_R_NONE;
 	u->next_ms = 0;
 	upload_save_state(u, 0);
-}
-
-/* Count non-blank lines. */
-static unsigned
-upload_count_lines(const char *p, size_t len)
-{
-	const char	*end = p + len, *nl;
-	unsigned	 n = 0;
-
-	while (p < end) {
-		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			nl = end;
-		if (nl > p && !(nl - p == 1 && *p == '\r'))
-			n++;
-		p = nl + 1;
-	}
-	return n;
 }
 
 /* Permanent rejection of the claimed segment: keep it as .invalid. */
@@ -654,10 +571,12 @@ upload_quarantine(struct uploader *u)
 static int
 upload_split(struct uploader *u)
 {
-	const char	*p = u->raw.data, *end = u->raw.data + u->raw.len, *nl;
-	struct buf	 half[2];
-	unsigned	 n = 0, first;
-	int		 i, saved;
+	struct queue_lines	 it;
+	const char		*p;
+	size_t			 l;
+	struct buf		 half[2];
+	unsigned		 n = 0, first;
+	int			 i, saved;
 
 	if (u->nlines <= 1) {
 		upload_quarantine(u);
@@ -665,17 +584,12 @@ upload_split(struct uploader *u)
 	}
 	memset(half, 0, sizeof half);
 	first = (u->nlines + 1) / 2;
-	while (p < end) {
-		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			nl = end;
-		if (nl > p && !(nl - p == 1 && *p == '\r')) {
-			if (buf_add(&half[n < first ? 0 : 1], p,
-			    (size_t)(nl - p)) == -1 ||
-			    buf_putc(&half[n < first ? 0 : 1], '\n') == -1)
-				goto fail;
-			n++;
-		}
-		p = nl + 1;
+	queue_lines_init(&it, u->raw.data, u->raw.len);
+	while (queue_lines_next(&it, &p, &l)) {
+		if (buf_add(&half[n < first ? 0 : 1], p, l) == -1 ||
+		    buf_putc(&half[n < first ? 0 : 1], '\n') == -1)
+			goto fail;
+		n++;
 	}
 	for (i = 0; i < 2; i++) {
 		if (queue_write_ready(u->q, half[i].data, half[i].len) == -1) {
@@ -812,7 +726,7 @@ upload_prepare(struct uploader *u)
 	    queue_dropped(u->q)) ||
 	    upload_add_header(u, "Idempotency-Key: %s", u->claim.stem) ||
 	    upload_add_header(u, "x-atomcode-sent-at: %" PRId64,
-	    upload_now_ms()) ||
+	    timing_wall_ms()) ||
 	    upload_add_header(u, "Expect:")) {
 		upload_set_error(u, "request headers: %s", strerror(errno));
 		return -1;
@@ -916,7 +830,7 @@ upload_start(struct uploader *u)
 			upload_fail(u, 0);
 			return;
 		}
-		u->nlines = upload_count_lines(u->raw.data, u->raw.len);
+		u->nlines = (unsigned)queue_count_events(u->raw.data, u->raw.len);
 		if (u->nlines == 0) {
 			/* Nothing to send: just drop the empty segment. */
 			if (queue_complete(u->q, &u->claim) == -1)
@@ -954,7 +868,7 @@ upload_start(struct uploader *u)
 		upload_fail(u, 0);
 		return;
 	}
-	u->started_ms = upload_now_ms();
+	u->started_ms = timing_wall_ms();
 	u->state = UPLOAD_INFLIGHT;
 	if ((mc = curl_multi_add_handle(u->multi, u->easy)) != CURLM_OK) {
 		upload_set_error(u, "curl: %s", curl_multi_strerror(mc));
@@ -970,7 +884,7 @@ upload_start(struct uploader *u)
 static void
 upload_finish(struct uploader *u, CURLcode res, long code)
 {
-	int64_t		now = upload_now_ms(), ra;
+	int64_t		now = timing_wall_ms(), ra;
 	uint64_t	ms;
 
 	u->state = UPLOAD_IDLE;
@@ -1183,8 +1097,7 @@ upload_curl_timer_cb(CURLM *m, long timeout_ms, void *userp)
 		evtimer_del(u->curl_timer);
 		return 0;
 	}
-	tv.tv_sec = timeout_ms / 1000;
-	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	tv = timing_tv((uint64_t)timeout_ms);
 	return evtimer_add(u->curl_timer, &tv) == -1 ? -1 : 0;
 }
 
@@ -1196,7 +1109,7 @@ upload_retry_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (u->next_ms != 0 && u->next_ms - upload_now_ms() <=
+	if (u->next_ms != 0 && u->next_ms - timing_wall_ms() <=
 	    UPLOAD_TIMER_SLACK_MS)
 		u->next_ms = 1;	/* due (monotonic vs wall clock rounding) */
 	upload_step(u, 0);
@@ -1244,7 +1157,7 @@ upload_step(struct uploader *u, int now_flag)
 		return;
 	}
 	if (u->next_ms != 0) {
-		now = upload_now_ms();
+		now = timing_wall_ms();
 		if (u->next_ms > now) {
 			if (u->reason != UPLOAD_R_BACKOFF || !now_flag) {
 				u->state = u->reason == UPLOAD_R_BACKOFF ?
@@ -1490,7 +1403,7 @@ upload_state_name(struct uploader *u)
 		return "disabled";
 	if (u->state == UPLOAD_INFLIGHT)
 		return "inflight";
-	if (u->next_ms > upload_now_ms())
+	if (u->next_ms > timing_wall_ms())
 		return u->reason == UPLOAD_R_BACKOFF ? "backoff" : "paused";
 	return upload_state_names[UPLOAD_IDLE];
 }

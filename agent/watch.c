@@ -37,6 +37,7 @@
 #include "agent.h"
 #include "log.h"
 #include "port.h"
+#include "timing.h"
 
 #if defined(PORT_LINUX)
 #define WATCH_INOTIFY	1
@@ -194,8 +195,7 @@ watch_look(struct agent *a)
 	}
 	/* A writer is at work: look again, less often the longer it takes. */
 	if (poll_ev != NULL && !evtimer_pending(poll_ev, NULL)) {
-		tv.tv_sec = poll_ms / 1000;
-		tv.tv_usec = (poll_ms % 1000) * 1000;
+		tv = timing_tv(poll_ms);
 		evtimer_add(poll_ev, &tv);
 	}
 	if ((poll_ms *= 2) > WATCH_POLL_MAX_MS)
@@ -212,7 +212,7 @@ watch_poll_cb(evutil_socket_t fd, short what, void *arg)
 static void
 watch_soon(struct agent *a)
 {
-	struct timeval	tv = { 0, 0 };
+	struct timeval	tv = timing_tv(0);
 
 	if (poll_ev != NULL)
 		evtimer_add(poll_ev, &tv);	/* re-arms a pending one */
@@ -236,7 +236,7 @@ watch_cb(evutil_socket_t fd, short what, void *arg)
 	ssize_t				 n;
 	char				*p;
 	int				 ready = 0, closed = 0, config = 0;
-	struct timeval			 tv = { 0, WATCH_RECOVER_MS * 1000 };
+	struct timeval			 tv = timing_tv(WATCH_RECOVER_MS);
 
 	while ((n = read(fd, buf, sizeof buf)) > 0) {
 		for (p = buf; p < buf + n; p += sizeof *ev + ev->len) {

@@ -61,6 +61,7 @@
 #include "repo.h"
 #include "sock.h"
 #include "spawn.h"
+#include "timing.h"
 
 #ifndef ATC_VERSION
 #define ATC_VERSION "0.0.0"
@@ -166,26 +167,6 @@ struct atc {
 					   and nothing was confirmed since:
 					   close must not wait for an fsync */
 };
-
-/* Monotonic milliseconds. */
-static uint64_t
-mono_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Wall-clock milliseconds since the epoch (the record's ts). */
-static int64_t
-wall_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * Keep why an event was refused (atc_last_error); count it in rejected
@@ -385,7 +366,7 @@ fb_open(struct atc *h)
 		errno = EPERM;
 		return -1;
 	}
-	now = mono_ms();
+	now = timing_mono_ms();
 	if (h->q_retry_ms != 0 && now < h->q_retry_ms)
 		return -1;
 	/*
@@ -431,7 +412,7 @@ fb_commit(struct atc *h)
 	if (fb_open(h) == -1)
 		r = -1;
 	else if (queue_active_events(h->q) == 0)
-		h->fb_since_ms = mono_ms();
+		h->fb_since_ms = timing_mono_ms();
 	if (r == -1 ||
 	    queue_append(h->q, h->fb.data, h->fb.len, n) == -1) {
 		storage_lost(h, 0, errno);
@@ -1009,7 +990,7 @@ fork_check(struct atc *h)
 static enum atc_err
 submit(struct atc *h, const char *rec, size_t len)
 {
-	uint64_t	now = mono_ms();
+	uint64_t	now = timing_mono_ms();
 	uint64_t	lost = h->st.lost, rejected = h->st.rejected;
 
 	fork_check(h);
@@ -1076,7 +1057,7 @@ do_flush(struct atc *h, unsigned timeout_ms, int final)
 	int		r, stuck, sync_err = 0;
 
 	fork_check(h);
-	now = mono_ms();
+	now = timing_mono_ms();
 	/*
 	 * Keep part of the bound for what follows a timeout: validating,
 	 * writing and syncing the unconfirmed events to the fallback.
@@ -1100,7 +1081,7 @@ do_flush(struct atc *h, unsigned timeout_ms, int final)
 			if (pump_out(h, now) == -1)
 				break;
 		}
-		now = mono_ms();
+		now = timing_mono_ms();
 		if (now >= deadline)
 			break;
 		pfd.fd = h->fd;
@@ -1113,7 +1094,7 @@ do_flush(struct atc *h, unsigned timeout_ms, int final)
 			break;
 		if (pump_in(h) == -1)
 			break;
-		now = mono_ms();
+		now = timing_mono_ms();
 	}
 	/* Connected, yet not confirmed in time: the agent is stuck. */
 	stuck = h->fd != -1 && h->count > 0;
@@ -1124,7 +1105,7 @@ do_flush(struct atc *h, unsigned timeout_ms, int final)
 		spill_all(h);	/* store what was not confirmed */
 	/* Control frames queued by replies (a step-down request): best effort. */
 	if (h->fd != -1 && h->ctl.len > 0)
-		(void)pump_out(h, mono_ms());
+		(void)pump_out(h, timing_mono_ms());
 	/*
 	 * The fallback segment is durable once written; roll it (make it
 	 * uploadable) at close, or when it is old. Rolling at every flush
@@ -1133,7 +1114,7 @@ do_flush(struct atc *h, unsigned timeout_ms, int final)
 	if (final && h->stuck_spilled)
 		fb_release(h);	/* a stuck agent spent a bound: no fsync now */
 	else if (final || h->fb_roll_due ||
-	    mono_ms() >= h->fb_since_ms + ATC_FB_ROLL_MS)
+	    timing_mono_ms() >= h->fb_since_ms + ATC_FB_ROLL_MS)
 		sync_err = fb_roll(h) == -1;
 	else if (h->q != NULL)	/* full ones: no reason to wait */
 		sync_err = fb_finish_deferred(h) == -1;
@@ -1585,7 +1566,7 @@ emit_members(struct atc *h, const char *event_id,
 		env = &scoped;
 	}
 	h->rec.len = 0;
-	r = env_record(env, &h->rec, env_test_hooks.fixed ? 0 : wall_ms(),
+	r = env_record(env, &h->rec, env_test_hooks.fixed ? 0 : timing_wall_ms(),
 	    event_id, h->members.data, h->members.len);
 	if (env == &scoped) {
 		buf_free(&scoped.head);

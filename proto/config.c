@@ -941,10 +941,8 @@ config_defaults(struct tconfig *c)
 static int
 slurp(const char *path, char **out, size_t *outlen, struct stat *sb)
 {
-	char	*p = NULL, *np;
-	size_t	 len = 0, cap = 0;
-	ssize_t	 r;
-	int	 fd, saved;
+	struct buf	b = { NULL, 0, 0 };
+	int		fd, saved;
 
 	*out = NULL;
 	*outlen = 0;
@@ -955,44 +953,19 @@ slurp(const char *path, char **out, size_t *outlen, struct stat *sb)
 	if ((fd = fsio_open(AT_FDCWD, path, O_RDONLY, 0, FSIO_FOLLOW |
 	    FSIO_USER)) == -1)
 		return -1;
-	if (fstat(fd, sb) == -1)
-		goto fail;
-	for (;;) {
-		if (len + 1 >= cap) {
-			cap = cap ? cap * 2 : 4096;
-			if (cap > CONFIG_MAX_SIZE + 1)
-				cap = CONFIG_MAX_SIZE + 1;
-			if (len + 1 >= cap) {
-				errno = EFBIG;
-				goto fail;
-			}
-			if ((np = realloc(p, cap)) == NULL)
-				goto fail;
-			p = np;
-		}
-		r = read(fd, p + len, cap - len - 1);
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
+	if (fstat(fd, sb) == -1 || fsio_read_fd(fd, CONFIG_MAX_SIZE, &b) == -1 ||
+	    (b.data == NULL && buf_reserve(&b, 1) == -1)) {
+		saved = errno;
+		buf_free(&b);
+		close(fd);
+		errno = saved;
+		return -1;
 	}
 	close(fd);
-	if (p == NULL && (p = malloc(1)) == NULL)
-		return -1;
-	p[len] = '\0';
-	*out = p;
-	*outlen = len;
+	b.data[b.len] = '\0';
+	*out = b.data;
+	*outlen = b.len;
 	return 0;
-fail:
-	saved = errno;
-	free(p);
-	close(fd);
-	errno = saved;
-	return -1;
 }
 
 /* Compare the n bytes at p (spaces around trimmed) with a word. */
@@ -1426,17 +1399,6 @@ dir_of(const char *path, char *dir, size_t dirlen)
 	snprintf(dir, dirlen, "%.*s", (int)n, path);
 }
 
-static void
-fsync_dir(const char *dir)
-{
-	int	fd;
-
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return;
-	(void)fsync(fd);	/* best effort: the rename already happened */
-	close(fd);
-}
-
 /* 1 if the file at path is no longer what we read (or its absence changed). */
 static int
 changed(const char *path, int existed, const struct stat *before)
@@ -1453,10 +1415,6 @@ changed(const char *path, int existed, const struct stat *before)
 	    PORT_MTIM(&sb).tv_nsec != PORT_MTIM(before).tv_nsec;
 }
 
-/* The temp name of an edit: "<base>.tmp-" + 6 characters of mkostemp. */
-#define TMP_TAG		".tmp-"
-#define TMP_RAND	6
-
 /*
  * Remove the temp files that interrupted edits of target left beside it
  * (each is a full copy of the user's config, provider keys included). An
@@ -1468,16 +1426,13 @@ static void
 clean_stale_temps(const char *target)
 {
 	char		 dir[PATHS_MAX];
-	const char	*base, *n;
+	const char	*base;
 	struct dirent	*de;
-	struct stat	 st, nst;
-	size_t		 bl, nl;
 	DIR		*d;
-	int		 dfd, fd, i, ok;
+	int		 dfd, fd;
 
 	base = strrchr(target, '/') != NULL ? strrchr(target, '/') + 1 :
 	    target;
-	bl = strlen(base);
 	dir_of(target, dir, sizeof(dir));
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return;
@@ -1487,90 +1442,52 @@ clean_stale_temps(const char *target)
 		close(dfd);
 		return;
 	}
-	while ((de = readdir(d)) != NULL) {
-		n = de->d_name;
-		nl = strlen(n);
-		if (nl != bl + strlen(TMP_TAG) + TMP_RAND ||
-		    memcmp(n, base, bl) != 0 ||
-		    memcmp(n + bl, TMP_TAG, strlen(TMP_TAG)) != 0)
-			continue;
-		for (i = 0, ok = 1; i < TMP_RAND; i++)
-			ok &= isalnum((unsigned char)n[nl - TMP_RAND + i]) != 0;
-		if (!ok)
-			continue;
-		if ((fd = fsio_open(dfd, n, O_RDONLY, 0, FSIO_OWNER)) == -1)
-			continue;
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 &&
-		    fstatat(dfd, n, &nst, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    st.st_dev == nst.st_dev && st.st_ino == nst.st_ino)
-			(void)unlinkat(dfd, n, 0);
-		close(fd);
-	}
+	while ((de = readdir(d)) != NULL)
+		(void)fsio_replace_stale(dfd, de->d_name, base);
 	closedir(d);
 	close(dfd);
 }
 
 /*
  * Write data to a temp file beside target and rename it over target,
- * with the old file's mode and owner (0600 for a new file). The temp file
- * stays 0600 and locked (see clean_stale_temps) until just before the
- * rename, so an edit killed half-way leaves nothing others can read.
- * Returns 0, 1 when target changed since it was read or the temp was
- * taken away (nothing done: try again), -1.
+ * durably (the user's own file), with the old file's mode and owner (0600
+ * for a new file). The temp file stays 0600 and locked (see
+ * clean_stale_temps) until it is synced, so an edit killed half-way
+ * leaves nothing others can read. Returns 0, 1 when target changed since
+ * it was read or the temp was taken away (nothing done: try again), -1.
  */
 static int
 replace(const char *target, const char *data, size_t len, int existed,
     const struct stat *before)
 {
-	char	tmp[PATHS_MAX], dir[PATHS_MAX];
-	int	fd, saved, n;
-	mode_t	mode = 0600;
+	struct fsio_replace	r;
+	mode_t			mode = 0600;
 
-	n = snprintf(tmp, sizeof(tmp), "%s" TMP_TAG "XXXXXX", target);
-	if (n < 0 || (size_t)n >= sizeof(tmp)) {
-		errno = ENAMETOOLONG;
+	if (fsio_replace_open(&r, target, 0) == -1)
 		return -1;
-	}
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
-		return -1;
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1 || fchmod(fd, 0600) == -1)
-		goto fail;
 	if (existed) {
 		mode = before->st_mode & 07777;
 		if ((before->st_uid != geteuid() ||
 		    before->st_gid != getegid()) &&
-		    fchown(fd, before->st_uid, before->st_gid) == -1) {
+		    fchown(r.fd, before->st_uid, before->st_gid) == -1) {
 			/* not ours to give away: keep our ownership */
 		}
 	}
-	if (fsio_write_all(fd, data, len) == -1 || fsync(fd) == -1)
+	if (fsio_write_all(r.fd, data, len) == -1 ||
+	    fsio_replace_sync(&r) == -1)
 		goto fail;
 	if (changed(target, existed, before)) {
-		unlink(tmp);
-		close(fd);
+		fsio_replace_abort(&r);
 		return 1;
 	}
 	/* The final mode only now: a copy left by a kill stays private. */
-	if (fchmod(fd, mode) == -1)
+	if (fchmod(r.fd, mode) == -1)
 		goto fail;
-	if (rename(tmp, target) == -1) {
-		saved = errno;
-		close(fd);
-		if (saved == ENOENT)
-			return 1;	/* a cleaner took it before our lock */
-		errno = saved;
-		return -1;
-	}
-	if (close(fd) == -1)
-		return -1;
-	dir_of(target, dir, sizeof(dir));
-	fsync_dir(dir);
+	if (fsio_replace_commit(&r, FSIO_DURABLE) == -1)
+		return errno == ENOENT ? 1 : -1;  /* ENOENT: a cleaner took it */
 	return 0;
 fail:
-	saved = errno;
-	unlink(tmp);
-	close(fd);
-	errno = saved;
+	fsio_replace_abort(&r);
 	return -1;
 }
 
@@ -1598,18 +1515,11 @@ config_can_set_enabled(const char *path, int enabled, char *cause,
 static int
 probe_writable(const char *target)
 {
-	char	tmp[PATHS_MAX];
-	int	fd, n;
+	struct fsio_replace	r;
 
-	n = snprintf(tmp, sizeof(tmp), "%s" TMP_TAG "XXXXXX", target);
-	if (n < 0 || (size_t)n >= sizeof(tmp)) {
-		errno = ENAMETOOLONG;
+	if (fsio_replace_open(&r, target, 0) == -1)
 		return -1;
-	}
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
-		return -1;
-	(void)unlink(tmp);
-	close(fd);
+	fsio_replace_abort(&r);
 	return 0;
 }
 

@@ -17,6 +17,7 @@
 
 #include <uuid/uuid.h>
 
+#include "buf.h"
 #include "fsio.h"
 #include "identity.h"
 #include "paths.h"
@@ -93,46 +94,29 @@ normalise(const char *s, size_t n, char out[UUID_STR_LEN])
 static int
 read_id(const char *path, char out[UUID_STR_LEN])
 {
-	char		 buf[ID_FILE_MAX + 1];
+	struct buf	 b = { NULL, 0, 0 };
 	const char	*s;
-	size_t		 len = 0, n;
-	ssize_t		 r;
-	int		 fd, saved;
+	size_t		 n;
 
-	/* Never blocks on a FIFO planted at path (atc_open must not hang). */
-	if ((fd = fsio_open(AT_FDCWD, path, O_RDONLY, 0, FSIO_USER)) == -1)
-		return -1;
-	while (len < sizeof(buf)) {
-		r = read(fd, buf + len, sizeof(buf) - len);
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			saved = errno;
-			close(fd);
-			errno = saved;
-			return -1;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	close(fd);
 	memcpy(out, UUID_NIL, UUID_STR_LEN);
-	if (len > ID_FILE_MAX)
-		return 0;
-	s = buf;
-	n = len;
+	/* Never blocks on a FIFO planted at path (atc_open must not hang). */
+	if (fsio_read(AT_FDCWD, path, FSIO_USER, ID_FILE_MAX, &b) == -1)
+		return errno == EFBIG ? 0 : -1;	/* too big: unparseable */
+	s = b.data != NULL ? b.data : "";
+	n = b.len;
 	while (n > 0 && isspace((unsigned char)*s)) {
 		s++;
 		n--;
 	}
 	while (n > 0 && isspace((unsigned char)s[n - 1]))
 		n--;
+	if (n > 0)
+		(void)normalise(s, n, out);
+	buf_free(&b);
 	if (n == 0) {
 		errno = ENODATA;	/* empty: maybe a writer mid-way */
 		return -1;
 	}
-	(void)normalise(s, n, out);
 	return 0;
 }
 

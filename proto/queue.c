@@ -235,22 +235,52 @@ line_check(const char *p, size_t n)
 	return line_check_ts(p, n, NULL);
 }
 
-/* Count non-blank lines. */
-static uint64_t
-count_events(const char *p, size_t n)
+/* Walk text's event lines (see queue.h). */
+void
+queue_lines_init(struct queue_lines *it, const char *text, size_t len)
 {
-	const char	*e = p + n, *nl;
-	uint64_t	 c = 0;
+	it->p = text;
+	it->end = text + len;
+	it->lineno = 0;
+	it->eol = 0;
+}
 
-	while (p < e) {
-		if ((nl = memchr(p, '\n', (size_t)(e - p))) == NULL)
-			nl = e;
-		if (!is_blank(p, (size_t)(nl - p)))
-			c++;
-		p = nl + 1;
+/* The next event line: 1 with *line and *len, 0 at the end. */
+int
+queue_lines_next(struct queue_lines *it, const char **line, size_t *len)
+{
+	const char	*nl;
+
+	while (it->p < it->end) {
+		if ((nl = memchr(it->p, '\n', (size_t)(it->end - it->p))) ==
+		    NULL)
+			nl = it->end;
+		it->lineno++;
+		it->eol = nl < it->end;
+		*line = it->p;
+		*len = (size_t)(nl - it->p);
+		it->p = nl + 1;
+		if (!is_blank(*line, *len))
+			return 1;
 	}
+	return 0;
+}
+
+/* Event lines in text. */
+uint64_t
+queue_count_events(const char *text, size_t len)
+{
+	struct queue_lines	 it;
+	const char		*l;
+	size_t			 n;
+	uint64_t		 c = 0;
+
+	queue_lines_init(&it, text, len);
+	while (queue_lines_next(&it, &l, &n))
+		c++;
 	return c;
 }
+
 
 /*
  * Decide what recovery does with a partial's content (upstream's rules,
@@ -259,22 +289,20 @@ count_events(const char *p, size_t n)
 static void
 analyze(const char *p, size_t n, struct analysis *a)
 {
-	const char	*e = p + n, *s, *nl, *ls = NULL;
-	size_t		 ll = 0;
-	int64_t		 ts = 0;
-	int		 lnl = 0;
+	struct queue_lines	 it;
+	const char		*s, *ls = NULL;
+	size_t			 l, ll = 0;
+	int64_t			 ts = 0;
+	int			 lnl = 0;
 
 	memset(a, 0, sizeof *a);
 	a->max_ts = INT64_MIN;
 	/* Find the last non-blank line. */
-	for (s = p; s < e; s = nl + 1) {
-		if ((nl = memchr(s, '\n', (size_t)(e - s))) == NULL)
-			nl = e;
-		if (!is_blank(s, (size_t)(nl - s))) {
-			ls = s;
-			ll = (size_t)(nl - s);
-			lnl = nl < e;
-		}
+	queue_lines_init(&it, p, n);
+	while (queue_lines_next(&it, &s, &l)) {
+		ls = s;
+		ll = l;
+		lnl = it.eol;
 	}
 	if (ls == NULL) {
 		a->v = V_DELETE;
@@ -290,12 +318,9 @@ analyze(const char *p, size_t n, struct analysis *a)
 		a->keep = (size_t)(ls - p);
 	}
 	/* Every other non-blank line must pass. */
-	for (s = p; s < ls; s = nl + 1) {
-		/* Always found: ls starts a line after a newline. */
-		nl = memchr(s, '\n', (size_t)(ls - s));
-		if (is_blank(s, (size_t)(nl - s)))
-			continue;
-		if (line_check_ts(s, (size_t)(nl - s), &ts) != NULL) {
+	queue_lines_init(&it, p, (size_t)(ls - p));
+	while (queue_lines_next(&it, &s, &l)) {
+		if (line_check_ts(s, l, &ts) != NULL) {
 			a->v = V_QUARANTINE;
 			return;
 		}
@@ -318,63 +343,11 @@ sync_data(int fd)
 	return port_datasync(fd);
 }
 
-/* Read a whole regular file (already open) into out. */
-static int
-read_fd(int fd, struct buf *out)
-{
-	struct stat	st;
-	ssize_t		r;
-	size_t		start = out->len;
-
-	if (fstat(fd, &st) == -1)
-		return -1;
-	if (!S_ISREG(st.st_mode)) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (st.st_size > READ_MAX) {
-		errno = EFBIG;
-		return -1;
-	}
-	if (buf_reserve(out, (size_t)st.st_size + 1) == -1)
-		return -1;
-	for (;;) {
-		if (out->len - start > READ_MAX) {
-			errno = EFBIG;
-			goto fail;
-		}
-		if (buf_reserve(out, 4096) == -1)
-			goto fail;
-		r = read(fd, out->data + out->len, out->cap - out->len - 1);
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		if (r == 0)
-			break;
-		out->len += (size_t)r;
-	}
-	out->data[out->len] = '\0';
-	return 0;
-fail:
-	out->len = start;
-	return -1;
-}
-
 /* Read a regular file of the directory (never following symlinks). */
 static int
 read_at(int dfd, const char *name, struct buf *out)
 {
-	int	fd, r, e;
-
-	if ((fd = fsio_open(dfd, name, O_RDONLY, 0, FSIO_OWNER)) == -1)
-		return -1;
-	r = read_fd(fd, out);
-	e = errno;
-	close(fd);
-	errno = e;
-	return r;
+	return fsio_read(dfd, name, FSIO_OWNER, READ_MAX, out);
 }
 
 static int
@@ -660,7 +633,7 @@ file_events(int dfd, const char *name)
 	uint64_t	c = 0;
 
 	if (read_at(dfd, name, &b) == 0)
-		c = count_events(b.data, b.len);
+		c = queue_count_events(b.data, b.len);
 	buf_free(&b);
 	return c;
 }
@@ -721,7 +694,7 @@ merge_oldest(struct queue *q, const struct ent *v, size_t n, size_t *from)
 				merge_unclaim(q, claim[k], e->name);
 				continue;
 			}
-			ev = (unsigned)count_events(b.data + mark,
+			ev = (unsigned)queue_count_events(b.data + mark,
 			    b.len - mark);
 			if (ev > QUEUE_ROLL_EVENTS) {
 				/* Full on its own: never merged. */
@@ -1013,7 +986,7 @@ recover_partial(struct queue *q, const struct ent *e, int legacy, time_t now,
 	if (st.st_size > RECOVER_MAX) {
 		a.v = V_QUARANTINE;
 		a.max_ts = INT64_MIN;
-	} else if (read_fd(fd, &b) == -1)
+	} else if (fsio_read_fd(fd, READ_MAX, &b) == -1)
 		goto out;
 	else
 		analyze(b.data, b.len, &a);
@@ -1934,7 +1907,7 @@ queue_stats(struct queue *q, struct queue_stats *st)
 				break;	/* claimed meanwhile */
 			st->ready_segments++;
 			st->ready_bytes += b.len;
-			st->ready_events += count_events(b.data, b.len);
+			st->ready_events += queue_count_events(b.data, b.len);
 			if (st->oldest[0] == '\0' &&
 			    strlen(v[i].name) < sizeof st->oldest)
 				snprintf(st->oldest, sizeof st->oldest, "%s",
@@ -2071,7 +2044,9 @@ queue_dump(struct queue *q, unsigned last,
 	struct dump_line	*lines = NULL, *nv;
 	size_t			 n, i, first, nlines = 0, cap = 0, pos = 0;
 	uint64_t		 have = 0;
-	const char		*p, *e, *nl;
+	struct queue_lines	 it;
+	const char		*p;
+	size_t			 l;
 	int			 rv = 0;
 
 	if (last == 0)
@@ -2095,19 +2070,14 @@ queue_dump(struct queue *q, unsigned last,
 			break;
 		if (read_at(q->dfd, v[i - 1].name, &bufs[i - 1]) == -1)
 			continue;	/* claimed meanwhile */
-		have += count_events(bufs[i - 1].data, bufs[i - 1].len);
+		have += queue_count_events(bufs[i - 1].data, bufs[i - 1].len);
 		first = i - 1;
 	}
 	for (i = first; i < n; i++) {
 		if (bufs[i].data == NULL)
 			continue;
-		p = bufs[i].data;
-		e = p + bufs[i].len;
-		for (; p < e; p = nl + 1) {
-			if ((nl = memchr(p, '\n', (size_t)(e - p))) == NULL)
-				nl = e;
-			if (is_blank(p, (size_t)(nl - p)))
-				continue;
+		queue_lines_init(&it, bufs[i].data, bufs[i].len);
+		while (queue_lines_next(&it, &p, &l)) {
 			if (nlines == cap) {
 				cap = cap ? cap * 2 : 256;
 				if ((nv = realloc(lines, cap *
@@ -2118,11 +2088,11 @@ queue_dump(struct queue *q, unsigned last,
 				lines = nv;
 			}
 			lines[nlines].p = p;
-			lines[nlines].len = (size_t)(nl - p);
+			lines[nlines].len = l;
 			snprintf(lines[nlines].when, sizeof lines[nlines].when,
 			    "%.*s", STEM_TIME_LEN, v[i].name);
 			lines[nlines].pos = pos++;
-			lines[nlines].ts = dump_ts(p, (size_t)(nl - p));
+			lines[nlines].ts = dump_ts(p, l);
 			nlines++;
 		}
 	}
@@ -2149,8 +2119,10 @@ queue_check(const char *dir,
 	struct ent	*v;
 	struct buf	 b = { NULL, 0, 0 };
 	size_t		 n, i;
-	const char	*p, *e, *nl, *why;
-	unsigned	 files = 0, nb = 0, line;
+	struct queue_lines	 it;
+	const char	*p, *why;
+	size_t		 l;
+	unsigned	 files = 0, nb = 0;
 	int		 dfd, ee;
 
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
@@ -2169,21 +2141,16 @@ queue_check(const char *dir,
 		if (read_at(dfd, v[i].name, &b) == -1)
 			continue;	/* gone meanwhile */
 		files++;
-		p = b.data;
-		e = p + b.len;
-		for (line = 1; p < e; p = nl + 1, line++) {
-			if ((nl = memchr(p, '\n', (size_t)(e - p))) == NULL)
-				nl = e;
-			if (is_blank(p, (size_t)(nl - p)))
-				continue;
-			why = line_check(p, (size_t)(nl - p));
-			if (nl == e && v[i].kind == K_PARTIAL)
+		queue_lines_init(&it, b.data, b.len);
+		while (queue_lines_next(&it, &p, &l)) {
+			why = line_check(p, l);
+			if (!it.eol && v[i].kind == K_PARTIAL)
 				why = "torn last line (no newline)";
 			if (why == NULL)
 				continue;
 			nb++;
 			if (bad != NULL)
-				bad(v[i].name, line, why, arg);
+				bad(v[i].name, it.lineno, why, arg);
 		}
 	}
 	buf_free(&b);

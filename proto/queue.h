@@ -82,6 +82,27 @@ struct queue_claim {
 	uint64_t	bytes;
 };
 
+/*
+ * What an event line is, for everyone who reads segments (recovery,
+ * stats, dump, check, the uploader, the view page): a line of the text,
+ * without its '\n', that is not blank (only white space, "\r" included).
+ * A last line without '\n' is returned too, with eol 0: the caller
+ * decides what a torn line means.
+ */
+struct queue_lines {
+	const char	*p, *end;	/* the text not walked yet */
+	unsigned	 lineno;	/* 1-based number of the line last
+					   returned, blank lines counted */
+	int		 eol;		/* … and whether it ended with '\n' */
+};
+
+/* Walk text[0..len) (borrowed for the walk). */
+void	queue_lines_init(struct queue_lines *it, const char *text, size_t len);
+/* The next event line: 1 with *line and *len (into the text), 0 at the end. */
+int	queue_lines_next(struct queue_lines *it, const char **line, size_t *len);
+/* How many event lines text holds (what the uploader sends, stats count). */
+uint64_t queue_count_events(const char *text, size_t len);
+
 struct queue;
 
 /*

@@ -70,7 +70,8 @@ check "check returns too (rc $?)" test "$?" != 124
 timeout 5 "$CLI" status >"$T/status.out" 2>&1
 check "status skips the FIFO at health.json (rc $?)" test "$?" != 124
 
-# health.json.tmp-<agent pid>: the agent's own temp name for health.json.
+# health.json.tmp-<agent pid>: where an older agent wrote health.json first
+# (temp names are random now: a planted one is never opened).
 rm -f "$TEL/health.json"
 mkfifo "$TEL/health.json.tmp-$AGENT_PID"
 echo "$REC" | timeout 5 "$CLI" emit --raw

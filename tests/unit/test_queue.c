@@ -1998,11 +1998,48 @@ t_clock_skew(void **state)
 	buf_free(&b);
 }
 
+/*
+ * What an event line is (queue_lines_next): blank lines (only white space,
+ * "\r" included) are skipped but numbered, a torn last line is returned
+ * with eol 0, and everyone counts the same (queue_count_events).
+ */
+static void
+t_event_lines(void **state)
+{
+	static const char	text[] = "{\"a\":1}\n\n  \t\n\r\n{\"b\":2}\r\n{\"c\"";
+	struct queue_lines	it;
+	const char		*l;
+	size_t			n;
+
+	(void)state;
+	queue_lines_init(&it, text, sizeof text - 1);
+	assert_int_equal(queue_lines_next(&it, &l, &n), 1);
+	assert_int_equal(n, 7);
+	assert_memory_equal(l, "{\"a\":1}", 7);
+	assert_int_equal(it.lineno, 1);
+	assert_int_equal(it.eol, 1);
+	assert_int_equal(queue_lines_next(&it, &l, &n), 1);
+	assert_int_equal(n, 8);		/* its "\r" is the caller's */
+	assert_memory_equal(l, "{\"b\":2}\r", 8);
+	assert_int_equal(it.lineno, 5);	/* after three blank lines */
+	assert_int_equal(queue_lines_next(&it, &l, &n), 1);
+	assert_int_equal(n, 4);
+	assert_int_equal(it.lineno, 6);
+	assert_int_equal(it.eol, 0);	/* torn: no newline */
+	assert_int_equal(queue_lines_next(&it, &l, &n), 0);
+	assert_int_equal(queue_lines_next(&it, &l, &n), 0);
+	assert_int_equal(queue_count_events(text, sizeof text - 1), 3);
+	assert_int_equal(queue_count_events("", 0), 0);
+	assert_int_equal(queue_count_events("\n \n\r\n", 5), 0);
+	assert_int_equal(queue_count_events("x", 1), 1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(t_event_lines),
 		T(t_roll_at_500),
 		T(t_marker_linked),
 		T(t_499_no_roll),
