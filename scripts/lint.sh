@@ -5,7 +5,10 @@
 #     SOCK_CLOEXEC, inotify, SO_PEERCRED, /proc ...) and macOS/BSD-only
 #     (getpeereid, kqueue, launch_activate_socket ...) names may appear
 #     only in the portability layer, proto/port.[ch]; agent/watch.c may
-#     use the directory-watch APIs (inotify, kqueue) and nothing else.
+#     use the directory-watch APIs (inotify, kqueue) and nothing else;
+#  3. references to documents outside the repository, comments included:
+#     point at docs/ARCHITECTURE.md, proto/PROTOCOL.md, a README section or
+#     the code instead.
 # Comments are skipped; string literals are not (a "/proc/..." path is a
 # Linux-only call too).
 set -u
@@ -71,6 +74,21 @@ hits=$( (printf '%s\n' "$src" | grep -v '^agent/watch\.c:' |
 if [ -n "$hits" ]; then
 	echo "lint: platform-only calls outside proto/port.[ch] (add a port_* function):"
 	echo "$hits"
+	status=1
+fi
+
+# Documents a reader of the repository cannot open.
+OUTSIDE='(DESIGN|research|ecosystem|aesthetics)( \S+)? §|STYLE\.md|/work/shared|\.\./shared/|[Ii]ssues? #?[0-9]+([^0-9.]|$)'
+docs=$(ls $files agent/*.[ch] client/*.[ch] proto/*.[ch] proto/*.md \
+    include/atomcode/*.h scripts/* tests/*/*.c tests/*/*.h tests/*/*.sh \
+    tests/*.py tests/*/*.py tests/*/README.md tests/*/*/README.md man/* \
+    docs/*.md README.md \
+    Makefile .ci/* systemd/* launchd/* 2>/dev/null | sort -u |
+    grep -v '^scripts/lint\.sh$')
+refs=$(grep -nE "$OUTSIDE" $docs /dev/null)
+if [ -n "$refs" ]; then
+	echo "lint: references to documents outside the repository:"
+	echo "$refs"
 	status=1
 fi
 [ "$status" = 0 ] && echo "lint: ok"

@@ -37,6 +37,18 @@ plant agent/server.c "/* accept4(), SOCK_CLOEXEC and /proc/ in a comment are fin
 check "lint ignores platform names in comments" test $? = 0
 plant agent/watch.c "static int w(void) { return inotify_init1(IN_NONBLOCK) + kqueue(); }"
 check "lint lets agent/watch.c use inotify and kqueue" test $? = 0
+# References to documents outside the repository, even in comments (the
+# "" keep this file itself clean of them).
+for c in "proto/queue.c|/* the recovery rules of DESIGN"" §3 */" \
+    "agent/ingest.c|/* as issue"" 17 asks */" \
+    "client/shim.c|/* see research"" §1.2 */"; do
+	plant "${c%%|*}" "${c#*|}"
+	rc=$?
+	check "lint rejects a reference outside the repository in ${c%%|*}" \
+	    sh -c "[ $rc != 0 ] && grep -q 'outside the repository' '$T/lint.out'"
+done
+plant agent/ingest.c "/* see docs/ARCHITECTURE.md and proto/PROTOCOL.md §5 */"
+check "lint accepts references into the repository" test $? = 0
 
 # --- the stand-in compile of the macOS branches ------------------------------
 rm -rf "$T/src"
