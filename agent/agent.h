@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "export.h"
 #include "paths.h"
 #include "queue.h"
 #include "record.h"
@@ -154,6 +155,7 @@ struct agent {
 	struct queue		*q;
 	struct syncer		*syncer;	/* finishes rolls off the loop */
 	struct uploader		*up;
+	struct exporter		*exp;		/* [export] otlp_endpoint, or NULL */
 	int			 lock_fd;
 	int			 listen_fd;
 	struct event		*accept_ev;

@@ -101,6 +101,65 @@ agent_upload_config(struct agent *a, struct upload_config *uc, char *state,
 
 static int	cli_no_telemetry;
 
+static void
+agent_export_hook(void *arg, int now)
+{
+	export_seen(((struct agent *)arg)->exp, now);
+}
+
+static void
+agent_export_derived(const char *name, void *arg)
+{
+	export_derived(((struct agent *)arg)->exp, name);
+}
+
+/*
+ * The OTLP destination follows [export] otlp_endpoint: started, given new
+ * settings, or stopped (its directory stays; it resumes when set again).
+ */
+static void
+agent_export_apply(struct agent *a)
+{
+	struct export_config	ec;
+	char			dir[PATHS_MAX + 32], cause[512];
+
+	if (a->settings.otlp_endpoint[0] == '\0') {
+		if (a->exp != NULL) {
+			upload_set_ready_hook(a->up, NULL, NULL);
+			queue_set_write_hook(a->q, NULL, NULL);
+			export_free(a->exp);
+			a->exp = NULL;
+			log_info("export stopped: no [export] otlp_endpoint");
+		}
+		return;
+	}
+	memset(&ec, 0, sizeof ec);
+	ec.enabled = a->opt.enabled;
+	ec.endpoint = a->settings.otlp_endpoint;
+	ec.headers = a->settings.otlp_headers;
+	ec.ca_file = a->settings.ca_file;
+	ec.timeout_s = a->settings.upload_timeout_s;
+	ec.connect_timeout_s = a->settings.upload_connect_timeout_s;
+	ec.backoff_scale_pct = a->settings.backoff_scale_pct;
+	ec.max_retry_after_s = a->settings.max_retry_after_s;
+	ec.user_agent_version = ATC_VERSION;
+	if (a->exp != NULL) {
+		if (export_reconfigure(a->exp, &ec, cause, sizeof cause) == -1)
+			log_warnx("export: keeping the old settings: %s", cause);
+		export_seen(a->exp, 0);
+		return;
+	}
+	snprintf(dir, sizeof dir, "%s/%s", a->paths.telemetry,
+	    EXPORT_DIR_NAME);
+	if ((a->exp = export_new(a->base, a->paths.queue, dir, &ec, cause,
+	    sizeof cause)) == NULL) {
+		log_warnx("export not started: %s", cause);
+		return;
+	}
+	upload_set_ready_hook(a->up, agent_export_hook, a);
+	queue_set_write_hook(a->q, agent_export_derived, a);
+}
+
 /* Re-read config.toml and telemetryd.conf; a bad settings file keeps the old. */
 void
 agent_reload(struct agent *a, char *err, size_t errlen)
@@ -137,8 +196,10 @@ agent_reload(struct agent *a, char *err, size_t errlen)
 	log_set_level(a->settings.log_level);
 	queue_set_fsync(a->q, a->settings.fsync);
 	agent_upload_config(a, &uc, state, sizeof state);
-	if (a->up != NULL)
+	if (a->up != NULL) {
 		upload_reconfigure(a->up, &uc);
+		agent_export_apply(a);
+	}
 	if (was != a->opt.enabled)
 		log_info("telemetry is now %s%s%s%s",
 		    a->opt.enabled ? "enabled" : "disabled",
@@ -165,7 +226,7 @@ agent_idle_cb(evutil_socket_t fd, short what, void *arg)
 	if (a->nclients > 0)
 		return;		/* re-armed when the last client leaves */
 	if (queue_active_events(a->q) > 0 || syncer_pending(a->syncer) > 0 ||
-	    !upload_idle(a->up)) {
+	    !upload_idle(a->up) || !export_idle(a->exp)) {
 		agent_rearm_idle(a);	/* work left: look again later */
 		return;
 	}
@@ -226,6 +287,8 @@ agent_shutdown(struct agent *a)
 	queue_set_roller(a->q, NULL, NULL);
 	if (a->up != NULL)
 		upload_abort(a->up);
+	if (a->exp != NULL)
+		export_abort(a->exp);
 	queue_unclaim_own(a->q);
 	event_base_loopbreak(a->base);
 }
@@ -740,6 +803,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	upload_set_roll_cb(a->up, ingest_roll_held, a);
+	agent_export_apply(a);
 
 	if (a->opt.enabled)
 		printf("Telemetry: enabled\n");
@@ -773,6 +837,11 @@ main(int argc, char **argv)
 		agent_shutdown(a);
 	watch_stop();
 	server_close_all(a);
+	if (a->exp != NULL) {
+		queue_set_write_hook(a->q, NULL, NULL);
+		export_free(a->exp);
+		a->exp = NULL;
+	}
 	upload_free(a->up);
 	a->up = NULL;
 	queue_set_roller(a->q, NULL, NULL);

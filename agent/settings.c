@@ -13,6 +13,7 @@
 
 #include <ini.h>
 
+#include "export.h"
 #include "fsio.h"
 #include "log.h"
 #include "settings.h"
@@ -51,6 +52,37 @@ settings_uint(const char *v, unsigned min, unsigned max, unsigned *out)
 	if (errno != 0 || *end != '\0' || n < min || n > max)
 		return -1;
 	*out = (unsigned)n;
+	return 0;
+}
+
+/* Copy value into out without one pair of surrounding double quotes. */
+static int
+settings_str(const char *v, char *out, size_t outlen)
+{
+	size_t	l = strlen(v);
+
+	if (l >= 2 && v[0] == '"' && v[l - 1] == '"') {
+		v++;
+		l -= 2;
+	}
+	if (l >= outlen || memchr(v, '"', l) != NULL)
+		return -1;
+	memcpy(out, v, l);
+	out[l] = '\0';
+	return 0;
+}
+
+static int
+settings_bool(const char *v, int *out)
+{
+	if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 ||
+	    strcmp(v, "on") == 0 || strcmp(v, "1") == 0)
+		*out = 1;
+	else if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 ||
+	    strcmp(v, "off") == 0 || strcmp(v, "0") == 0)
+		*out = 0;
+	else
+		return -1;
 	return 0;
 }
 
@@ -108,6 +140,20 @@ settings_handler(void *arg, const char *section, const char *name,
 		if (strlen(value) >= sizeof s->ca_file)
 			goto bad;
 		memcpy(s->ca_file, value, strlen(value) + 1);
+	} else if (IS("export", "otlp_endpoint")) {
+		if (settings_str(value, s->otlp_endpoint,
+		    sizeof s->otlp_endpoint))
+			goto bad;
+	} else if (IS("export", "otlp_headers")) {
+		if (settings_str(value, s->otlp_headers,
+		    sizeof s->otlp_headers))
+			goto bad;
+		if (export_check_headers(s->otlp_headers, p->err,
+		    sizeof p->err) == -1)
+			return 0;
+	} else if (IS("export", "otlp_allow_http")) {
+		if (settings_bool(value, &s->otlp_allow_http))
+			goto bad;
 	} else {
 		if (p->err[0] == '\0')
 			snprintf(p->err, sizeof p->err, "unknown key [%s] %s",
@@ -196,6 +242,13 @@ settings_load(const char *path, struct settings *s, char *cause,
 			    p.err[0] ? p.err : "syntax error");
 		return -1;
 	}
+	if (copy.otlp_endpoint[0] != '\0' && export_check_endpoint(
+	    copy.otlp_endpoint, copy.otlp_allow_http, p.err,
+	    sizeof p.err) == -1) {
+		snprintf(cause, causelen, "%s: [export] otlp_endpoint: %s", path,
+		    p.err);
+		return -1;
+	}
 	*s = copy;
 	return 0;
 }
@@ -218,4 +271,8 @@ settings_print(const struct settings *s, FILE *fp)
 	    "allow_http = %s\n", s->upload_timeout_s,
 	    s->upload_connect_timeout_s, s->backoff_scale_pct,
 	    s->max_retry_after_s, s->ca_file, s->allow_http ? "true" : "false");
+	fprintf(fp, "\n[export]\notlp_endpoint = %s\notlp_headers = %s\n"
+	    "otlp_allow_http = %s\n", s->otlp_endpoint,
+	    s->otlp_headers[0] != '\0' ? "(set)" : "",
+	    s->otlp_allow_http ? "true" : "false");
 }

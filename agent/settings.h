@@ -23,6 +23,9 @@ struct settings {
 	int		allow_http;	/* [upload] allow_http: plain http:// to a
 					   host other than loopback */
 	int		log_level;	/* [agent] log_level = error|warn|info|debug */
+	char		otlp_endpoint[1024];	/* [export] otlp_endpoint, "" = none */
+	char		otlp_headers[2048];	/* [export] otlp_headers: k=v,k2=v2 */
+	int		otlp_allow_http;	/* [export] otlp_allow_http: http:// beyond loopback */
 };
 
 /* Defaults. */

@@ -96,6 +96,8 @@ status_snapshot(struct agent *a)
 		    json_integer((json_int_t)uc.failures));
 		upload_status(a->up, o);
 	}
+	if (a->exp != NULL)
+		export_status(a->exp, o);
 	json_object_set_new(o, "counters", c);
 	/* Why storage fails (disk full, read-only, EIO), not only counters. */
 	json_object_set_new(o, "storage", json_pack("{s:s?, s:I, s:I, s:I}",

@@ -186,6 +186,8 @@ struct uploader {
 	int		(*roll_cb)(void *);	/* roll the writer's active
 						   segment (upload_held) */
 	void		*roll_arg;
+	upload_ready_hook ready_hook;	/* a second destination (export.c) */
+	void		*ready_arg;
 };
 
 static void	upload_step(struct uploader *, int);
@@ -776,6 +778,16 @@ upload_prepare(struct uploader *u)
 	return 0;
 }
 
+/* Claim the oldest ready segment, after a second destination took its
+ * copy of what is ready (export.c). */
+static int
+upload_claim(struct uploader *u)
+{
+	if (u->ready_hook != NULL)
+		u->ready_hook(u->ready_arg, 0);
+	return queue_claim(u->q, &u->claim);
+}
+
 /*
  * Claim the next segment and start its POST. Ends the drain (IDLE, no
  * timer) when nothing is ready.
@@ -788,7 +800,7 @@ upload_start(struct uploader *u)
 
 	u->step_now = 0;
 	for (;;) {
-		if ((r = queue_claim(u->q, &u->claim)) == 0 && !rolled &&
+		if ((r = upload_claim(u)) == 0 && !rolled &&
 		    u->roll_cb != NULL && u->roll_cb(u->roll_arg)) {
 			/*
 			 * Nothing ready, but the writer held events back
@@ -797,7 +809,7 @@ upload_start(struct uploader *u)
 			 * kicks us).
 			 */
 			rolled = 1;
-			if ((r = queue_claim(u->q, &u->claim)) == 0) {
+			if ((r = upload_claim(u)) == 0) {
 				u->state = UPLOAD_IDLE;
 				return;
 			}
@@ -1354,6 +1366,8 @@ upload_kick(struct uploader *u, int now, upload_done_cb cb, void *arg)
 {
 	struct upload_waiter	*w;
 
+	if (u->ready_hook != NULL)
+		u->ready_hook(u->ready_arg, now);
 	if (cb != NULL) {
 		/* One small node per pending request; callers bound them. */
 		if ((w = calloc(1, sizeof *w)) == NULL) {
@@ -1515,4 +1529,12 @@ void
 upload_set_tracked(struct uploader *u, uint64_t n)
 {
 	u->tracked = n;
+}
+
+/* Call fn(arg, now) at every kick and right before every claim. */
+void
+upload_set_ready_hook(struct uploader *u, upload_ready_hook fn, void *arg)
+{
+	u->ready_hook = fn;
+	u->ready_arg = arg;
 }

@@ -95,4 +95,12 @@ struct upload_counters {
 	int64_t		last_post_unix_ms;
 };
 void	upload_counters(struct uploader *u, struct upload_counters *c);
+/*
+ * A second destination (export.c) takes its copy of every ready segment:
+ * fn(arg, now) runs at every upload_kick and right before every claim, on
+ * the loop. NULL removes it.
+ */
+typedef void (*upload_ready_hook)(void *arg, int now);
+void	upload_set_ready_hook(struct uploader *u, upload_ready_hook fn,
+	    void *arg);
 #endif

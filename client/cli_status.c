@@ -150,6 +150,9 @@ cli_status_gather(const struct paths *p)
 		if (json_object_get(snap, "storage"))
 			json_object_set(s, "storage",
 			    json_object_get(snap, "storage"));
+		if (json_object_get(snap, "export"))
+			json_object_set(s, "export",
+			    json_object_get(snap, "export"));
 		json_object_set(s, "redactions_by_kind",
 		    json_object_get(snap, "redactions_by_kind"));
 		json_object_set(s, "dropped_fields",
@@ -230,6 +233,33 @@ cli_status_redacted(json_t *by)
 	}
 	if (n > 0)
 		printf("\n");
+}
+
+/* "Export:" — the OTLP destination ([export] otlp_endpoint), if any. */
+static void
+cli_status_export(json_t *ex)
+{
+	char		 ago[32];
+	const char	*str;
+	json_int_t	 next;
+
+	if (ex == NULL)
+		return;
+	cli_ago(ji(ex, "last_unix_ms"), ago, sizeof ago);
+	str = json_string_value(json_object_get(ex, "endpoint"));
+	printf("Export:    OTLP %s; ", str != NULL ? str : "?");
+	str = json_string_value(json_object_get(ex, "state"));
+	printf("%s; last: %s", str != NULL ? str : "?", ago);
+	cli_http_outcome((long long)ji(ex, "last_status"),
+	    json_string_value(json_object_get(ex, "last_error")));
+	if ((next = ji(ex, "next_attempt_unix_ms")) > 0) {
+		long long in = (long long)(next / 1000 - time(NULL));
+		printf("; next attempt in %llds", in < 0 ? 0 : in);
+	}
+	printf("; sent %lld events, %lld pending, %lld evicted\n",
+	    (long long)ji(ex, "events_uploaded"),
+	    (long long)ji(ex, "pending_events"),
+	    (long long)ji(ex, "evicted_events"));
 }
 
 /* The text printer: upstream lines first, values at column 11. */
@@ -344,6 +374,7 @@ cli_status_text(json_t *s)
 		    "last_error"))) != NULL ? str : "?",
 		    (long long)ji(sto, "refused_events"));
 	}
+	cli_status_export(json_object_get(s, "export"));
 	if (ctr != NULL)
 		printf("Counters:  received %lld, rejected %lld, persisted %lld,"
 		    " uploaded %lld, dropped %lld, fields dropped %lld,"

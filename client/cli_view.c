@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <ini.h>
 #include <jansson.h>
 
 #include "buf.h"
@@ -59,6 +60,8 @@ extern char **environ;
 #define VIEW_IO_MS		5000	/* --serve: per-connection bound */
 #define VIEW_TOKEN_BYTES	16	/* --serve: 128-bit token */
 #define VIEW_OPEN_WAIT_MS	3000	/* wait this long for xdg-open's verdict */
+/* The OTLP export's directory under telemetry/ (agent/export.h). */
+#define VIEW_EXPORT_DIR		"export-otlp"
 
 /* Where a record sits in the queue. */
 enum view_state {
@@ -129,6 +132,9 @@ struct view {
 	json_t		*health;	/* health.json or NULL */
 	json_t		*ustate;	/* upload-state.json or NULL */
 	json_t		*agent;		/* the agent's status snapshot or NULL */
+	char		 xendpoint[1024];	/* [export] otlp_endpoint, "" */
+	json_t		*xstate;	/* export-otlp/state.json or NULL */
+	uint64_t	 xevents, xfiles, xinvalid;	/* export-otlp/queue */
 	int		 agent_running;	/* answered, or at least listening */
 };
 
@@ -720,6 +726,77 @@ view_scan_queue(struct view *v)
 	close(dfd);
 }
 
+/* inih: [export] otlp_endpoint of telemetryd.conf (quotes dropped). */
+static int
+view_ini_cb(void *arg, const char *section, const char *name,
+    const char *value)
+{
+	struct view	*v = arg;
+	size_t		 l = strlen(value);
+
+	if (strcmp(section, "export") != 0 || strcmp(name, "otlp_endpoint") !=
+	    0)
+		return 1;
+	if (l >= 2 && value[0] == '"' && value[l - 1] == '"') {
+		value++;
+		l -= 2;
+	}
+	if (l < sizeof v->xendpoint) {
+		memcpy(v->xendpoint, value, l);
+		v->xendpoint[l] = '\0';
+	}
+	return 1;
+}
+
+/* The OTLP export: its setting, state file and waiting segments. */
+static void
+view_scan_export(struct view *v)
+{
+	char		 path[PATHS_MAX + 64], *s;
+	DIR		*d;
+	struct dirent	*de;
+	size_t		 len, i;
+	int		 dfd, fd, big, k;
+	FILE		*fp;
+
+	if ((fp = fopen(v->p->settings, "re")) != NULL) {
+		(void)ini_parse_file(fp, view_ini_cb, v);
+		fclose(fp);
+	}
+	snprintf(path, sizeof path, "%s/%s/state.json", v->p->telemetry,
+	    VIEW_EXPORT_DIR);
+	v->xstate = view_load_json(path);
+	snprintf(path, sizeof path, "%s/%s/queue", v->p->telemetry,
+	    VIEW_EXPORT_DIR);
+	if ((dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return;
+	if ((fd = dup(dfd)) == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		close(dfd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if ((k = view_classify(de->d_name)) == VS_INVALID) {
+			v->xinvalid++;
+			continue;
+		}
+		if (k != VS_READY && k != VS_SENDING)
+			continue;
+		if ((s = view_slurp_at(dfd, de->d_name, VIEW_FILE_MAX, &len,
+		    &big)) == NULL)
+			continue;
+		v->xfiles++;
+		for (i = 0; i < len; i++)
+			v->xevents += s[i] == '\n' && i > 0 && s[i - 1] != '\n';
+		v->xevents += len > 0 && s[len - 1] != '\n';
+		free(s);
+	}
+	closedir(d);
+	close(dfd);
+}
+
 /* Everything the page shows, read without changing anything. */
 static int
 view_gather(struct view *v)
@@ -745,6 +822,7 @@ view_gather(struct view *v)
 	v->health = view_load_json(v->p->health);
 	snprintf(path, sizeof path, "%s/upload-state.json", v->p->telemetry);
 	v->ustate = view_load_json(path);
+	view_scan_export(v);
 	req = json_pack("{s:s}", "op", "status");
 	v->agent = cli_request(v->p, req, 2000, &v->agent_running);
 	json_decref(req);
@@ -772,6 +850,7 @@ view_free(struct view *v)
 	json_decref(v->fw);
 	json_decref(v->health);
 	json_decref(v->ustate);
+	json_decref(v->xstate);
 	json_decref(v->agent);
 }
 
@@ -1582,7 +1661,28 @@ view_upload(struct html *h, struct view *v)
 	view_destination(h, v, "dest-vendor", "AtomCode (vendor)",
 	    v->agent != NULL && view_js(v->agent, "endpoint") != NULL ?
 	    view_js(v->agent, "endpoint") : v->opt.endpoint, up, v->ustate, ok);
-	h_lit(h, "</tbody></table></section>");
+	up = json_object_get(v->agent, "export");
+	if (up != NULL || v->xendpoint[0] != '\0') {
+		ok = (int64_t)view_ji(up != NULL ? up : v->xstate,
+		    "last_post_unix_ms");
+		view_destination(h, v, "dest-otlp", "OpenTelemetry (OTLP "
+		    "export)", up != NULL && view_js(up, "endpoint") != NULL ?
+		    view_js(up, "endpoint") : v->xendpoint, up, v->xstate, ok);
+	}
+	h_lit(h, "</tbody></table>");
+	if (up != NULL || v->xendpoint[0] != '\0' || v->xfiles > 0) {
+		h_lit(h, "<p id=\"otlp-pending\">OTLP export: ");
+		h_u64(h, v->xevents);
+		h_lit(h, " event(s) in ");
+		h_u64(h, v->xfiles);
+		h_lit(h, " segment(s) wait for the receiver; ");
+		h_u64(h, v->xinvalid);
+		h_lit(h, " segment(s) it refused (HTTP 400) are kept; ");
+		h_u64(h, (uint64_t)view_ji(up != NULL ? up : v->xstate,
+		    "evicted_events"));
+		h_lit(h, " event(s) evicted by its own limits.</p>");
+	}
+	h_lit(h, "</section>");
 }
 
 static void

@@ -85,6 +85,8 @@ struct queue {
 	int			 no_dirsync;	/* rolls never fsync the directory */
 	queue_roller_fn		 roller;	/* finishes full segments, or NULL */
 	void			*roller_arg;
+	queue_write_hook_fn	 write_hook;	/* queue_write_ready() output */
+	void			*write_hook_arg;
 };
 
 /* What recovery decided for a partial's content. */
@@ -1688,7 +1690,7 @@ queue_active_bytes(struct queue *q)
 int
 queue_write_ready(struct queue *q, const char *lines, size_t len)
 {
-	char	name[QUEUE_NAME_MAX];
+	char	name[QUEUE_NAME_MAX], ready[QUEUE_NAME_MAX];
 	int	fd, e;
 
 	if (len == 0 || lines == NULL || count_lines(lines, len) <= 0) {
@@ -1710,8 +1712,19 @@ queue_write_ready(struct queue *q, const char *lines, size_t len)
 	/* Never deferred: the caller deletes the original next (413 split). */
 	if (q->fsync != QUEUE_FSYNC_NEVER)
 		(void)fsync(q->dfd);
+	if (q->write_hook != NULL && rename_ext(ready, sizeof ready, name,
+	    strlen(EXT_PARTIAL), EXT_READY) == 0)
+		q->write_hook(ready, q->write_hook_arg);
 	caps_after_write(q);
 	return 0;
+}
+
+/* Tell fn the name of every segment queue_write_ready() makes ready. */
+void
+queue_set_write_hook(struct queue *q, queue_write_hook_fn fn, void *arg)
+{
+	q->write_hook = fn;
+	q->write_hook_arg = arg;
 }
 
 /* Claim the oldest ready segment. */

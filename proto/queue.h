@@ -237,6 +237,16 @@ uint64_t queue_active_bytes(struct queue *q);
  * used to split a segment (HTTP 413) and for durable single writes.
  */
 int	queue_write_ready(struct queue *q, const char *lines, size_t len);
+/*
+ * fn(name, arg) is told the name of each segment queue_write_ready() makes
+ * ready, right after its rename: those records were already queued (a
+ * split), so a second destination that holds the original must skip it
+ * (agent/export.c). Any new code that re-packages queued records into a
+ * ready segment must go through queue_write_ready() for that reason.
+ */
+typedef void (*queue_write_hook_fn)(const char *name, void *arg);
+void	queue_set_write_hook(struct queue *q, queue_write_hook_fn fn,
+	    void *arg);
 
 /* Claim the oldest ready segment: 1 claimed (c filled), 0 none, -1 error. */
 int	queue_claim(struct queue *q, struct queue_claim *c);

@@ -1,0 +1,270 @@
+#!/bin/sh
+# OTLP export ([export] otlp_endpoint): every record reaches the vendor
+# collector (tests/collector.py) and the OTLP receiver (tests/otlp_receiver.py,
+# which checks each request against the OTLP proto field names and JSON
+# rules) exactly once, through an outage of either one, a dead receiver, a
+# 413 at either side, and a SIGKILL of the agent; settings are checked; the
+# vendor stays the only destination without the setting.
+. "$(dirname "$0")/lib.sh"
+Q="$ATOMCODE_HOME/telemetry/queue"
+XQ="$ATOMCODE_HOME/telemetry/export-otlp/queue"
+
+# start_otlp [PORT]: the receiver on 127.0.0.1; sets OPORT, OTLP_PID.
+start_otlp() {
+	rm -f "$T/oport"
+	python3 "$TOP/tests/otlp_receiver.py" --port-file "$T/oport" \
+	    --log "$T/otlp.log" ${1:+--port "$1"} >>"$T/otlp.out" 2>&1 &
+	OTLP_PID=$!
+	PIDS="$PIDS $OTLP_PID"
+	wait_for "test -s '$T/oport'" 100 || return 1
+	OPORT=$(cat "$T/oport")
+}
+
+octl() {
+	python3 -c 'import sys,urllib.request as u; u.urlopen(u.Request(sys.argv[1], data=sys.argv[2].encode(), method="POST")).read()' \
+	    "http://127.0.0.1:$OPORT/_control" "$1"
+}
+
+# stats URL: the "records" count of a receiver.
+nrecs() {
+	python3 -c 'import json,sys,urllib.request as u; print(json.load(u.urlopen(sys.argv[1]))["records"])' \
+	    "$1/_stats" 2>/dev/null || echo -1
+}
+vendor_n() { nrecs "http://127.0.0.1:$CPORT"; }
+otlp_n() { nrecs "http://127.0.0.1:$OPORT"; }
+
+# wait_ge FUNC MIN [TENTHS]: until FUNC prints a number >= MIN (default 10 s).
+wait_ge() {
+	_i=0
+	while [ $_i -lt "${3:-100}" ]; do
+		[ "$($1)" -ge "$2" ] && return 0
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	return 1
+}
+
+# once LOG KIND FILE: every line of FILE delivered exactly once (2xx answers);
+# prints "missing=N dups=N errors=N".
+once() {
+	python3 - "$1" "$2" "$3" <<'PY'
+import json, sys, collections
+log, kind, want_file = sys.argv[1:]
+got, errors = collections.Counter(), 0
+for line in open(log):
+    req = json.loads(line)
+    errors += len(req.get("errors", []))
+    if isinstance(req.get("status"), int) and 200 <= req["status"] < 300:
+        for r in req["records"]:
+            got[json.dumps(r, sort_keys=True)] += 1
+want = [json.dumps(json.loads(l), sort_keys=True) for l in open(want_file)]
+missing = sum(1 for w in want if got[w] == 0)
+dups = sum(got[w] - 1 for w in set(want) if got[w] > 1)
+print("missing=%d dups=%d errors=%d" % (missing, dups, errors))
+PY
+}
+
+# both FILE: wait until both destinations hold every line of FILE, then
+# require exactly once at each. $2: description.
+both() {
+	_n=$(wc -l <"$1")
+	wait_for "[ \$(python3 - '$T/collector.log' '$1' <<'PY'
+import json, sys
+want = set(json.dumps(json.loads(l), sort_keys=True) for l in open(sys.argv[2]))
+got = set()
+for line in open(sys.argv[1]):
+    q = json.loads(line)
+    if isinstance(q.get('status'), int) and q['status'] < 300:
+        got.update(json.dumps(r, sort_keys=True) for r in q['records'])
+print(len(want - got))
+PY
+) = 0 ]" 300
+	wait_for "[ \$(python3 - '$T/otlp.log' '$1' <<'PY'
+import json, sys
+want = set(json.dumps(json.loads(l), sort_keys=True) for l in open(sys.argv[2]))
+got = set()
+for line in open(sys.argv[1]):
+    q = json.loads(line)
+    if isinstance(q.get('status'), int) and q['status'] < 300:
+        got.update(json.dumps(r, sort_keys=True) for r in q['records'])
+print(len(want - got))
+PY
+) = 0 ]" 300
+	_v=$(once "$T/collector.log" vendor "$1")
+	_o=$(once "$T/otlp.log" otlp "$1")
+	check "$2: vendor has all $_n exactly once ($_v)" \
+	    test "$_v" = "missing=0 dups=0 errors=0"
+	check "$2: OTLP has all $_n exactly once ($_o)" \
+	    test "$_o" = "missing=0 dups=0 errors=0"
+}
+
+conf() { # conf EXTRA: telemetryd.conf with the export section
+	printf '[queue]\nroll_interval_ms = 50\n[upload]\nbackoff_scale_pct = 1\ntimeout_s = 2\n[export]\notlp_endpoint = "http://127.0.0.1:%s/v1/logs"\notlp_headers = "Authorization=Bearer%%20t0k, X-Tenant=acme"\n%s' \
+	    "$OPORT" "${1:-}" >"$ATOMCODE_HOME/telemetryd.conf"
+}
+
+# --- settings ------------------------------------------------------------------
+S="$ATOMCODE_HOME/telemetryd.conf"
+bad_setting() { # bad_setting DESC CONTENT PATTERN
+	printf '%s\n' "$2" >"$S"
+	"$AGENTD" -n >"$T/n.out" 2>&1
+	_rc=$?
+	check "settings: $1 is refused" sh -c "test $_rc = 1 && grep -q '$3' '$T/n.out'"
+}
+bad_setting "ftp:// endpoint" '[export]
+otlp_endpoint = "ftp://collector/v1/logs"' "http:// or https://"
+bad_setting "plain http:// to a non-loopback host" '[export]
+otlp_endpoint = http://collector.example:4318/v1/logs' "loopback"
+bad_setting "a header value with CR LF" '[export]
+otlp_endpoint = https://c:4318/v1/logs
+otlp_headers = a=b%0d%0aX-Evil: 1' "control character"
+bad_setting "a header the agent sets (Content-Type)" '[export]
+otlp_endpoint = https://c:4318/v1/logs
+otlp_headers = content-type=text/plain' "set by the agent"
+bad_setting "a header name that is not a token" '[export]
+otlp_endpoint = https://c:4318/v1/logs
+otlp_headers = "bad name=1"' "not an HTTP token"
+bad_setting "an endpoint with a space" '[export]
+otlp_endpoint = "https://c:4318/v1/logs x"' "space"
+printf '[export]\notlp_endpoint = http://collector.example:4318/v1/logs\notlp_allow_http = true\notlp_headers = Authorization=Bearer%%20SECRET\n' >"$S"
+check "settings: otlp_allow_http = true accepts plain http" sh -c "'$AGENTD' -n >/dev/null"
+check "settings: -n does not print header values (secrets)" \
+    sh -c "! '$AGENTD' -n | grep -q SECRET"
+rm -f "$S"
+
+# --- without [export]: the vendor is the only destination ---------------------------
+check "collector starts" start_collector
+printf '[queue]\nroll_interval_ms = 50\n[upload]\nbackoff_scale_pct = 1\n' >"$S"
+check "agent starts (no export)" start_agent
+records 20 1000 >"$T/b0"
+"$CLI" emit --raw <"$T/b0"
+check "no export: the vendor gets the records" wait_ge vendor_n 20
+check "no export: no export directory, nothing in status" sh -c \
+    "test ! -e '$ATOMCODE_HOME/telemetry/export-otlp' && ! '$CLI' status --json | grep -q '\"export\"'"
+stop_agent
+
+# --- both destinations --------------------------------------------------------------
+check "OTLP receiver starts" start_otlp
+conf
+check "agent starts with [export]" start_agent
+records 1200 10000 >"$T/b1"
+"$CLI" emit --raw <"$T/b1"
+both "$T/b1" "steady state"
+python3 - "$T/otlp.log" >"$T/shape.out" <<'PY'
+import json, sys
+req = json.loads(open(sys.argv[1]).readline())
+h = req["headers"]
+res = req["resources"][0]
+bad = []
+if h.get("content-type") != "application/json": bad.append("content-type")
+if h.get("content-encoding") != "gzip": bad.append("content-encoding")
+if h.get("authorization") != "Bearer t0k": bad.append("authorization")
+if h.get("x-tenant") != "acme": bad.append("x-tenant")
+if not h.get("user-agent", "").startswith("atomcode-telemetry/"): bad.append("ua")
+# The golden llm_chat record is macos/aarch64, app_version 0.0.0.
+if res != {"service.name": "atomcode", "service.version": "0.0.0",
+           "os.type": "darwin", "host.arch": "arm64"}: bad.append("resource %r" % res)
+print("shape-ok" if not bad else "shape-BAD %s" % bad)
+PY
+check "OTLP request: headers and resource ($(cat "$T/shape.out"))" grep -q shape-ok "$T/shape.out"
+check "status --json shows both destinations" sh -c \
+    "'$CLI' status --json | python3 -c 'import json,sys; s=json.load(sys.stdin); assert s[\"export\"][\"events_uploaded\"]==1200 and s[\"counters\"][\"uploaded_events\"]>=1200, s.get(\"export\")'"
+check "status text has the Export line" sh -c "'$CLI' status | grep -q '^Export:    OTLP http://127.0.0.1:$OPORT/v1/logs; idle'"
+check "export links and tombstones are collected once both are done" \
+    wait_for "[ -z \"\$(ls '$XQ')\" ]" 100
+
+# --- the vendor down: OTLP is not held back ----------------------------------------
+ctl '{"mode": {"status": 503, "seconds": 6}}'
+records 600 20000 >"$T/b2"
+"$CLI" emit --raw <"$T/b2"
+wait_ge otlp_n 1800 50
+check "vendor outage: OTLP gets all 600 while the vendor is down ($(otlp_n) $(vendor_n))" \
+    test "$(otlp_n)" -ge 1800
+check "vendor outage: ... and the vendor really was down meanwhile" \
+    test "$(vendor_n)" -lt 1820
+both "$T/b2" "vendor outage"
+
+# --- OTLP down (503 + Retry-After, then dropped connections): vendor not held back
+octl '{"script": [{"status": 503, "retry_after": "1", "count": 3}, {"action": "drop", "count": 3}, {"status": 502, "count": 2}]}'
+records 600 30000 >"$T/b3"
+"$CLI" emit --raw <"$T/b3"
+wait_ge vendor_n 2420 50
+check "OTLP outage: the vendor gets all 600 meanwhile ($(vendor_n) $(otlp_n))" \
+    test "$(vendor_n)" -ge 2420
+both "$T/b3" "OTLP outage"
+check "OTLP outage: failures counted in status" sh -c \
+    "'$CLI' status --json | python3 -c 'import json,sys; assert json.load(sys.stdin)[\"export\"][\"failures\"] >= 3'"
+
+# --- the receiver dies (connection refused), comes back on the same port -----------
+kill "$OTLP_PID"
+wait "$OTLP_PID" 2>/dev/null
+records 300 40000 >"$T/b4"
+"$CLI" emit --raw <"$T/b4"
+wait_ge vendor_n 2720 50
+check "dead receiver: the vendor gets all 300 ($(vendor_n))" test "$(vendor_n)" -ge 2720
+check "dead receiver: the export copies wait on disk" sh -c "ls '$XQ' | grep -q ndjson"
+start_otlp "$OPORT"
+"$CLI" flush >/dev/null 2>&1
+both "$T/b4" "dead receiver"
+
+# --- a 413 at the vendor (split): no duplicate at OTLP --------------------------------
+ctl '{"max_records": 60}'
+records 400 50000 >"$T/b5"
+"$CLI" emit --raw <"$T/b5"
+both "$T/b5" "vendor 413 split"
+check "vendor 413: the halves were marked, not exported again" sh -c \
+    "'$CLI' status --json | python3 -c 'import json,sys; assert json.load(sys.stdin)[\"export\"][\"skipped_derived\"] >= 2'"
+ctl '{"max_records": null}'
+
+# --- a 413 at OTLP: the export side splits ----------------------------------------------
+octl '{"script": [{"status": 413, "count": 2}]}'
+records 300 60000 >"$T/b6"
+"$CLI" emit --raw <"$T/b6"
+both "$T/b6" "OTLP 413 split"
+
+# --- SIGKILL while an OTLP request hangs, restart -------------------------------------
+octl '{"mode": "hang"}'
+records 200 70000 >"$T/b7"
+"$CLI" emit --raw <"$T/b7"
+check "SIGKILL: an export request is in flight" wait_for "ls '$XQ' | grep -q sending-" 100
+wait_ge vendor_n 3620 50
+check "SIGKILL: the vendor is done meanwhile ($(vendor_n))" test "$(vendor_n)" -ge 3620
+kill -9 "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null
+octl '{"release": true, "reset": true}'
+check "agent restarts" start_agent
+both "$T/b7" "SIGKILL mid-export"
+
+# --- a partial success is not retried ------------------------------------------------------
+octl '{"reject": 1}'
+records 10 80000 >"$T/b8"
+"$CLI" emit --raw <"$T/b8"
+both "$T/b8" "partial success"
+check "partial success: counted, not resent" sh -c \
+    "'$CLI' status --json | python3 -c 'import json,sys; assert json.load(sys.stdin)[\"export\"][\"rejected_records\"] >= 1'"
+octl '{"reset": true}'
+
+# --- view shows both destinations --------------------------------------------------------
+"$CLI" view -o "$T/v.html" >/dev/null
+check "view: an OTLP row next to the vendor's" sh -c \
+    "grep -q 'id=\"dest-otlp\"' '$T/v.html' && grep -q 'id=\"dest-vendor\"' '$T/v.html'"
+
+# --- telemetry disabled: nothing goes to OTLP either ---------------------------------------
+printf '[telemetry]\nenabled = false\n' >"$ATOMCODE_HOME/config.toml"
+kill -HUP "$AGENT_PID"
+check "disabled: the export says so" wait_for \
+    "'$CLI' status --json | grep -q '\"state\":\"disabled\"'" 50
+before=$(otlp_n)
+records 5 90000 >"$T/b9"
+cp "$T/b9" "$Q/20261201-000000-00000000-0000-4000-8000-0000000000aa.ndjson"
+"$CLI" flush >/dev/null 2>&1
+sleep 1
+check "disabled: nothing more reaches OTLP" test "$(otlp_n)" = "$before"
+rm -f "$ATOMCODE_HOME/config.toml"
+
+# --- [export] removed on reload: export stops ---------------------------------------------
+printf '[queue]\nroll_interval_ms = 50\n[upload]\nbackoff_scale_pct = 1\n' >"$S"
+kill -HUP "$AGENT_PID"
+check "reload without [export]: status has no export" wait_for \
+    "! '$CLI' status --json | grep -q '\"export\"'" 50
+stop_agent
