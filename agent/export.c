@@ -539,7 +539,7 @@ ex_link_new(struct exporter *x)
 		if (ex_stem(de->d_name, stem, sizeof stem) == -1 ||
 		    fstatat(x->vdfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1
 		    || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-		    st.st_nlink != 1)
+		    (st.st_mode & S_IWOTH) != 0 || st.st_nlink != 1)
 			continue;
 		snprintf(to, sizeof to, "%s%s", stem, EX_READY);
 		if (linkat(x->vdfd, de->d_name, x->edfd, to, 0) == 0)

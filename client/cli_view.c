@@ -400,7 +400,7 @@ view_slurp_at(int dfd, const char *name, size_t max, size_t *lenp, int *big)
 	if (fd == -1)
 		return NULL;
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_uid != geteuid()) {
+	    st.st_uid != geteuid() || (st.st_mode & S_IWOTH) != 0) {
 		close(fd);
 		return NULL;
 	}
