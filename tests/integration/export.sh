@@ -100,8 +100,9 @@ PY
 
 # put FILE: FILE's lines as ready segments of at most 500 records, renamed
 # into the queue as another writer (the library's fallback, upstream) does;
-# the agent notices them (inotify). Unlike emit, no client-side duplicate
-# window: what is in FILE is exactly what is queued.
+# the agent notices them (inotify; a client's visit in the portable build,
+# here a flush). Unlike emit, no client-side duplicate window: what is in
+# FILE is exactly what is queued.
 put() {
 	python3 - "$1" "$Q" <<'PY'
 import os, sys, time, uuid
@@ -115,6 +116,7 @@ for i in range(0, len(lines), 500):
     os.close(fd)
     os.rename(tmp, os.path.join(sys.argv[2], stem + ".ndjson"))
 PY
+	"$CLI" flush >/dev/null 2>&1
 }
 
 # same FILE: of the records of FILE, both destinations got the same ones
