@@ -536,7 +536,13 @@ ex_link_new(struct exporter *x)
 	}
 	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
-		if (ex_stem(de->d_name, stem, sizeof stem) == -1 ||
+		/*
+		 * Ready segments only: a claim is another process's (an
+		 * upstream uploader, or a merge, whose result is new or was
+		 * given a .skip link: proto/queue.c merge_mirror()).
+		 */
+		if (!ex_has_suffix(de->d_name, EX_READY) ||
+		    ex_stem(de->d_name, stem, sizeof stem) == -1 ||
 		    fstatat(x->vdfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1
 		    || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
 		    (st.st_mode & S_IWOTH) != 0 || st.st_nlink != 1)

@@ -23,7 +23,8 @@
 #include <event2/event.h>
 #include <jansson.h>
 
-#define EXPORT_DIR_NAME	"export-otlp"	/* under $ATOMCODE_HOME/telemetry */
+/* Under $ATOMCODE_HOME/telemetry; proto/queue.h QUEUE_MIRROR_DIR names it too. */
+#define EXPORT_DIR_NAME	"export-otlp"
 
 struct export_config {
 	int		 enabled;	/* telemetry enabled: 0 → never send */

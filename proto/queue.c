@@ -653,6 +653,36 @@ merge_unclaim(struct queue *q, const char *claim, const char *ready)
 }
 
 /*
+ * A merge of segments that a second destination shares (their link count
+ * says so: agent/export.c links every segment into QUEUE_MIRROR_DIR) gives
+ * it a link to the result, so it never takes those records again: 0, or
+ * -1 when the mirror exists but cannot be linked into (then no merge).
+ * partial is the merged segment, still a partial.
+ */
+static int
+merge_mirror(struct queue *q, const char *partial)
+{
+	struct stat	 st;
+	char		 to[QUEUE_NAME_MAX + 16];
+	size_t		 l = strlen(partial) - strlen(EXT_PARTIAL);
+	int		 mdfd, rv;
+
+	mdfd = openat(q->dfd, QUEUE_MIRROR_DIR, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC);
+	if (mdfd == -1)
+		return errno == ENOENT ? 0 : -1;	/* nobody to tell */
+	if (fstat(mdfd, &st) == -1 || st.st_uid != geteuid() ||
+	    (size_t)snprintf(to, sizeof to, "%.*s.skip", (int)l, partial) >=
+	    sizeof to) {
+		close(mdfd);
+		return -1;
+	}
+	rv = linkat(q->dfd, partial, mdfd, to, 0);
+	close(mdfd);
+	return rv;
+}
+
+/*
  * Merge the oldest run of small ready segments (v[*from..], name order)
  * that fits one segment (QUEUE_ROLL_EVENTS, QUEUE_ROLL_BYTES) into one,
  * named with the oldest one's time stamp so it keeps its place in upload
@@ -673,11 +703,12 @@ merge_oldest(struct queue *q, const struct ent *v, size_t n, size_t *from)
 	char		 name[QUEUE_NAME_MAX], u[UUID_STR];
 	struct buf	 b = { NULL, 0, 0 };
 	const struct ent *e;
+	struct stat	 st;
 	uint64_t	 bytes = 0;
 	unsigned	 events = 0, k = 0, i, ev;
 	size_t		 mark;
 	uuid_t		 id;
-	int		 fd, rv = 0, fits;
+	int		 fd, rv = 0, fits, shared = 0, run_shared = 0;
 
 	for (; *from < n && k < MERGE_MAX; (*from)++) {
 		e = &v[*from];
@@ -705,6 +736,16 @@ merge_oldest(struct queue *q, const struct ent *v, size_t n, size_t *from)
 				continue;
 			}
 			if (events + ev > QUEUE_ROLL_EVENTS) {
+				b.len = mark;
+				merge_unclaim(q, claim[k], e->name);
+				fits = 0;
+			}
+			/* Shared and unshared segments never mix in a run. */
+			shared = fstatat(q->dfd, claim[k], &st,
+			    AT_SYMLINK_NOFOLLOW) == 0 && st.st_nlink > 1;
+			if (fits && k == 0)
+				run_shared = shared;
+			else if (fits && shared != run_shared) {
 				b.len = mark;
 				merge_unclaim(q, claim[k], e->name);
 				fits = 0;
@@ -742,7 +783,8 @@ merge_oldest(struct queue *q, const struct ent *v, size_t n, size_t *from)
 		goto giveup;
 	}
 	if (fsio_write_all(fd, b.data, b.len) == -1 ||
-	    (q->fsync != QUEUE_FSYNC_NEVER && fsync(fd) == -1)) {
+	    (q->fsync != QUEUE_FSYNC_NEVER && fsync(fd) == -1) ||
+	    (run_shared && merge_mirror(q, name) == -1)) {
 		partial_discard(q->dfd, name);
 		close(fd);
 		rv = -1;

@@ -32,6 +32,13 @@
 						   mtime and records: deleted */
 #define QUEUE_LEGACY_QUIET_S	86400		/* legacy partial must be this quiet */
 #define QUEUE_NAME_MAX		200		/* longest file name we create */
+/*
+ * A second destination's directory, relative to the queue directory
+ * (agent/export.c, EXPORT_DIR_NAME): it hard-links every segment it takes,
+ * so a segment with more than one link is shared, and a merge of shared
+ * segments leaves it a "<stem>.skip" link to the result.
+ */
+#define QUEUE_MIRROR_DIR	"../export-otlp/queue"
 
 /* Durability of appends (README "Queue on disk"). */
 enum queue_fsync {

@@ -273,6 +273,35 @@ check "vendor 413: the halves were marked, not exported again" sh -c \
     "'$CLI' status --json | python3 -c 'import json,sys; assert json.load(sys.stdin)[\"export\"][\"skipped_derived\"] >= 2'"
 ctl '{"max_records": null}'
 
+# --- the vendor down, 60 small segments: its queue merges them (over 50
+# files); the merged segments must not reach OTLP again -------------------------------
+ctl '{"mode": {"status": 503}}'
+: >"$T/b10"
+i=0
+while [ $i -lt 60 ]; do
+	records 3 $((100000 + i * 3)) >"$T/part"
+	cat "$T/part" >>"$T/b10"
+	put "$T/part"
+	i=$((i + 1))
+done
+# A record through the agent: its roll runs the caps (merges).
+records 1 99000 | "$CLI" emit --raw
+check "vendor merges: at most 50 files kept" wait_for \
+    "[ \$(ls '$Q' | grep -c 'ndjson\$') -le 50 ]" 100
+ctl '{"reset": true}'
+"$CLI" flush >/dev/null 2>&1
+both "$T/b10" "vendor merges its small segments"
+check "vendor merges: the vendor got merged segments" python3 - "$T/collector.log" "$T/b10" <<'PY'
+import json, sys
+want = set(json.dumps(json.loads(l), sort_keys=True) for l in open(sys.argv[2]))
+for line in open(sys.argv[1]):
+    q = json.loads(line)
+    if q.get("status") == 200 and sum(json.dumps(r, sort_keys=True) in want
+                                      for r in q["records"]) > 3:
+        sys.exit(0)
+sys.exit(1)
+PY
+
 # --- a 413 at OTLP: the export side splits ----------------------------------------------
 octl '{"script": [{"status": 413, "count": 2}]}'
 records 300 60000 >"$T/b6"
