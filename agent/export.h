@@ -78,4 +78,11 @@ int	export_check_endpoint(const char *url, int allow_http, char *err,
  * names HTTP tokens, no control characters). 0, or -1 with err.
  */
 int	export_check_headers(const char *spec, char *err, size_t errlen);
+/*
+ * Parse it into "Name: value" lines, each ended by '\n' (a value cannot
+ * hold one), appended to out (NULL: check only). 0, or -1 with err.
+ */
+struct buf;
+int	export_headers_parse(const char *spec, struct buf *out, char *err,
+	    size_t errlen);
 #endif
