@@ -7,7 +7,7 @@
  * library and its own output file.
  *
  * usage: emitter -i INDEX -o IDFILE [-r RATE] [-f FLUSH_MS] [-d SECONDS]
- *                [-n COUNT] [-b SEQ0] [-S]
+ *                [-n COUNT] [-b SEQ0] [-S] [-F MS]
  *   -i INDEX     client number 0..9999: session_id 00000000-0000-4000-8000-
  *                <INDEX as 12 digits>, tool_calls_count = INDEX
  *   -o IDFILE    one line per event accepted with ATC_OK: its sequence
@@ -18,6 +18,7 @@
  *   -n COUNT     stop after COUNT events
  *   -b SEQ0      first sequence number (default 1)
  *   -S           allow auto-spawn (default: ATC_F_NO_SPAWN)
+ *   -F MS        bound of the last flush (default 2000; 100 is a CLI's)
  * At the end it prints one line: "emitter INDEX: emitted=… ok=… err=…
  * max_emit_us=… p99_emit_us=… slow_emits=… flushes=… flush_errs=…" plus the
  * library counters. Exit status: 0 when atc_close() returned ATC_OK and the
@@ -124,8 +125,9 @@ main(int argc, char **argv)
 	uint64_t		 t0, t, next_flush, lat, max_lat = 0, deadline;
 	enum atc_err		 e, ec;
 	int			 c, spawn = 0, have_i = 0;
+	unsigned		 final_ms = FINAL_FLUSH_MS;
 
-	while ((c = getopt(argc, argv, "i:o:r:f:d:n:b:S")) != -1) {
+	while ((c = getopt(argc, argv, "i:o:r:f:d:n:b:SF:")) != -1) {
 		switch (c) {
 		case 'i':
 			idx = number(optarg);
@@ -151,6 +153,9 @@ main(int argc, char **argv)
 			break;
 		case 'S':
 			spawn = 1;
+			break;
+		case 'F':
+			final_ms = (unsigned)number(optarg);
 			break;
 		default:
 			goto usage;
@@ -232,7 +237,7 @@ main(int argc, char **argv)
 			break;
 	}
 	/* A last bounded flush, so the counters include its outcome. */
-	ec = atc_flush(h, FINAL_FLUSH_MS);
+	ec = atc_flush(h, final_ms);
 	atc_get_stats(h, &st);
 	if (atc_close(h) != ATC_OK)
 		ec = ATC_E_IO;
@@ -253,7 +258,7 @@ main(int argc, char **argv)
 	    (unsigned long long)st.spawns);
 	return ec == ATC_OK && st.lost == 0 ? 0 : 1;
 usage:
-	fprintf(stderr, "usage: emitter -i INDEX -o IDFILE [-r RATE] "
+	fprintf(stderr, "usage: emitter -i INDEX -o IDFILE [-F MS] [-r RATE] "
 	    "[-f FLUSH_MS] [-d SECONDS] [-n COUNT] [-b SEQ0] [-S]\n");
 	return 2;
 }

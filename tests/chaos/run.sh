@@ -11,7 +11,7 @@ build=$(cd "${1:-build}" && pwd)
 filter=${2:-}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 export BUILD="$build" TOP="$top" CHAOS_BIN="$build/chaos"
-SCENARIOS="kill9 diskfull outage hostile spawn50 corrupt fdidle clockskew"
+SCENARIOS="kill9 diskfull outage hostile spawn50 corrupt fdidle clockskew offline stall diskroll planted wwqueue"
 passed=0
 failed=0
 failures=""
