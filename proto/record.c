@@ -47,18 +47,77 @@ enum jtype {
 #define SF_ESC	0x01	/* scan_string: escapes seen */
 #define SF_NUL	0x02	/* scan_string: \u0000 seen */
 
-/* Every field name the schema knows (envelope and all payloads). */
+/*
+ * Every field the schema knows (envelope, then payloads), one entry each:
+ * its id, its name, then its definition (FD: kind, flags, max, enum; FS:
+ * a string with a shape, proto/shape.h). The enum fid, the table fdefs and the key lookup
+ * (field_lookup) are all made from this list, so a new field is one line
+ * here, plus the events that carry it (evdefs). The order is the ids':
+ * the envelope's fields come before F_DSP, the first payload field.
+ */
+#define REC_FIELDS(X)							\
+	X(DEVICE_ID, "device_id", FD(K_UUID, 0, 0, NULL))		\
+	X(LAUNCH_ID, "launch_id", FD(K_UUID, 0, 0, NULL))		\
+	X(ACCOUNT_ID, "account_id", FS(K_STR, SH_ACCOUNT, REC_STR_MAX))	\
+	X(SESSION_ID, "session_id", FD(K_UUID, 0, 0, NULL))		\
+	X(TURN, "turn", FD(K_U64, 0, 0, NULL))				\
+	X(ROUND, "round", FD(K_U32, 0, 0, NULL))			\
+	X(REQUEST, "request", FD(K_U64, 0, 0, NULL))			\
+	X(TURN_ID, "turn_id", FS(K_STR, SH_UUIDISH, REC_STR_MAX))	\
+	X(TS, "ts", FD(K_I64, 0, 0, NULL))				\
+	X(SCHEMA_VERSION, "schema_version", FD(K_SCHEMA, 0, 0, NULL))	\
+	X(APP_VERSION, "app_version",					\
+	    FS(K_STR, SH_SEMVER, REC_STR_MAX))				\
+	X(OS, "os", FD(K_ENUM, 0, 0, os_enum))				\
+	X(ARCH, "arch", FD(K_ENUM, 0, 0, arch_enum))			\
+	X(LOCALE, "locale", FS(K_STR, SH_LOCALE, REC_STR_MAX))		\
+	X(PROVIDER, "provider", FS(K_STR, SH_PROVIDER, REC_STR_MAX))	\
+	X(PROVIDER_HOST, "provider_host",				\
+	    FS(K_STR, SH_PHOST, REC_STR_MAX))				\
+	X(MODEL, "model", FS(K_STR, SH_MODEL, REC_STR_MAX))		\
+	X(REPO_ORIGIN, "repo_origin", FD(K_REPO, 0, 0, NULL))		\
+	X(MODE, "mode", FD(K_ENUM, 0, 0, mode_enum))			\
+	X(SURFACE, "surface", FS(K_STR, SH_SURFACE, REC_STR_MAX))	\
+	X(EVENT_ID, "event_id", FD(K_STR, 0, REC_STR_MAX, NULL))	\
+	X(DSP, "dangerously_skip_permissions", FD(K_BOOL, 0, 0, NULL))	\
+	X(DURATION_MS, "duration_ms", FD(K_U32, 0, 0, NULL))		\
+	X(TOOL_CALLS_COUNT, "tool_calls_count", FD(K_U32, 0, 0, NULL))	\
+	X(INPUT_TOKENS, "input_tokens", FD(K_U32, 0, 0, NULL))		\
+	X(OUTPUT_TOKENS, "output_tokens", FD(K_U32, 0, 0, NULL))	\
+	X(CACHED_TOKENS, "cached_tokens", FD(K_U32, 0, 0, NULL))	\
+	X(HAD_ERROR, "had_error", FD(K_BOOL, 0, 0, NULL))		\
+	X(CONTEXT_WINDOW, "context_window", FD(K_U32, 0, 0, NULL))	\
+	X(SYSTEM_TOKENS, "system_tokens", FD(K_U32, 0, 0, NULL))	\
+	X(TOOL_DEF_TOKENS, "tool_def_tokens", FD(K_U32, 0, 0, NULL))	\
+	X(TOOL_RESULT_TOKENS, "tool_result_tokens",			\
+	    FD(K_U32, 0, 0, NULL))					\
+	X(MESSAGE_TOKENS, "message_tokens", FD(K_U32, 0, 0, NULL))	\
+	X(MESSAGES_COUNT, "messages_count", FD(K_U32, 0, 0, NULL))	\
+	X(ERROR_KIND, "error_kind",					\
+	    FS(K_IDENT, SH_KIND, REC_IDENT_MAX))			\
+	X(ERROR_DATA, "error_data",					\
+	    FD(K_STR, FD_SCRUB | FD_TRUNC, REC_DATA_MAX, NULL))		\
+	X(NAME, "name", FS(K_STR, SH_TOOL, REC_STR_MAX))		\
+	X(SUCCESS, "success", FD(K_BOOL, 0, 0, NULL))			\
+	X(TYPE, "type", FS(K_STR, SH_COMMAND, REC_STR_MAX))		\
+	X(SERVER_NAME, "server_name", FS(K_STR, SH_MCP, REC_STR_MAX))	\
+	X(TRANSPORT, "transport", FD(K_ENUM, 0, 0, transport_enum))	\
+	X(INVITE_CODE, "invite_code",					\
+	    FS(K_STR, SH_INVITE, REC_STR_MAX))				\
+	X(INSTALL_UUID, "install_uuid", FD(K_UUID, 0, 0, NULL))		\
+	X(LOCATION, "location",						\
+	    FD(K_STR, FD_SCRUB | FD_TRUNC, REC_LOC_MAX, NULL))		\
+	X(MESSAGE_HEAD, "message_head",					\
+	    FD(K_STR, FD_SCRUB | FD_TRUNC | FD_CHARS, REC_HEAD_CHARS, NULL))	\
+	X(THREAD, "thread", FD(K_STR, FD_SCRUB, REC_STR_MAX, NULL))	\
+	X(BACKTRACE, "backtrace_top_5",					\
+	    FD(K_STRARR, FD_SCRUB | FD_TRUNC, REC_BT_LINE_MAX, NULL))
+
+/* Field ids: F_DEVICE_ID ... F_BACKTRACE (REC_FIELDS), then their count. */
 enum fid {
-	F_DEVICE_ID, F_LAUNCH_ID, F_ACCOUNT_ID, F_SESSION_ID, F_TURN, F_ROUND,
-	F_REQUEST, F_TURN_ID, F_TS, F_SCHEMA_VERSION, F_APP_VERSION, F_OS,
-	F_ARCH, F_LOCALE, F_PROVIDER, F_PROVIDER_HOST, F_MODEL, F_REPO_ORIGIN,
-	F_MODE, F_SURFACE, F_EVENT_ID,
-	F_DSP, F_DURATION_MS, F_TOOL_CALLS_COUNT, F_INPUT_TOKENS,
-	F_OUTPUT_TOKENS, F_CACHED_TOKENS, F_HAD_ERROR, F_CONTEXT_WINDOW,
-	F_SYSTEM_TOKENS, F_TOOL_DEF_TOKENS, F_TOOL_RESULT_TOKENS,
-	F_MESSAGE_TOKENS, F_MESSAGES_COUNT, F_ERROR_KIND, F_ERROR_DATA, F_NAME,
-	F_SUCCESS, F_TYPE, F_SERVER_NAME, F_TRANSPORT, F_INVITE_CODE,
-	F_INSTALL_UUID, F_LOCATION, F_MESSAGE_HEAD, F_THREAD, F_BACKTRACE,
+#define REC_FIELD_ID(id, name, def)	F_##id,
+	REC_FIELDS(REC_FIELD_ID)
+#undef REC_FIELD_ID
 	F_N
 };
 #define B(f)	(UINT64_C(1) << (f))
@@ -91,9 +150,10 @@ struct fdef {
 	unsigned short		 max;
 	const char *const	*enumv;	/* K_ENUM: NULL-terminated */
 };
-#define FD(n, k, f, m, e)	{ n, sizeof(n) - 1, k, f, SH_NONE, m, e }
+#define FDEF(n, ...)		{ n, sizeof(n) - 1, __VA_ARGS__ }
+#define FD(k, f, m, e)		k, f, SH_NONE, m, e
 /* A structured string: outside its shape it is never stored as given. */
-#define FS(n, k, sh, m)		{ n, sizeof(n) - 1, k, 0, sh, m, NULL }
+#define FS(k, sh, m)		k, 0, sh, m, NULL
 
 static const char *const os_enum[] = { "macos", "linux", "windows", "other",
     NULL };
@@ -111,62 +171,15 @@ static const char *const result_enum[] = { "success", "fail", NULL };
 
 /* Default definitions; an event may override one (see evdef.ov). */
 static const struct fdef fdefs[F_N] = {
-	[F_DEVICE_ID] = FD("device_id", K_UUID, 0, 0, NULL),
-	[F_LAUNCH_ID] = FD("launch_id", K_UUID, 0, 0, NULL),
-	[F_ACCOUNT_ID] = FS("account_id", K_STR, SH_ACCOUNT, REC_STR_MAX),
-	[F_SESSION_ID] = FD("session_id", K_UUID, 0, 0, NULL),
-	[F_TURN] = FD("turn", K_U64, 0, 0, NULL),
-	[F_ROUND] = FD("round", K_U32, 0, 0, NULL),
-	[F_REQUEST] = FD("request", K_U64, 0, 0, NULL),
-	[F_TURN_ID] = FS("turn_id", K_STR, SH_UUIDISH, REC_STR_MAX),
-	[F_TS] = FD("ts", K_I64, 0, 0, NULL),
-	[F_SCHEMA_VERSION] = FD("schema_version", K_SCHEMA, 0, 0, NULL),
-	[F_APP_VERSION] = FS("app_version", K_STR, SH_SEMVER, REC_STR_MAX),
-	[F_OS] = FD("os", K_ENUM, 0, 0, os_enum),
-	[F_ARCH] = FD("arch", K_ENUM, 0, 0, arch_enum),
-	[F_LOCALE] = FS("locale", K_STR, SH_LOCALE, REC_STR_MAX),
-	[F_PROVIDER] = FS("provider", K_STR, SH_PROVIDER, REC_STR_MAX),
-	[F_PROVIDER_HOST] = FS("provider_host", K_STR, SH_PHOST, REC_STR_MAX),
-	[F_MODEL] = FS("model", K_STR, SH_MODEL, REC_STR_MAX),
-	[F_REPO_ORIGIN] = FD("repo_origin", K_REPO, 0, 0, NULL),
-	[F_MODE] = FD("mode", K_ENUM, 0, 0, mode_enum),
-	[F_SURFACE] = FS("surface", K_STR, SH_SURFACE, REC_STR_MAX),
-	[F_EVENT_ID] = FD("event_id", K_STR, 0, REC_STR_MAX, NULL),
-	[F_DSP] = FD("dangerously_skip_permissions", K_BOOL, 0, 0, NULL),
-	[F_DURATION_MS] = FD("duration_ms", K_U32, 0, 0, NULL),
-	[F_TOOL_CALLS_COUNT] = FD("tool_calls_count", K_U32, 0, 0, NULL),
-	[F_INPUT_TOKENS] = FD("input_tokens", K_U32, 0, 0, NULL),
-	[F_OUTPUT_TOKENS] = FD("output_tokens", K_U32, 0, 0, NULL),
-	[F_CACHED_TOKENS] = FD("cached_tokens", K_U32, 0, 0, NULL),
-	[F_HAD_ERROR] = FD("had_error", K_BOOL, 0, 0, NULL),
-	[F_CONTEXT_WINDOW] = FD("context_window", K_U32, 0, 0, NULL),
-	[F_SYSTEM_TOKENS] = FD("system_tokens", K_U32, 0, 0, NULL),
-	[F_TOOL_DEF_TOKENS] = FD("tool_def_tokens", K_U32, 0, 0, NULL),
-	[F_TOOL_RESULT_TOKENS] = FD("tool_result_tokens", K_U32, 0, 0, NULL),
-	[F_MESSAGE_TOKENS] = FD("message_tokens", K_U32, 0, 0, NULL),
-	[F_MESSAGES_COUNT] = FD("messages_count", K_U32, 0, 0, NULL),
-	[F_ERROR_KIND] = FS("error_kind", K_IDENT, SH_KIND, REC_IDENT_MAX),
-	[F_ERROR_DATA] = FD("error_data", K_STR, FD_SCRUB | FD_TRUNC,
-	    REC_DATA_MAX, NULL),
-	[F_NAME] = FS("name", K_STR, SH_TOOL, REC_STR_MAX),
-	[F_SUCCESS] = FD("success", K_BOOL, 0, 0, NULL),
-	[F_TYPE] = FS("type", K_STR, SH_COMMAND, REC_STR_MAX),
-	[F_SERVER_NAME] = FS("server_name", K_STR, SH_MCP, REC_STR_MAX),
-	[F_TRANSPORT] = FD("transport", K_ENUM, 0, 0, transport_enum),
-	[F_INVITE_CODE] = FS("invite_code", K_STR, SH_INVITE, REC_STR_MAX),
-	[F_INSTALL_UUID] = FD("install_uuid", K_UUID, 0, 0, NULL),
-	[F_LOCATION] = FD("location", K_STR, FD_SCRUB | FD_TRUNC, REC_LOC_MAX,
-	    NULL),
-	[F_MESSAGE_HEAD] = FD("message_head", K_STR,
-	    FD_SCRUB | FD_TRUNC | FD_CHARS, REC_HEAD_CHARS, NULL),
-	[F_THREAD] = FD("thread", K_STR, FD_SCRUB, REC_STR_MAX, NULL),
-	[F_BACKTRACE] = FD("backtrace_top_5", K_STRARR, FD_SCRUB | FD_TRUNC,
-	    REC_BT_LINE_MAX, NULL),
+#define REC_FIELD_DEF(id, name, def)	[F_##id] = FDEF(name, def),
+	REC_FIELDS(REC_FIELD_DEF)
+#undef REC_FIELD_DEF
 };
 
-static const struct fdef llm_error_kind = FD("error_kind", K_ENUM, 0, 0,
-    llm_err_enum);
-static const struct fdef plan_type = FD("type", K_ENUM, 0, 0, result_enum);
+static const struct fdef llm_error_kind = FDEF("error_kind", FD(K_ENUM, 0, 0,
+    llm_err_enum));
+static const struct fdef plan_type = FDEF("type", FD(K_ENUM, 0, 0,
+    result_enum));
 
 #define ENV_ALLOW	(B(F_N) - 1 - PAY_ALL)
 #define ENV_REQ		(B(F_DEVICE_ID) | B(F_LAUNCH_ID) | \
@@ -761,71 +774,54 @@ json_unescape(const char *src, size_t n, char *dst)
 
 /* ---- field names ---- */
 
-#define TRY(f)	do {						\
-	if (n == fdefs[f].len && memcmp(k, fdefs[f].name, n) == 0)	\
-		return f;						\
-} while (0)
+/*
+ * Map a decoded key to its field id (-1 if unknown): a switch on its first
+ * byte, then the names of the list that start with it. Every case holds a
+ * test for each entry of REC_FIELDS, but its name[0] == c0 part is a
+ * constant inside "case c0" that the compiler folds, so only the two or
+ * three names starting with that byte remain, each compared by length and
+ * a memcmp of constant size: the code of a hand-written switch, without
+ * one to keep in step with the list. A name starting with anything but a
+ * lowercase letter is found by field_lookup_other.
+ */
+#define LOOKUP_TRY(id, name, def)					\
+	if ((name)[0] == c0 && n == sizeof(name) - 1 &&			\
+	    memcmp(k, name, sizeof(name) - 1) == 0)			\
+		return F_##id;
+#define LOOKUP_CASE(c)	case c: REC_FIELDS(LOOKUP_TRY) return -1;
 
-/* Map a decoded key to its field id (-1 if unknown). Grouped by first byte. */
+/* The other names (none yet): the whole table. Kept off the hot path. */
+static int __attribute__((noinline))
+field_lookup_other(const char *k, size_t n)
+{
+	unsigned	id;
+
+	for (id = 0; id < F_N; id++)
+		if (n == fdefs[id].len && memcmp(k, fdefs[id].name, n) == 0)
+			return (int)id;
+	return -1;
+}
+
 static int
 field_lookup(const char *k, size_t n)
 {
+	const char	c0 = k[0];
+
 	if (n < 2)
 		return -1;
-	switch (k[0]) {
-	case 'a':
-		TRY(F_APP_VERSION); TRY(F_ARCH); TRY(F_ACCOUNT_ID);
-		break;
-	case 'b':
-		TRY(F_BACKTRACE);
-		break;
-	case 'c':
-		TRY(F_CACHED_TOKENS); TRY(F_CONTEXT_WINDOW);
-		break;
-	case 'd':
-		TRY(F_DEVICE_ID); TRY(F_DURATION_MS); TRY(F_DSP);
-		break;
-	case 'e':
-		TRY(F_EVENT_ID); TRY(F_ERROR_KIND); TRY(F_ERROR_DATA);
-		break;
-	case 'h':
-		TRY(F_HAD_ERROR);
-		break;
-	case 'i':
-		TRY(F_INPUT_TOKENS); TRY(F_INVITE_CODE); TRY(F_INSTALL_UUID);
-		break;
-	case 'l':
-		TRY(F_LAUNCH_ID); TRY(F_LOCALE); TRY(F_LOCATION);
-		break;
-	case 'm':
-		TRY(F_MESSAGE_TOKENS); TRY(F_MESSAGES_COUNT); TRY(F_MODEL);
-		TRY(F_MODE); TRY(F_MESSAGE_HEAD);
-		break;
-	case 'n':
-		TRY(F_NAME);
-		break;
-	case 'o':
-		TRY(F_OS); TRY(F_OUTPUT_TOKENS);
-		break;
-	case 'p':
-		TRY(F_PROVIDER); TRY(F_PROVIDER_HOST);
-		break;
-	case 'r':
-		TRY(F_ROUND); TRY(F_REQUEST); TRY(F_REPO_ORIGIN);
-		break;
-	case 's':
-		TRY(F_SESSION_ID); TRY(F_SCHEMA_VERSION); TRY(F_SYSTEM_TOKENS);
-		TRY(F_SUCCESS); TRY(F_SURFACE); TRY(F_SERVER_NAME);
-		break;
-	case 't':
-		TRY(F_TS); TRY(F_TOOL_CALLS_COUNT); TRY(F_TOOL_DEF_TOKENS);
-		TRY(F_TOOL_RESULT_TOKENS); TRY(F_TURN); TRY(F_TYPE);
-		TRY(F_TRANSPORT); TRY(F_THREAD); TRY(F_TURN_ID);
-		break;
+	switch (c0) {
+	LOOKUP_CASE('a') LOOKUP_CASE('b') LOOKUP_CASE('c') LOOKUP_CASE('d')
+	LOOKUP_CASE('e') LOOKUP_CASE('f') LOOKUP_CASE('g') LOOKUP_CASE('h')
+	LOOKUP_CASE('i') LOOKUP_CASE('j') LOOKUP_CASE('k') LOOKUP_CASE('l')
+	LOOKUP_CASE('m') LOOKUP_CASE('n') LOOKUP_CASE('o') LOOKUP_CASE('p')
+	LOOKUP_CASE('q') LOOKUP_CASE('r') LOOKUP_CASE('s') LOOKUP_CASE('t')
+	LOOKUP_CASE('u') LOOKUP_CASE('v') LOOKUP_CASE('w') LOOKUP_CASE('x')
+	LOOKUP_CASE('y') LOOKUP_CASE('z')
 	}
-	return -1;
+	return field_lookup_other(k, n);
 }
-#undef TRY
+#undef LOOKUP_CASE
+#undef LOOKUP_TRY
 
 /* Field id of a raw key (decoding escapes when present). */
 static int

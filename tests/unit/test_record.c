@@ -1340,10 +1340,57 @@ test_null_result(void **state)
 	buf_free(&out);
 }
 
+/*
+ * Every field of the schema is recognised by its name (the lookup is made
+ * from the field list, not kept beside it): an envelope field with a value
+ * of the wrong type is refused naming that field, where an unknown name
+ * would be dropped; every event finds each of its payload fields by name.
+ * Near misses stay unknown.
+ */
+static void
+test_every_field_known(void **state)
+{
+	static const char	*const near[] = { "d", "ts2", "Ts", "device_idx",
+	    "evnt_id", "turn_i", "backtrace_top_6", "", "t" };
+	struct rec_result	 res;
+	struct rec_field	 f;
+	char			 rec[2048], quoted[80];
+	unsigned		 ev, k, n = 0;
+	size_t			 i;
+
+	(void)state;
+	for (k = 0; rec_envelope_field(k, &f); k++, n++) {
+		if (strcmp(f.name, "event_id") == 0)
+			continue;	/* a wrong type: missing_event_id */
+		/* Known twice (one in ENV) is a duplicate, once a bad type. */
+		snprintf(quoted, sizeof quoted, "\"%s\"", f.name);
+		snprintf(rec, sizeof rec, "{\"%s\":[]," TOOL "," ENV "}",
+		    f.name);
+		assert_int_equal(validate(rec, strlen(rec), NULL, NULL, &res),
+		    strstr(ENV, quoted) != NULL ? REC_E_DUPLICATE : REC_E_TYPE);
+		assert_string_equal(res.field, f.name);
+	}
+	for (ev = 0; ev < rec_event_count(); ev++)
+		for (k = 0; rec_event_field(ev, k, &f); k++, n++)
+			assert_int_equal(rec_event_find(ev, f.name,
+			    strlen(f.name), &f), 1);
+	assert_true(n > 40);
+	for (i = 0; i < sizeof near / sizeof near[0]; i++) {
+		snprintf(rec, sizeof rec, "{" ENV "," TOOL ",\"%s\":1}", near[i]);
+		assert_int_equal(validate(rec, strlen(rec), NULL, NULL, &res),
+		    REC_OK);
+		assert_int_equal(res.ndropped, 1);
+		for (ev = 0; ev < rec_event_count(); ev++)
+			assert_int_equal(rec_event_find(ev, near[i],
+			    strlen(near[i]), &f), 0);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_field_known),
 		cmocka_unit_test(test_goldens),
 		cmocka_unit_test(test_accept),
 		cmocka_unit_test(test_reject),
