@@ -431,7 +431,10 @@ cmd_clear(const struct paths *p)
 		    " skipped).\n", removed, skipped);
 	else
 		printf("Queue cleared (%u file(s) removed).\n", removed);
-	return 0;
+	if ((r = cli_export_clear(p, &removed, &skipped)) == 0)
+		printf("OTLP export queue cleared (%u file(s) removed, %u being"
+		    " sent).\n", removed, skipped);
+	return r == -1 ? 1 : 0;
 }
 
 static int

@@ -18,6 +18,9 @@ json_t	*cli_request(const struct paths *p, json_t *req, int timeout_ms,
 long	cli_agent_lock_pid(const struct paths *p);
 /* Print " (HTTP n)", " (HTTP n: err)" or " (err)" for an upload outcome. */
 void	cli_http_outcome(long long status, const char *err);
+/* Empty the OTLP export's queue (cli_export.c): 1 none, 0 done, -1 error. */
+int	cli_export_clear(const struct paths *p, unsigned *removed,
+	    unsigned *skipped);
 /* `status [--json]`. */
 int	cmd_status(const struct paths *p, int argc, char **argv);
 /* `view [--last N] [--output FILE] [--open] [--serve]` (cli_view.c). */

@@ -336,6 +336,34 @@ octl '{"reset": true}'
 check "view: an OTLP row next to the vendor's" sh -c \
     "grep -q 'id=\"dest-otlp\"' '$T/v.html' && grep -q 'id=\"dest-vendor\"' '$T/v.html'"
 
+# --- clear: what waits for the receiver is deleted too ----------------------------------------
+octl '{"mode": {"status": 503}}'
+ctl '{"mode": {"status": 503}}'
+records 20 95000 >"$T/b11"
+put "$T/b11"
+check "clear: export copies wait" wait_for "ls '$XQ' | grep -q 'ndjson\$'" 50
+stop_agent	# no send in flight: clear takes everything
+"$CLI" clear >"$T/clear.out" 2>&1
+check "clear: says it cleared the export queue too ($(tail -n 1 "$T/clear.out"))" \
+    grep -q '^OTLP export queue cleared ([1-9][0-9]* file(s) removed, 0 being sent)' \
+    "$T/clear.out"
+octl '{"reset": true}'
+ctl '{"reset": true}'
+check "agent restarts after clear" start_agent
+"$CLI" flush >/dev/null 2>&1
+sleep 1
+check "clear: none of the cleared records reaches OTLP or the vendor" python3 - \
+    "$T/otlp.log" "$T/collector.log" "$T/b11" <<'PY'
+import json, sys
+want = set(json.dumps(json.loads(l), sort_keys=True) for l in open(sys.argv[3]))
+for path in sys.argv[1:3]:
+    for line in open(path):
+        q = json.loads(line)
+        if isinstance(q.get("status"), int) and q["status"] < 300:
+            assert not any(json.dumps(r, sort_keys=True) in want
+                           for r in q["records"]), path
+PY
+
 # --- telemetry disabled: nothing goes to OTLP either ---------------------------------------
 printf '[telemetry]\nenabled = false\n' >"$ATOMCODE_HOME/config.toml"
 kill -HUP "$AGENT_PID"
