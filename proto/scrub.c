@@ -1072,7 +1072,11 @@ errcode(const char *s, size_t a, size_t e)
 	};
 	size_t	 k, l, d;
 
+	if (!has((unsigned char)s[a], C_UPPER))
+		return 0;
 	for (k = 0; k < sizeof pre / sizeof pre[0]; k++) {
+		if (pre[k][0] != s[a])
+			continue;
 		l = strlen(pre[k]);
 		if (e - a <= l || memcmp(s + a, pre[k], l) != 0)
 			continue;
@@ -1207,7 +1211,11 @@ secret_prefix(const char *s, size_t a, size_t e)
 	};
 	size_t	 k, l;
 
+	if (e - a < 10)
+		return 0;
 	for (k = 0; k < sizeof pre / sizeof pre[0]; k++) {
+		if (pre[k][0] != s[a] || pre[k][1] != s[a + 1])
+			continue;
 		l = strlen(pre[k]);
 		if (e - a >= l + 8 && memcmp(s + a, pre[k], l) == 0)
 			return 1;
@@ -1332,8 +1340,11 @@ w_in(const char *w, size_t l, const char *const *list, size_t nl)
 {
 	size_t	 k;
 
+	if (l == 0)
+		return 0;
 	for (k = 0; k < nl; k++) {
-		if (strlen(list[k]) == l && memcmp(list[k], w, l) == 0)
+		if (list[k][0] == w[0] && strlen(list[k]) == l &&
+		    memcmp(list[k], w, l) == 0)
 			return 1;
 	}
 	return 0;
@@ -2467,6 +2478,46 @@ done:
 	return r;
 }
 
+/*
+ * Can the reduced text s[0..n) be taken as a fixed point without another
+ * pass? Yes when every placeholder in it stands apart: after white space
+ * or an opening bracket or quote (or <HOME>/<CWD> and '/'), before white
+ * space, a closing bracket or quote, , ; . ! ? or ":<digit>". The rules
+ * that look at neighbours can only decide otherwise on a second pass when
+ * a placeholder touches a token, a key's separator or another placeholder.
+ */
+static int
+settled(const char *s, size_t n)
+{
+	const char	*p, *end = s + n;
+	size_t		 l, i;
+	unsigned char	 b, a;
+	int		 k;
+
+	for (p = s; (p = memchr(p, '<', (size_t)(end - p))) != NULL; p += l) {
+		if ((k = scrub_placeholder_at(p, (size_t)(end - p), &l)) < 0) {
+			l = 1;
+			continue;
+		}
+		i = (size_t)(p - s);
+		b = i > 0 ? (unsigned char)s[i - 1] : ' ';
+		a = i + l < n ? (unsigned char)s[i + l] : ' ';
+		if (!(has(b, C_SPACE) || b == '(' || b == '[' || b == '{' ||
+		    b == '"' || b == '\'' || b == '`' || (b == '/' && i >= 6 &&
+		    (memcmp(p - 6, "<HOME>", 6) == 0 || (i >= 5 &&
+		    memcmp(p - 5, "<CWD>", 5) == 0)))))
+			return 0;
+		if (!(has(a, C_SPACE) || a == ')' || a == ']' || a == '}' ||
+		    a == '"' || a == '\'' || a == '`' || a == ',' || a == ';' ||
+		    a == '.' || a == '!' || a == '?' || ((k == SCRUB_HOME ||
+		    k == SCRUB_CWD) && a == '/' && i + l + 1 < n &&
+		    s[i + l + 1] == '<') || (a == ':' && i + l + 1 < n &&
+		    has((unsigned char)s[i + l + 1], C_DIGIT))))
+			return 0;
+	}
+	return 1;
+}
+
 /* Placeholders of each kind in s[0..n), added to c. */
 static void
 placeholders(const char *s, size_t n, unsigned c[SCRUB_NKINDS])
@@ -2503,7 +2554,8 @@ scrub_text(const char *in, size_t len, const struct scrub_ctx *ctx,
 	if (buf_add(out, "", 0) == -1 || scrub_once(in, len, ctx, out) == -1)
 		goto nomem;
 	n = out->len - start;
-	if (n != len || memcmp(out->data + start, in, len) != 0) {
+	if ((n != len || memcmp(out->data + start, in, len) != 0) &&
+	    !settled(out->data + start, n)) {
 		for (round = 0; round < SCRUB_ROUNDS; round++) {
 			again.len = 0;
 			if (buf_add(&again, "", 0) == -1 ||
