@@ -138,8 +138,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(c.offline == 0 || c.offline == 1, "offline %d", c.offline);
 	if (!c.parsed) {
 		FUZZ_CHECK(c.error[0] != '\0', "parse failure, no message");
-		FUZZ_CHECK(c.enabled == -1 && c.offline == 0 &&
-		    c.endpoint[0] == '\0', "a broken file must read as empty");
+		/*
+		 * A broken file reads as empty, except for the user's opt-out
+		 * that the lenient line scan finds (README "Opt-out").
+		 */
+		FUZZ_CHECK(c.offline == 0 && c.endpoint[0] == '\0',
+		    "a broken file must read as empty");
+		FUZZ_CHECK(c.lenient_off ? c.enabled == 0 : c.enabled == -1,
+		    "broken file: enabled %d, lenient_off %d", c.enabled,
+		    c.lenient_off);
 		return 0;
 	}
 	check_edit(data, size, &c);
