@@ -164,6 +164,9 @@ check "2,000 events at a 64-descriptor limit with 200 idle connections: acked, n
     grep -q '^acked 2000 errors 0$' "$T/fds.out"
 check "... none refused by storage ($(grep '^counters' "$T/fds.out"))" \
     grep -q '^counters persisted 2000 write_errors 0 storage_dropped 0 ' "$T/fds.out"
+# Stop only after the uploads: a batch cut mid-upload by the stop is re-sent
+# later with the same Idempotency-Key and would count here as a duplicate.
+check "... the agent uploads all 2,000" wait_for "[ \$(\"$CLI\" status --json | grep -o '\"uploaded_events\":[0-9]*' | cut -d: -f2) -ge 2000 ]" 300
 stop_agent
 "$STORM" count 5000000 2000 "$ATOMCODE_HOME/telemetry/queue" "$T/collector.log" >"$T/count5" 2>&1
 check "... every event in the queue exactly once ($(cat "$T/count5"))" \
