@@ -1,6 +1,14 @@
 /*
  * agent.h — the agent's process-wide state, shared by the files of agent/.
- * One instance (struct agent *agent) lives in main.c for the whole process.
+ * One instance of struct agent lives in main.c for the whole process; every
+ * other file is handed it (a function's argument, a connection's c->agent,
+ * an event's argument) and never reaches for a global.
+ *
+ * The core files call each other in one direction only (docs/
+ * ARCHITECTURE.md, "One loop pass"): main.c → server.c → control.c →
+ * ingest.c → conn.c. What a lower file needs done by a higher one it asks
+ * for through struct agent (a->pass, a->phase), and main.c's after-pass
+ * step does it.
  */
 #ifndef AGENT_AGENT_H
 #define AGENT_AGENT_H
@@ -45,6 +53,7 @@
 #define ROLL_SLACK_US		500		/* quiet this close to the interval
 						   rolls now: no sub-ms timer (µs) */
 #define BATCH_ENTS_MIN		256		/* first allocation of a->bents */
+#define AGENT_NSIGNALS		3		/* SIGTERM, SIGINT, SIGHUP */
 /*
  * Unasked acks of one connection are at least this far apart; one held back
  * is sent when the interval ends. Each ack is a socket buffer the client
@@ -92,6 +101,32 @@ struct agent_counters {
 	uint64_t	coalesced_reads; /* read(2)s by the coalescing timer */
 };
 
+/*
+ * The agent's life. Each phase only moves forward; code that must not run
+ * while stopping compares against AGENT_RUNNING.
+ */
+enum agent_phase {
+	AGENT_RUNNING = 0,	/* accepting, reading, uploading */
+	AGENT_STOP_ASKED,	/* shutdown asked (a client): done at the end
+				   of this loop pass (agent_after_pass) */
+	AGENT_DRAINING,		/* stopped accepting; reading what clients
+				   already sent */
+	AGENT_CLOSING,		/* drained: new events are refused ("busy"),
+				   the batch is committed, segments rolled */
+	AGENT_STOPPED,		/* the loop ends after this pass */
+};
+
+/*
+ * Work owed to the after-pass step (agent_after_pass, main.c), which does
+ * it in this order once the callbacks of a loop pass have all run.
+ */
+#define PASS_COMMIT	0x01	/* events arrived: commit the batch, ack */
+#define PASS_REAP	0x02	/* a connection closed, or the descriptor
+				   reserve was used: free, take it back */
+#define PASS_IDLE	0x04	/* a client left or a segment rolled: idle
+				   exit and the directory watcher look */
+#define PASS_PARKED	0x08	/* the syncer reported: parked uploads */
+
 /* Who sent the i-th record of the batch (a->bents[i]), and where it is. */
 struct batch_ent {
 	struct conn	*c;	/* kept alive while its batch is uncommitted */
@@ -116,6 +151,7 @@ enum takeover {
 
 struct conn {
 	TAILQ_ENTRY(conn) entry;
+	struct agent	*agent;		/* the one agent (borrowed) */
 	uint64_t	 id;
 	int		 fd;
 	struct event	*rev, *wev, *tev;	/* read, write, stall timer */
@@ -132,7 +168,7 @@ struct conn {
 	uint64_t	 acked_seq;	/* last seq acknowledged */
 	uint64_t	 unasked_ack_ms;	/* monotonic ms of the last unasked ack */
 	int		 ack_held;	/* an unasked ack waits for ack_ev */
-	int		 dead;		/* closing: freed on the deferred path */
+	int		 dead;		/* closing: freed by server_reap */
 	int		 wgone;		/* peer stopped reading: read until EOF */
 	uint64_t	 last_active_ms;	/* monotonic ms of accept/last read */
 	uint64_t	 last_read_us;	/* monotonic µs of the last read with data */
@@ -163,7 +199,9 @@ struct agent {
 	int			 self_bound;
 	int			 socket_activated;
 	int			 auto_spawned;	/* idle exit applies */
-	int			 stopping;
+	int			 cli_no_telemetry;	/* --no-telemetry */
+	enum agent_phase	 phase;
+	unsigned		 pass;		/* PASS_*: owed after this pass */
 	uint64_t		 started_ms;	/* monotonic, for uptime */
 	struct conns		 conns;
 	unsigned		 nclients;	/* connections, dying ones included */
@@ -176,17 +214,18 @@ struct agent {
 	unsigned		 bents_cap;
 	size_t			 in_total;	/* bytes allocated for partial frames */
 	unsigned		 batch_events;
-	struct event		*commit_ev;	/* activated: runs at end of pass */
-	struct event		*reap_ev;	/* frees dead conns */
 	struct dconns		 deferred;	/* read by coalesce_ev */
+	/*
+	 * Every event of the agent itself, all made by agent_events_new()
+	 * (main.c) before the loop starts and freed together after it.
+	 */
 	struct event		*coalesce_ev;	/* reads deferred conns */
 	struct event		*roll_ev;	/* quiet-interval roll */
 	struct event		*ack_ev;	/* held-back unasked acks */
 	struct event		*idle_ev;	/* idle exit */
-	struct event		*shutdown_ev;	/* shutdown asked from a callback */
 	struct event		*recheck_ev;	/* one more recovery after start */
 	struct event		*accept_pause_ev; /* accept paused: look again */
-	struct event		*sig_ev[4];
+	struct event		*sig_ev[AGENT_NSIGNALS];
 	uint64_t		 last_write_us;	/* monotonic µs of the last commit */
 	uint64_t		 segment_started_us; /* … of the active segment's first */
 	uint64_t		 synced_bytes;	/* active bytes already synced
@@ -206,24 +245,20 @@ struct agent {
 	int64_t			 storage_error_ms;	/* when (unix ms), 0 none */
 };
 
-extern struct agent *agent;
-
-/* server.c: listening socket and connections. */
-int	server_start(struct agent *a, char *cause, size_t causelen);
+/* server.c: the listening socket and the read side of connections. */
+int	server_listen(struct agent *a, char *cause, size_t causelen);
 void	server_stop_accepting(struct agent *a);
 void	server_drain(struct agent *a);
+unsigned server_reap(struct agent *a);
 void	server_close_all(struct agent *a);
-void	server_fd_release(struct agent *a);
-unsigned server_client_limit(void);
-void	conn_send(struct conn *c, const char *json, size_t len);
-void	conn_send_json(struct conn *c, json_t *obj);
-void	conn_close(struct conn *c);
-struct conn *conn_find(struct agent *a, uint64_t id);
-void	conn_error(struct conn *c, const char *code, const char *message,
-	    uint64_t seq, const char *field);
-void	conn_ack(struct conn *c);
-void	conn_error_range(struct conn *c, const char *code, const char *message,
-	    uint64_t first, uint64_t last);
+void	server_accept_cb(evutil_socket_t, short, void *);
+void	server_accept_resume_cb(evutil_socket_t, short, void *);
+void	server_coalesce_cb(evutil_socket_t, short, void *);
+
+/* control.c: control frames. */
+void	control_frame(struct agent *a, struct conn *c, const unsigned char *p,
+	    size_t n);
+void	control_run_parked(struct agent *a);
 
 /* ingest.c: validation, batching, commits, rolling. */
 void	ingest_event(struct agent *a, struct conn *c, const unsigned char *p,
@@ -234,11 +269,34 @@ void	ingest_roll(struct agent *a);
 void	ingest_arm_roll(struct agent *a);
 void	ingest_storage_error(struct agent *a, const char *what, int err);
 int	ingest_roll_held(void *arg);
+void	ingest_fd_release(struct agent *a);
+void	ingest_recovered(struct agent *a, const struct queue_recovery *r,
+	    const char *who);
+void	ingest_roll_cb(evutil_socket_t, short, void *);
+void	ingest_ack_cb(evutil_socket_t, short, void *);
 
-/* control.c: control frames. */
-void	control_frame(struct agent *a, struct conn *c, const unsigned char *p,
-	    size_t n);
-void	control_run_parked(struct agent *a);
+/* conn.c: one connection, its replies and its end. */
+struct conn *conn_new(struct agent *a, int fd, event_callback_fn read_cb);
+void	conn_free(struct conn *c);
+void	conn_send(struct conn *c, const char *json, size_t len);
+void	conn_send_json(struct conn *c, json_t *obj);
+void	conn_close(struct conn *c);
+struct conn *conn_find(struct agent *a, uint64_t id);
+void	conn_error(struct conn *c, const char *code, const char *message,
+	    uint64_t seq, const char *field);
+void	conn_ack(struct conn *c);
+void	conn_error_range(struct conn *c, const char *code, const char *message,
+	    uint64_t first, uint64_t last);
+void	conn_arm_timer(struct conn *c, int progress);
+unsigned conn_limit(void);
+
+/* configure.c: settings and config.toml applied to the running agent. */
+int	configure_endpoint_check(struct agent *a, const char *url, char *cause,
+	    size_t causelen);
+void	configure_upload(struct agent *a, struct upload_config *uc,
+	    char *state, size_t statelen);
+void	configure_export(struct agent *a);
+void	configure_reload(struct agent *a, char *err, size_t errlen);
 
 /* status.c: the one status snapshot. Caller owns the reference. */
 json_t	*status_snapshot(struct agent *a);
@@ -248,12 +306,4 @@ void	watch_start(struct agent *a);
 void	watch_poke(struct agent *a);
 const char *watch_method(void);
 void	watch_stop(void);
-
-/* main.c: lifecycle helpers used by the others. */
-void	agent_reload(struct agent *a, char *err, size_t errlen);
-void	agent_check_idle(struct agent *a);
-void	agent_shutdown(struct agent *a);
-void	agent_request_shutdown(struct agent *a);
-void	agent_log_recovery(struct agent *a, const struct queue_recovery *r,
-	    const char *who);
 #endif

@@ -1,7 +1,10 @@
 /*
  * control.c — control frames (PROTOCOL.md §4): hello, flush, status,
- * upload, reload, shutdown. Parses with jansson (control frames are rare);
- * never touches records.
+ * upload, roll, reload, shutdown, and the upload requests parked until the
+ * syncer has finished what they need. Parses with jansson (control frames
+ * are rare); never touches records (ingest.c) and calls nothing of
+ * server.c or main.c: a shutdown is asked through a->phase and done by the
+ * after-pass step.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -64,8 +67,9 @@ control_upload_start(struct agent *a, struct conn *c, int wait)
 }
 
 /*
- * The syncer reported: start the parked uploads whose segments are all
- * finished now (their clients may be gone; at shutdown they are told).
+ * After-pass step, once the syncer reported: start the parked uploads
+ * whose segments are all finished now (their clients may be gone; at
+ * shutdown they are told).
  */
 void
 control_run_parked(struct agent *a)
@@ -82,7 +86,7 @@ control_run_parked(struct agent *a)
 			continue;
 		if (c->replies_owed > 0)
 			c->replies_owed--;
-		if (a->stopping)
+		if (a->phase != AGENT_RUNNING)
 			conn_send_json(c, json_pack("{s:s, s:s}", "op",
 			    "upload", "result", "aborted"));
 		else
@@ -188,7 +192,7 @@ control_frame(struct agent *a, struct conn *c, const unsigned char *p, size_t n)
 		 * the loop.
 		 */
 		if (queue_recover(a->q, 0, &rec) == 0)
-			agent_log_recovery(a, &rec, "left unfinished");
+			ingest_recovered(a, &rec, "left unfinished");
 		ingest_roll(a);
 		wait = json_is_true(json_object_get(msg, "wait"));
 		if (syncer_pending(a->syncer) == 0)
@@ -218,7 +222,7 @@ control_frame(struct agent *a, struct conn *c, const unsigned char *p, size_t n)
 			conn_send_json(c, o);
 	} else if (strcmp(op, "reload") == 0) {
 		err[0] = '\0';
-		agent_reload(a, err, sizeof err);
+		configure_reload(a, err, sizeof err);
 		o = json_pack("{s:s, s:b}", "op", "reload", "ok", err[0] == '\0');
 		if (o != NULL && err[0] != '\0')
 			json_object_set_new(o, "error", json_string(err));
@@ -228,7 +232,9 @@ control_frame(struct agent *a, struct conn *c, const unsigned char *p, size_t n)
 		log_info("shutdown requested by a client");
 		conn_send_json(c, json_pack("{s:s, s:b}", "op", "shutdown",
 		    "ok", 1));
-		agent_request_shutdown(a);	/* not inside this conn's read */
+		/* Not inside this connection's read: after this pass. */
+		if (a->phase == AGENT_RUNNING)
+			a->phase = AGENT_STOP_ASKED;
 	} else {
 		snprintf(err, sizeof err, "unknown op \"%.64s\"", op);
 		conn_error(c, "unknown_op", err, 0, "op");

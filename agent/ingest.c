@@ -1,9 +1,13 @@
 /*
  * ingest.c — event frames: validate and scrub (proto/record.c), collect the
  * records of one loop pass into one batch, and commit the batch to the
- * active segment with a single write(2) (queue_append) at the end of the
- * pass; then send the acks that waited for it. Also rolls the segment after
- * a quiet interval so uploads are prompt. Never logs event contents.
+ * active segment with a single write(2) (queue_append) when the after-pass
+ * step asks (or early, past BATCH_COMMIT_BYTES); then send the acks that
+ * waited for it. Also the agent's side of the queue: rolls after a quiet
+ * interval so uploads are prompt, holds the segment while uploads cannot
+ * proceed, the descriptor reserve handed to a new segment, and what a
+ * recovery pass found. Never logs event contents; calls nothing of
+ * server.c, control.c or main.c (replies go through conn.c).
  */
 #include <errno.h>
 #include <string.h>
@@ -15,7 +19,7 @@
 #include "timing.h"
 
 /* ACK_COALESCE_MS passed: send the unasked acks held back since. */
-static void
+void
 ingest_ack_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct agent	*a = arg;
@@ -41,9 +45,6 @@ ingest_arm_ack(struct agent *a)
 {
 	struct timeval	tv = timing_tv(ACK_COALESCE_MS);
 
-	if (a->ack_ev == NULL &&
-	    (a->ack_ev = evtimer_new(a->base, ingest_ack_cb, a)) == NULL)
-		return -1;
 	if (evtimer_pending(a->ack_ev, NULL))
 		return 0;
 	return evtimer_add(a->ack_ev, &tv);
@@ -281,7 +282,7 @@ ingest_event(struct agent *a, struct conn *c, const unsigned char *p, size_t n)
 		conn_error(c, "disabled", msg, c->seq, NULL);
 		return;
 	}
-	if (a->stopping == 2) {
+	if (a->phase >= AGENT_CLOSING) {
 		a->ctr.rejected++;
 		conn_error(c, "busy", "the agent is shutting down", c->seq,
 		    NULL);
@@ -337,15 +338,14 @@ ingest_event(struct agent *a, struct conn *c, const unsigned char *p, size_t n)
 }
 
 /*
- * Make the commit run at the end of this loop pass. One priority only: an
- * event activated from a callback joins the tail of the active queue, so
- * it runs after every descriptor that was ready in this pass (libevent
- * 2.1 event_process_active_single_queue) and nothing can starve it.
+ * Make the commit run at the end of this loop pass: the after-pass step
+ * (main.c) runs once every descriptor that was ready in the pass has been
+ * read, so the pass's records go out in one write.
  */
 void
 ingest_schedule_commit(struct agent *a)
 {
-	event_active(a->commit_ev, 0, 0);
+	a->pass |= PASS_COMMIT;
 }
 
 /*
@@ -400,12 +400,12 @@ ingest_commit(struct agent *a)
 		/*
 		 * A new segment will be opened: hand it the reserved
 		 * descriptors, so clients holding every other one cannot make
-		 * storage fail (the deferred path takes them back).
+		 * storage fail (server_reap takes them back).
 		 */
 		if (before == 0 || before + a->batch_events >=
 		    QUEUE_ROLL_EVENTS || queue_active_bytes(a->q) +
 		    a->batch.len >= QUEUE_ROLL_BYTES)
-			server_fd_release(a);
+			ingest_fd_release(a);
 		if (queue_append_part(a->q, a->batch.data, a->batch.len,
 		    a->batch_events, &stored) == -1) {
 			err = errno;
@@ -494,7 +494,7 @@ ingest_commit(struct agent *a)
 		upload_kick(a->up, 0, NULL, NULL);
 	if (queue_active_events(a->q) > 0)
 		ingest_arm_roll(a);
-	event_active(a->reap_ev, 0, 0);
+	a->pass |= PASS_REAP;	/* dead connections of this batch may go */
 }
 
 /* Roll the active segment now and let the uploader know. */
@@ -512,8 +512,7 @@ ingest_roll(struct agent *a)
 	(void)queue_sync_dir(a->q);
 	if (r == 1 && a->up != NULL)
 		upload_kick(a->up, 0, NULL, NULL);
-	if (a->roll_ev != NULL)
-		evtimer_del(a->roll_ev);
+	evtimer_del(a->roll_ev);
 }
 
 /* The uploader's retry found nothing ready: roll what was held back. */
@@ -556,7 +555,7 @@ ingest_hold(struct agent *a)
 }
 
 /* Quiet-interval timer: roll when nothing was written for a while. */
-static void
+void
 ingest_roll_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct agent	*a = arg;
@@ -570,12 +569,13 @@ ingest_roll_cb(evutil_socket_t fd, short what, void *arg)
 	age = now - a->segment_started_us;
 	want = (uint64_t)a->settings.roll_interval_ms * 1000;
 	if (quiet + ROLL_SLACK_US >= want || age >= ROLL_MAX_AGE_S * 1000000ULL) {
-		if (a->up != NULL && upload_held(a->up) && !a->stopping) {
+		if (a->up != NULL && upload_held(a->up) &&
+		    a->phase == AGENT_RUNNING) {
 			ingest_hold(a);
 			return;
 		}
 		ingest_roll(a);
-		agent_check_idle(a);
+		a->pass |= PASS_IDLE;
 		return;
 	}
 	tv = timing_tv_us(want - quiet);
@@ -588,13 +588,52 @@ ingest_arm_roll(struct agent *a)
 {
 	struct timeval	tv;
 
-	if (a->roll_ev == NULL) {
-		a->roll_ev = evtimer_new(a->base, ingest_roll_cb, a);
-		if (a->roll_ev == NULL)
-			return;
-	}
 	if (evtimer_pending(a->roll_ev, NULL))
 		return;
 	tv = timing_tv(a->settings.roll_interval_ms);
 	evtimer_add(a->roll_ev, &tv);
+}
+
+/*
+ * Descriptors held in reserve for new segments (a->reserve_fd, taken by
+ * server.c): released just before the queue opens one, so clients holding
+ * every other descriptor cannot make storage fail. server_reap takes them
+ * back.
+ */
+void
+ingest_fd_release(struct agent *a)
+{
+	unsigned	i;
+
+	for (i = 0; i < AGENT_FD_RESERVE; i++)
+		if (a->reserve_fd[i] > 0) {
+			close(a->reserve_fd[i]);
+			a->reserve_fd[i] = -1;
+		}
+}
+
+/*
+ * Say what a recovery pass did, and send what it made ready. Only
+ * promotions finished there are "recovered"; those handed to the syncer
+ * are reported when it is done (agent_synced), and a failed one never is.
+ */
+void
+ingest_recovered(struct agent *a, const struct queue_recovery *r,
+    const char *who)
+{
+	if (r->promoted > 0 || r->quarantined > 0)
+		log_info("recovered %u segment(s) %s (%u quarantined)",
+		    r->promoted, who, r->quarantined);
+	if (r->handed > 0)
+		log_debug("promoting %u segment(s) %s", r->handed, who);
+	if (r->claims_restored > 0)
+		log_info("restored %u stale upload claim(s)",
+		    r->claims_restored);
+	if (r->deleted_old > 0)
+		log_warnx("deleted %u segment(s) older than %u days by name, "
+		    "mtime and records (%llu event(s), counted as dropped)",
+		    r->deleted_old, QUEUE_MAX_AGE_S / 86400,
+		    (unsigned long long)r->dropped_old);
+	if (r->promoted > 0 && a->up != NULL && a->opt.enabled)
+		upload_kick(a->up, 0, NULL, NULL);
 }

@@ -1,8 +1,10 @@
 /*
  * main.c — atomcode-telemetryd lifecycle: arguments, the single-instance
  * lifetime lock, the listening socket (self-bound, systemd LISTEN_FDS or
- * launchd), detaching, signals, reload, idle exit and the ordered shutdown.
- * Owns struct agent. Never parses records or frames itself.
+ * launchd), detaching, every event of the agent (made in one place),
+ * signals, the loop with its after-pass step, idle exit and the ordered
+ * shutdown. Owns struct agent; the top of the agent's call graph: nothing
+ * else calls into this file. Never parses records or frames itself.
  */
 #include <sys/file.h>
 #include <sys/resource.h>
@@ -35,8 +37,7 @@
 #define LOCK_FD_MAX	1024	/* an inherited lock fd at or above: not ours */
 #define LOG_ROTATE_BYTES (1024 * 1024)	/* agent.log rotated at start past this */
 
-static struct agent	agent_storage;
-struct agent		*agent = &agent_storage;
+static struct agent	agent_storage;	/* the one agent of the process */
 
 static void
 usage(FILE *fp)
@@ -55,158 +56,15 @@ usage(FILE *fp)
 	    "State lives in $ATOMCODE_HOME (default ~/.atomcode).\n");
 }
 
-/*
- * An endpoint the agent may upload to: an http(s) URL with a host, and
- * HTTPS unless it is loopback (tests, `make demo`) or telemetryd.conf says
- * [upload] allow_http = true. 0, or -1 and a sentence in cause.
- */
-static int
-agent_endpoint_check(struct agent *a, const char *url, char *cause,
-    size_t causelen)
-{
-	if (config_endpoint_check(url, cause, causelen) == -1)
-		return -1;
-	if (!a->settings.allow_http && config_endpoint_cleartext(url)) {
-		snprintf(cause, causelen, "endpoint \"%.200s\" is plain http://"
-		    " to a host other than loopback: records would cross the"
-		    " network in clear; use https:// (or set [upload]"
-		    " allow_http = true in telemetryd.conf)", url);
-		return -1;
-	}
-	return 0;
-}
+/* How the agent was started (--detach, --detach-child, neither). */
+enum detach_mode {
+	DETACH_NONE = 0,	/* in the foreground of whoever started it */
+	DETACH_FORK,		/* --detach: double fork into a new session */
+	DETACH_CHILD,		/* --detach-child: already detached by the
+				   spawner; log to a file, exit when idle */
+};
 
-/* Build the uploader configuration from the current state. */
-static void
-agent_upload_config(struct agent *a, struct upload_config *uc, char *state,
-    size_t statelen)
-{
-	char	cause[512];
-
-	snprintf(state, statelen, "%s/upload-state.json", a->paths.telemetry);
-	memset(uc, 0, sizeof *uc);
-	/* An endpoint the settings no longer allow is never sent to. */
-	uc->enabled = a->opt.enabled && agent_endpoint_check(a,
-	    a->opt.endpoint, cause, sizeof cause) == 0;
-	uc->endpoint = a->opt.endpoint;
-	uc->ca_file = a->settings.ca_file;
-	uc->timeout_s = a->settings.upload_timeout_s;
-	uc->connect_timeout_s = a->settings.upload_connect_timeout_s;
-	uc->backoff_scale_pct = a->settings.backoff_scale_pct;
-	uc->max_retry_after_s = a->settings.max_retry_after_s;
-	uc->state_path = state;
-	uc->health_path = a->paths.health;
-	uc->user_agent_version = ATC_VERSION;
-}
-
-static int	cli_no_telemetry;
-
-static void
-agent_export_hook(void *arg, int now)
-{
-	export_seen(((struct agent *)arg)->exp, now);
-}
-
-static void
-agent_export_derived(const char *name, void *arg)
-{
-	export_derived(((struct agent *)arg)->exp, name);
-}
-
-/*
- * The OTLP destination follows [export] otlp_endpoint: started, given new
- * settings, or stopped (its directory stays; it resumes when set again).
- */
-static void
-agent_export_apply(struct agent *a)
-{
-	struct export_config	ec;
-	char			dir[PATHS_MAX + 32], cause[512];
-
-	if (a->settings.otlp_endpoint[0] == '\0') {
-		if (a->exp != NULL) {
-			upload_set_ready_hook(a->up, NULL, NULL);
-			queue_set_write_hook(a->q, NULL, NULL);
-			export_free(a->exp);
-			a->exp = NULL;
-			log_info("export stopped: no [export] otlp_endpoint");
-		}
-		return;
-	}
-	memset(&ec, 0, sizeof ec);
-	ec.enabled = a->opt.enabled;
-	ec.endpoint = a->settings.otlp_endpoint;
-	ec.headers = a->settings.otlp_headers;
-	ec.ca_file = a->settings.ca_file;
-	ec.timeout_s = a->settings.upload_timeout_s;
-	ec.connect_timeout_s = a->settings.upload_connect_timeout_s;
-	ec.backoff_scale_pct = a->settings.backoff_scale_pct;
-	ec.max_retry_after_s = a->settings.max_retry_after_s;
-	ec.user_agent_version = ATC_VERSION;
-	if (a->exp != NULL) {
-		if (export_reconfigure(a->exp, &ec, cause, sizeof cause) == -1)
-			log_warnx("export: keeping the old settings: %s", cause);
-		export_seen(a->exp, 0);
-		return;
-	}
-	snprintf(dir, sizeof dir, "%s/%s", a->paths.telemetry,
-	    EXPORT_DIR_NAME);
-	if ((a->exp = export_new(a->base, a->paths.queue, dir, &ec, cause,
-	    sizeof cause)) == NULL) {
-		log_warnx("export not started: %s", cause);
-		return;
-	}
-	upload_set_ready_hook(a->up, agent_export_hook, a);
-	queue_set_write_hook(a->q, agent_export_derived, a);
-}
-
-/* Re-read config.toml and telemetryd.conf; a bad settings file keeps the old. */
-void
-agent_reload(struct agent *a, char *err, size_t errlen)
-{
-	struct upload_config	uc;
-	struct tconfig		cfg;
-	struct optout		o;
-	struct settings		s;
-	char			state[PATHS_MAX + 32], cause[512], warn[512];
-	int			was = a->opt.enabled;
-
-	/* From the defaults, so a removed key goes back to its default. */
-	settings_defaults(&s);
-	if (settings_load(a->paths.settings, &s, cause, sizeof cause) == 0)
-		a->settings = s;
-	else {
-		log_warnx("settings not reloaded, keeping the old ones: %s",
-		    cause);
-		snprintf(err, errlen, "%s (old settings kept)", cause);
-	}
-	/* The resolution the CLI and the library share (config.h). */
-	(void)config_resolve(a->paths.config, cli_no_telemetry, &cfg, &o);
-	config_warning(&cfg, warn, sizeof warn);
-	if (warn[0] != '\0')
-		log_warnx("%s", warn);
-	if (agent_endpoint_check(a, o.endpoint, cause, sizeof cause) == -1) {
-		log_warnx("%s; keeping %s", cause, a->opt.endpoint);
-		snprintf(err, errlen, "%s (endpoint %s kept)", cause,
-		    a->opt.endpoint);
-		memcpy(o.endpoint, a->opt.endpoint, sizeof o.endpoint);
-	}
-	a->config = cfg;
-	a->opt = o;
-	log_set_level(a->settings.log_level);
-	queue_set_fsync(a->q, a->settings.fsync);
-	agent_upload_config(a, &uc, state, sizeof state);
-	if (a->up != NULL) {
-		upload_reconfigure(a->up, &uc);
-		agent_export_apply(a);
-	}
-	if (was != a->opt.enabled)
-		log_info("telemetry is now %s%s%s%s",
-		    a->opt.enabled ? "enabled" : "disabled",
-		    a->opt.enabled ? "" : " (reason: ",
-		    a->opt.enabled ? "" : a->opt.reason,
-		    a->opt.enabled ? "" : ")");
-}
+static void	agent_shutdown(struct agent *);
 
 static void
 agent_rearm_idle(struct agent *a)
@@ -223,7 +81,7 @@ agent_idle_cb(evutil_socket_t fd, short what, void *arg)
 	struct agent		*a = arg;
 	struct queue_stats	 st;
 
-	if (a->nclients > 0)
+	if (a->nclients > 0 || a->phase != AGENT_RUNNING)
 		return;		/* re-armed when the last client leaves */
 	if (queue_active_events(a->q) > 0 || syncer_pending(a->syncer) > 0 ||
 	    !upload_idle(a->up) || !export_idle(a->exp)) {
@@ -238,18 +96,22 @@ agent_idle_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	log_info("idle for %u s: exiting", a->settings.idle_exit_s);
-	agent_shutdown(a);
+	a->phase = AGENT_STOP_ASKED;
 }
 
-/* Arm the one-shot idle-exit timer when the agent became idle. */
-void
+/*
+ * A client left or a segment rolled: the directory watcher looks (its
+ * poll mode has no other cue), and the one-shot idle-exit timer is armed
+ * if the agent became idle.
+ */
+static void
 agent_check_idle(struct agent *a)
 {
 	struct timeval	tv;
 
-	watch_poke(a);	/* a client left or a segment rolled */
-	if (!a->auto_spawned || a->socket_activated || a->stopping ||
-	    a->settings.idle_exit_s == 0 || a->idle_ev == NULL)
+	watch_poke(a);
+	if (!a->auto_spawned || a->socket_activated ||
+	    a->phase != AGENT_RUNNING || a->settings.idle_exit_s == 0)
 		return;
 	if (a->nclients > 0)
 		return;
@@ -262,19 +124,21 @@ agent_check_idle(struct agent *a)
 /*
  * Ordered shutdown: stop accepting, read what clients already sent, commit,
  * roll (fsync + rename), abort the upload and restore its claim, leave the
- * loop. All local work: well under 500 ms.
+ * loop. All local work: well under 500 ms. Run by the after-pass step
+ * only, so never inside a connection's callback (the drain reads every
+ * connection again).
  */
-void
+static void
 agent_shutdown(struct agent *a)
 {
 	struct conn	*c;
 
-	if (a->stopping)
+	if (a->phase >= AGENT_DRAINING)
 		return;
-	a->stopping = 1;
+	a->phase = AGENT_DRAINING;
 	server_stop_accepting(a);
 	server_drain(a);
-	a->stopping = 2;
+	a->phase = AGENT_CLOSING;
 	/* Every client gets a final ack for what is now on disk. */
 	TAILQ_FOREACH(c, &a->conns, entry)
 		c->flush_wanted = 1;
@@ -285,41 +149,14 @@ agent_shutdown(struct agent *a)
 	/* Finish what the syncer holds; later rolls happen in place. */
 	syncer_drain(a->syncer);
 	queue_set_roller(a->q, NULL, NULL);
-	if (a->up != NULL)
-		upload_abort(a->up);
+	upload_abort(a->up);
 	if (a->exp != NULL)
 		export_abort(a->exp);
 	queue_unclaim_own(a->q);
-	event_base_loopbreak(a->base);
+	a->phase = AGENT_STOPPED;
 }
 
 #define RECHECK_MS	2000	/* second recovery pass after start */
-
-/*
- * Say what a recovery pass did. Only promotions finished here are
- * "recovered"; those handed to the syncer are reported when it is done
- * (agent_synced), and a failed one never is.
- */
-void
-agent_log_recovery(struct agent *a, const struct queue_recovery *r,
-    const char *who)
-{
-	if (r->promoted > 0 || r->quarantined > 0)
-		log_info("recovered %u segment(s) %s (%u quarantined)",
-		    r->promoted, who, r->quarantined);
-	if (r->handed > 0)
-		log_debug("promoting %u segment(s) %s", r->handed, who);
-	if (r->claims_restored > 0)
-		log_info("restored %u stale upload claim(s)",
-		    r->claims_restored);
-	if (r->deleted_old > 0)
-		log_warnx("deleted %u segment(s) older than %u days by name, "
-		    "mtime and records (%llu event(s), counted as dropped)",
-		    r->deleted_old, QUEUE_MAX_AGE_S / 86400,
-		    (unsigned long long)r->dropped_old);
-	if (r->promoted > 0 && a->up != NULL && a->opt.enabled)
-		upload_kick(a->up, 0, NULL, NULL);
-}
 
 /* The syncer finished rolled segments: caps, then the uploader. */
 static void
@@ -358,10 +195,11 @@ agent_synced(void *arg, unsigned nok, unsigned nfail, int err, int dir_err)
 			log_warn("cannot fsync the queue directory");
 	}
 	(void)queue_enforce_caps(a->q);
-	if ((nok > 0 || nfail > 0) && a->up != NULL && !a->stopping)
+	if ((nok > 0 || nfail > 0) && a->up != NULL &&
+	    a->phase == AGENT_RUNNING)
 		upload_kick(a->up, 0, NULL, NULL);	/* a retry may wait */
-	if (a->nparked > 0 && a->up != NULL)
-		control_run_parked(a);
+	if (a->nparked > 0)
+		a->pass |= PASS_PARKED;
 }
 
 /*
@@ -378,26 +216,7 @@ agent_recheck_cb(evutil_socket_t fd, short what, void *arg)
 
 	memset(&r, 0, sizeof r);
 	if (queue_recover(a->q, 0, &r) == 0)
-		agent_log_recovery(a, &r, "left by a previous writer");
-}
-
-static void
-agent_shutdown_cb(evutil_socket_t fd, short what, void *arg)
-{
-	agent_shutdown(arg);
-}
-
-/*
- * Shut down from the loop, not from inside a connection's callback (the
- * drain reads every connection again, that one included).
- */
-void
-agent_request_shutdown(struct agent *a)
-{
-	if (a->shutdown_ev != NULL)
-		event_active(a->shutdown_ev, 0, 0);
-	else
-		agent_shutdown(a);
+		ingest_recovered(a, &r, "left by a previous writer");
 }
 
 static void
@@ -408,18 +227,116 @@ agent_signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	if (sig == SIGHUP) {
 		err[0] = '\0';
-		agent_reload(a, err, sizeof err);
+		configure_reload(a, err, sizeof err);
 		log_info("reloaded settings%s%s", err[0] ? ": " : "", err);
 		return;
 	}
 	log_info("signal %d: shutting down", (int)sig);
-	agent_shutdown(a);
+	if (a->phase == AGENT_RUNNING)
+		a->phase = AGENT_STOP_ASKED;
 }
 
+/*
+ * Every event of the agent itself, made here before the loop starts (the
+ * listening socket is bound by then) and freed by agent_events_free after
+ * it: no event is made later on demand, so none is ever NULL. The
+ * connections' own events are conn.c's, the uploader's, exporter's,
+ * syncer's and watcher's their own.
+ */
 static void
-agent_commit_cb(evutil_socket_t fd, short what, void *arg)
+agent_events_new(struct agent *a)
 {
-	ingest_commit(arg);
+	static const int	sigs[AGENT_NSIGNALS] = { SIGTERM, SIGINT,
+	    SIGHUP };
+	unsigned		i;
+
+	a->accept_ev = event_new(a->base, a->listen_fd, EV_READ | EV_PERSIST,
+	    server_accept_cb, a);
+	a->accept_pause_ev = evtimer_new(a->base, server_accept_resume_cb, a);
+	a->coalesce_ev = evtimer_new(a->base, server_coalesce_cb, a);
+	a->roll_ev = evtimer_new(a->base, ingest_roll_cb, a);
+	a->ack_ev = evtimer_new(a->base, ingest_ack_cb, a);
+	a->idle_ev = evtimer_new(a->base, agent_idle_cb, a);
+	a->recheck_ev = evtimer_new(a->base, agent_recheck_cb, a);
+	if (a->accept_ev == NULL || a->accept_pause_ev == NULL ||
+	    a->coalesce_ev == NULL || a->roll_ev == NULL || a->ack_ev == NULL ||
+	    a->idle_ev == NULL || a->recheck_ev == NULL)
+		fatalx("out of memory at start");
+	for (i = 0; i < AGENT_NSIGNALS; i++)
+		if ((a->sig_ev[i] = evsignal_new(a->base, sigs[i],
+		    agent_signal_cb, a)) == NULL ||
+		    event_add(a->sig_ev[i], NULL) == -1)
+			fatalx("cannot install signal handler %d", sigs[i]);
+	if (event_add(a->accept_ev, NULL) == -1)
+		fatalx("cannot watch the listening socket");
+}
+
+/* Free what agent_events_new made. */
+static void
+agent_events_free(struct agent *a)
+{
+	unsigned	i;
+
+	for (i = 0; i < AGENT_NSIGNALS; i++)
+		event_free(a->sig_ev[i]);
+	event_free(a->accept_ev);
+	event_free(a->accept_pause_ev);
+	event_free(a->coalesce_ev);
+	event_free(a->roll_ev);
+	event_free(a->ack_ev);
+	event_free(a->idle_ev);
+	event_free(a->recheck_ev);
+}
+
+/*
+ * The after-pass step: what one loop pass's callbacks asked for (a->pass,
+ * a->phase), done once all of them have run, in this order:
+ *   1. commit the batch: every record read in the pass in one write(2);
+ *   2. send the acks that waited for it (ingest_commit does 1 and 2);
+ *   3. reap dead connections (no callback of theirs is running now);
+ *   4. idle: the directory watcher's look and the idle-exit timer;
+ *   5. start the parked uploads whose segments the syncer finished;
+ * then, if asked, the ordered shutdown. The order is the point: acks
+ * follow the write they confirm, a connection is freed only after its
+ * events were committed and acked, an idle check counts no dying client.
+ */
+static void
+agent_after_pass(struct agent *a)
+{
+	unsigned	pass = a->pass;
+
+	a->pass = 0;
+	if (pass & PASS_COMMIT)
+		ingest_commit(a);
+	if ((pass & PASS_REAP) || (a->pass & PASS_REAP)) {
+		a->pass &= ~PASS_REAP;
+		if (server_reap(a) > 0)
+			pass |= PASS_IDLE;
+	}
+	if (pass & PASS_IDLE)
+		agent_check_idle(a);
+	if (pass & PASS_PARKED)
+		control_run_parked(a);
+	if (a->phase == AGENT_STOP_ASKED)
+		agent_shutdown(a);
+}
+
+/*
+ * The loop, in the shape of tmux's proc_loop and redis's beforeSleep: one
+ * pass of libevent (wait for something, run every callback that became
+ * ready), then the after-pass step, until the agent has stopped. Nothing
+ * here arms a timer: an idle agent sleeps in the first call.
+ */
+static void
+agent_loop(struct agent *a)
+{
+	while (a->phase != AGENT_STOPPED) {
+		if (event_base_loop(a->base, EVLOOP_ONCE) == -1) {
+			log_warnx("event loop failed");
+			a->phase = AGENT_STOP_ASKED;
+		}
+		agent_after_pass(a);
+	}
 }
 
 /*
@@ -629,12 +546,13 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct agent		*a = agent;
+	struct agent		*a = &agent_storage;
 	struct upload_config	 uc;
+	struct queue_stats	 st;
+	struct timeval		 tv;
 	char			 cause[PATHS_MAX + 512], state[PATHS_MAX + 32];
-	int			 ch, check_only = 0, detach = 0, r;
-	int			 sigs[] = { SIGTERM, SIGINT, SIGHUP };
-	unsigned		 i;
+	enum detach_mode	 detach = DETACH_NONE;
+	int			 ch, check_only = 0, r;
 
 	while ((ch = getopt_long(argc, argv, "nhV", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -642,13 +560,13 @@ main(int argc, char **argv)
 			check_only = 1;
 			break;
 		case 'd':
-			detach = 1;
+			detach = DETACH_FORK;
 			break;
 		case 'D':
-			detach = 2;
+			detach = DETACH_CHILD;
 			break;
 		case 'T':
-			cli_no_telemetry = 1;
+			a->cli_no_telemetry = 1;
 			break;
 		case 'f':
 			break;	/* the default; accepted for unit files */
@@ -683,7 +601,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "atomcode-telemetryd: %s\n", cause);
 		return 1;
 	}
-	if (config_resolve(a->paths.config, cli_no_telemetry, &a->config,
+	if (config_resolve(a->paths.config, a->cli_no_telemetry, &a->config,
 	    &a->opt) == -1)
 		/* It may hold the user's opt-out: when in doubt, send nothing. */
 		fprintf(stderr, "atomcode-telemetryd: cannot read %s: %s;"
@@ -693,7 +611,7 @@ main(int argc, char **argv)
 		config_warning(&a->config, cause, sizeof cause);
 		fprintf(stderr, "atomcode-telemetryd: %s\n", cause);
 	}
-	if (agent_endpoint_check(a, a->opt.endpoint, cause, sizeof cause) ==
+	if (configure_endpoint_check(a, a->opt.endpoint, cause, sizeof cause) ==
 	    -1) {
 		fprintf(stderr, "atomcode-telemetryd: %s\n", cause);
 		return 1;
@@ -723,9 +641,9 @@ main(int argc, char **argv)
 	if (a->listen_fd == -1)	/* launchd (macOS); ENOSYS elsewhere */
 		a->listen_fd = port_launchd_listener("Listeners");
 	a->socket_activated = a->listen_fd != -1;
-	if (detach == 1)
+	if (detach == DETACH_FORK)
 		agent_daemonize();
-	if (detach) {
+	if (detach != DETACH_NONE) {
 		a->auto_spawned = 1;
 		agent_log_to_file(a);
 	}
@@ -767,7 +685,7 @@ main(int argc, char **argv)
 		log_warnx("%s", queue_warning(a->q));
 	/* Takeover markers of a previous agent's connections: all over. */
 	(void)queue_takeover_clean(a->q);
-	agent_log_recovery(a, queue_last_recovery(a->q),
+	ingest_recovered(a, queue_last_recovery(a->q),
 	    "left by a previous writer");
 	queue_set_fsync(a->q, a->settings.fsync);
 	queue_defer_dirsync(a->q, 1);	/* one directory fsync per batch */
@@ -781,29 +699,22 @@ main(int argc, char **argv)
 	else
 		log_warn("cannot start the syncer; segments roll on the loop");
 	a->started_ms = timing_mono_ms();
-	a->dropped_fields = json_object();
-	a->commit_ev = event_new(a->base, -1, 0, agent_commit_cb, a);
-	a->idle_ev = evtimer_new(a->base, agent_idle_cb, a);
-	a->shutdown_ev = event_new(a->base, -1, 0, agent_shutdown_cb, a);
-	if (a->commit_ev == NULL || a->idle_ev == NULL || a->shutdown_ev == NULL ||
-	    a->dropped_fields == NULL)
+	if ((a->dropped_fields = json_object()) == NULL)
 		fatalx("out of memory at start");
-	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
-		a->sig_ev[i] = evsignal_new(a->base, sigs[i], agent_signal_cb, a);
-		if (a->sig_ev[i] == NULL || event_add(a->sig_ev[i], NULL) == -1)
-			fatalx("cannot install signal handler %d", sigs[i]);
-	}
-	if (server_start(a, cause, sizeof cause) == -1) {
+	TAILQ_INIT(&a->conns);
+	TAILQ_INIT(&a->deferred);
+	if (server_listen(a, cause, sizeof cause) == -1) {
 		fprintf(stderr, "atomcode-telemetryd: %s\n", cause);
 		return 1;
 	}
-	agent_upload_config(a, &uc, state, sizeof state);
+	agent_events_new(a);
+	configure_upload(a, &uc, state, sizeof state);
 	if ((a->up = upload_new(a->base, a->q, &uc)) == NULL) {
 		fprintf(stderr, "atomcode-telemetryd: cannot start the uploader\n");
 		return 1;
 	}
 	upload_set_roll_cb(a->up, ingest_roll_held, a);
-	agent_export_apply(a);
+	configure_export(a);
 
 	if (a->opt.enabled)
 		printf("Telemetry: enabled\n");
@@ -815,26 +726,17 @@ main(int argc, char **argv)
 	    a->auto_spawned ? ", auto-spawned" : "");
 
 	watch_start(a);
-	{
-		struct timeval		tv = timing_tv(RECHECK_MS);
-		struct queue_stats	st;
-
-		/* Only when recovery left a (then locked) partial behind. */
-		if (queue_stats(a->q, &st) == 0 &&
-		    st.partial_segments > st.invalid_segments &&
-		    (a->recheck_ev = evtimer_new(a->base, agent_recheck_cb,
-		    a)) != NULL)
-			evtimer_add(a->recheck_ev, &tv);
-	}
+	/* Only when recovery left a (then locked) partial behind. */
+	tv = timing_tv(RECHECK_MS);
+	if (queue_stats(a->q, &st) == 0 &&
+	    st.partial_segments > st.invalid_segments)
+		evtimer_add(a->recheck_ev, &tv);
 	agent_sd_notify("READY=1");
 	/* Whatever recovery found ready goes out now. */
 	upload_kick(a->up, 0, NULL, NULL);
 	agent_check_idle(a);
-	event_base_dispatch(a->base);
+	agent_loop(a);
 
-	/* Loop left by agent_shutdown(). */
-	if (!a->stopping)
-		agent_shutdown(a);
 	watch_stop();
 	server_close_all(a);
 	if (a->exp != NULL) {
@@ -847,23 +749,7 @@ main(int argc, char **argv)
 	queue_set_roller(a->q, NULL, NULL);
 	syncer_free(a->syncer);
 	queue_close(a->q);
-	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-		event_free(a->sig_ev[i]);
-	event_free(a->commit_ev);
-	event_free(a->idle_ev);
-	event_free(a->shutdown_ev);
-	if (a->recheck_ev != NULL)
-		event_free(a->recheck_ev);
-	if (a->accept_pause_ev != NULL)
-		event_free(a->accept_pause_ev);
-	if (a->roll_ev != NULL)
-		event_free(a->roll_ev);
-	if (a->reap_ev != NULL)
-		event_free(a->reap_ev);
-	if (a->coalesce_ev != NULL)
-		event_free(a->coalesce_ev);
-	if (a->ack_ev != NULL)
-		event_free(a->ack_ev);
+	agent_events_free(a);
 	event_base_free(a->base);
 	json_decref(a->dropped_fields);
 	buf_free(&a->batch);

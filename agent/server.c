@@ -1,13 +1,14 @@
 /*
- * server.c — the listening socket and client connections: accept with the
- * peer-uid check, non-blocking reads into a bounded buffer, frame splitting,
- * bounded reply buffers, stall timeouts; accept with backpressure (a bounded
- * number per loop pass, paused at the client limit so the kernel's backlog
- * holds newcomers, room made only by evicting a truly idle client after
- * storing what it sent) and the descriptor reserve for new segments.
- * Connections are freed on a deferred path, or at once when evicted, never
- * inside their own callback. Never interprets records (ingest.c) or control
- * frames (control.c).
+ * server.c — the listening socket and the read side of client connections:
+ * accept with the peer-uid check and with backpressure (a bounded number
+ * per loop pass, paused at the client limit so the kernel's backlog holds
+ * newcomers, room made only by evicting a truly idle client after storing
+ * what it sent), taking the descriptor reserve back, non-blocking reads
+ * into a bounded buffer, read coalescing, frame splitting and dispatch to
+ * control.c or ingest.c, the reap of dead connections (server_reap, run by
+ * the after-pass step, never inside a connection's callback). Never
+ * interprets records (ingest.c) or control frames (control.c); replies and
+ * closing are conn.c's. Calls nothing of main.c.
  */
 #include <sys/ioctl.h>
 #include <sys/resource.h>
@@ -30,41 +31,10 @@
 #include "timing.h"
 
 static void	conn_read_cb(evutil_socket_t, short, void *);
-static void	conn_write_cb(evutil_socket_t, short, void *);
-static void	conn_timer_cb(evutil_socket_t, short, void *);
-static void	conn_arm_timer(struct conn *, int);
-static void	server_reap_cb(evutil_socket_t, short, void *);
-static void	conn_write_gone(struct conn *);
 static void	conn_input(struct agent *, struct conn *, const unsigned char *,
 		    size_t);
-static void	conn_free(struct agent *, struct conn *);
-static void	server_coalesce_cb(evutil_socket_t, short, void *);
 
 static unsigned char	read_buf[CONN_READ_CHUNK];	/* shared by every read */
-
-/*
- * How many clients may be connected now: AGENT_MAX_CLIENTS, and never so
- * many that the descriptors left for storage, the syncer and uploads fall
- * below the reserve plus AGENT_FD_HEADROOM (a quarter of the limit when it
- * is tiny). Read at every accept pass: the limit can change under a
- * running agent.
- */
-unsigned
-server_client_limit(void)
-{
-	struct rlimit	rl;
-	rlim_t		room;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY)
-		return AGENT_MAX_CLIENTS;
-	room = AGENT_FD_RESERVE + (rl.rlim_cur >= 4 * AGENT_FD_HEADROOM ?
-	    AGENT_FD_HEADROOM : rl.rlim_cur / 4);
-	if (rl.rlim_cur <= room + 1)
-		return 1;
-	if (rl.rlim_cur - room < AGENT_MAX_CLIENTS)
-		return (unsigned)(rl.rlim_cur - room);
-	return AGENT_MAX_CLIENTS;
-}
 
 /*
  * Truly idle: quiet for AGENT_EVICT_IDLE_MS, nothing unread in the socket,
@@ -113,7 +83,7 @@ server_evict(struct agent *a, struct conn *c)
 	}
 	conn_close(c);
 	if (c->batch_first == 0)
-		conn_free(a, c);
+		conn_free(c);
 }
 
 /* Evict the truly idle connection quiet the longest. 1 if one went. */
@@ -133,13 +103,14 @@ server_evict_idlest(struct agent *a)
 	return 1;
 }
 
-static void
+/* Paused at the limit for ACCEPT_RETRY_MS, or room was made: accept. */
+void
 server_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct agent	*a = arg;
 
 	a->accept_paused = 0;
-	if (a->accept_ev != NULL)
+	if (a->listen_fd != -1)
 		event_add(a->accept_ev, NULL);
 }
 
@@ -155,47 +126,29 @@ server_accept_pause(struct agent *a)
 {
 	struct timeval	tv = timing_tv(ACCEPT_RETRY_MS);
 
-	if (a->accept_ev == NULL)
+	if (a->listen_fd == -1)
 		return;
 	event_del(a->accept_ev);
 	a->accept_paused = 1;
-	if (a->accept_pause_ev == NULL)
-		a->accept_pause_ev = evtimer_new(a->base,
-		    server_accept_resume_cb, a);
-	if (a->accept_pause_ev != NULL)
-		evtimer_add(a->accept_pause_ev, &tv);
+	evtimer_add(a->accept_pause_ev, &tv);
 }
 
 /* A client left: accept again if paused for lack of room. */
 static void
 server_accept_resume(struct agent *a)
 {
-	if (!a->accept_paused || a->stopping)
+	if (!a->accept_paused || a->phase != AGENT_RUNNING)
 		return;
-	if (a->accept_pause_ev != NULL)
-		evtimer_del(a->accept_pause_ev);
+	evtimer_del(a->accept_pause_ev);
 	server_accept_resume_cb(-1, 0, a);
 }
 
 /*
- * Descriptors held in reserve (copies of /dev/null): released just before
- * the queue opens a new segment, so storage never fails for lack of a
- * descriptor that clients took; taken back on the deferred path, evicting
- * truly idle clients if the table is full.
+ * Take back the descriptors held in reserve for new segments (copies of
+ * /dev/null, released by ingest_fd_release just before the queue opens
+ * one, so storage never fails for lack of a descriptor that clients
+ * took), evicting truly idle clients if the table is full.
  */
-void
-server_fd_release(struct agent *a)
-{
-	unsigned	i;
-
-	for (i = 0; i < AGENT_FD_RESERVE; i++)
-		if (a->reserve_fd[i] > 0) {
-			close(a->reserve_fd[i]);
-			a->reserve_fd[i] = -1;
-		}
-}
-
-/* Take the reserve back (see server_fd_release). */
 static void
 server_fd_reserve(struct agent *a)
 {
@@ -214,36 +167,6 @@ server_fd_reserve(struct agent *a)
 	}
 }
 
-/* A connection for fd (accepted and checked). NULL if out of memory. */
-static struct conn *
-conn_new(struct agent *a, int fd)
-{
-	struct conn	*c;
-
-	if ((c = calloc(1, sizeof *c)) == NULL)
-		return NULL;
-	c->id = ++a->next_conn_id;
-	c->last_active_ms = timing_mono_ms();
-	c->fd = fd;
-	c->rev = event_new(a->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
-	c->wev = event_new(a->base, fd, EV_WRITE | EV_PERSIST, conn_write_cb,
-	    c);
-	c->tev = evtimer_new(a->base, conn_timer_cb, c);
-	if (c->rev == NULL || c->wev == NULL || c->tev == NULL ||
-	    event_add(c->rev, NULL) == -1) {
-		if (c->rev) event_free(c->rev);
-		if (c->wev) event_free(c->wev);
-		if (c->tev) event_free(c->tev);
-		free(c);
-		return NULL;
-	}
-	TAILQ_INSERT_TAIL(&a->conns, c, entry);
-	a->nclients++;
-	if (a->idle_ev != NULL)
-		event_del(a->idle_ev);
-	return c;
-}
-
 /*
  * Accept at most max connections (redis and nginx bound this too): a
  * storm of connects must not starve the reads of the clients already in.
@@ -257,7 +180,7 @@ server_accept_some(struct agent *a, unsigned max, int at_exit)
 	uid_t		uid;
 	int		fd;
 
-	limit = server_client_limit();
+	limit = conn_limit();
 	for (n = 0; n < max; n++) {
 		/*
 		 * At the limit: the listener was readable when this pass began,
@@ -278,7 +201,7 @@ server_accept_some(struct agent *a, unsigned max, int at_exit)
 				continue;
 			if (errno == EMFILE || errno == ENFILE) {
 				/* Out of descriptors all the same: make room. */
-				server_fd_release(a);
+				ingest_fd_release(a);
 				if (server_evict_idlest(a))
 					continue;
 				if (!at_exit)
@@ -298,25 +221,28 @@ server_accept_some(struct agent *a, unsigned max, int at_exit)
 			close(fd);
 			continue;
 		}
-		if (conn_new(a, fd) == NULL)
+		if (conn_new(a, fd, conn_read_cb) == NULL)
 			close(fd);
 	}
 	return 0;
 }
 
 /* The listener is readable: accept a bounded number of connections. */
-static void
+void
 server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	struct agent	*a = arg;
 
 	(void)server_accept_some(a, AGENT_ACCEPT_PER_PASS, 0);
-	event_active(a->reap_ev, 0, 0);	/* takes the fd reserve back */
+	a->pass |= PASS_REAP;	/* takes the fd reserve back */
 }
 
-/* Bind (or adopt) the listening socket and start accepting. */
+/*
+ * Bind (or adopt) the listening socket and take the descriptor reserve;
+ * accepting starts with the loop (its event is agent_events_new's).
+ */
 int
-server_start(struct agent *a, char *cause, size_t causelen)
+server_listen(struct agent *a, char *cause, size_t causelen)
 {
 	struct stat	st;
 	unsigned	i;
@@ -341,16 +267,6 @@ server_start(struct agent *a, char *cause, size_t causelen)
 		    strerror(errno));
 		return -1;
 	}
-	a->accept_ev = event_new(a->base, a->listen_fd, EV_READ | EV_PERSIST,
-	    server_accept_cb, a);
-	a->reap_ev = event_new(a->base, -1, 0, server_reap_cb, a);
-	a->coalesce_ev = evtimer_new(a->base, server_coalesce_cb, a);
-	if (a->accept_ev == NULL || a->reap_ev == NULL ||
-	    a->coalesce_ev == NULL) {
-		snprintf(cause, causelen, "event_new failed");
-		return -1;
-	}
-	event_add(a->accept_ev, NULL);
 	return 0;
 }
 
@@ -360,202 +276,48 @@ server_stop_accepting(struct agent *a)
 {
 	struct stat	st;
 
-	if (a->accept_ev != NULL) {
-		/*
-		 * Serve everything that waits in the backlog, past the client
-		 * limit: those clients may have sent and closed already, and
-		 * closing the listener would drop what they sent.
-		 */
-		if (a->accept_pause_ev != NULL)
-			evtimer_del(a->accept_pause_ev);
-		server_fd_release(a);
-		(void)server_accept_some(a, UINT_MAX, 1);
-		event_free(a->accept_ev);
-		a->accept_ev = NULL;
-	}
+	if (a->listen_fd == -1)
+		return;
+	/*
+	 * Serve everything that waits in the backlog, past the client limit:
+	 * those clients may have sent and closed already, and closing the
+	 * listener would drop what they sent.
+	 */
+	evtimer_del(a->accept_pause_ev);
+	ingest_fd_release(a);
+	(void)server_accept_some(a, UINT_MAX, 1);
+	event_del(a->accept_ev);
 	if (a->self_bound && stat(a->paths.sock, &st) == 0 &&
 	    st.st_ino == a->sock_ino)
 		unlink(a->paths.sock);
-	if (a->listen_fd != -1) {
-		close(a->listen_fd);
-		a->listen_fd = -1;
-	}
-}
-
-/* Queue bytes for a connection; cut it off past CONN_OUT_MAX. */
-void
-conn_send(struct conn *c, const char *json, size_t len)
-{
-	ssize_t	n;
-
-	if (c->dead || c->wgone)
-		return;
-	if (c->out.len + len + FRAME_HDR > CONN_OUT_MAX) {
-		log_warnx("client %llu does not read its replies: closing",
-		    (unsigned long long)c->id);
-		agent->ctr.conns_cut++;
-		conn_close(c);
-		return;
-	}
-	if (frame_encode(&c->out, json, len) == -1) {
-		conn_close(c);
-		return;
-	}
-	n = send(c->fd, c->out.data, c->out.len, PORT_MSG_NOSIGNAL | MSG_DONTWAIT);
-	if (n > 0)
-		buf_consume(&c->out, (size_t)n);
-	else if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
-	    errno != EINTR) {
-		conn_write_gone(c);
-		return;
-	}
-	if (c->out.len > 0) {
-		event_add(c->wev, NULL);
-		conn_arm_timer(c, 0);
-	}
+	close(a->listen_fd);
+	a->listen_fd = -1;
 }
 
 /*
- * The peer stopped reading (EPIPE: it sent its events and closed). Stop
- * writing but keep reading: what it sent before closing is still in the
- * socket and must be stored. read() returning 0 ends the connection.
+ * After-pass step: free every dead connection (no callback of theirs is
+ * running now), but keep one whose events are in an uncommitted batch;
+ * take the descriptor reserve back; accept again if room was made.
+ * Returns how many were freed.
  */
-static void
-conn_write_gone(struct conn *c)
+unsigned
+server_reap(struct agent *a)
 {
-	c->wgone = 1;
-	c->out.len = 0;
-	event_del(c->wev);
-}
-
-/* Serialise obj (compact) and send it; takes the reference. */
-void
-conn_send_json(struct conn *c, json_t *obj)
-{
-	char	*s;
-
-	s = json_dumps(obj, JSON_COMPACT);
-	json_decref(obj);
-	if (s != NULL) {
-		conn_send(c, s, strlen(s));
-		free(s);
-	}
-}
-
-/* Send an error frame. */
-void
-conn_error(struct conn *c, const char *code, const char *message,
-    uint64_t seq, const char *field)
-{
-	json_t	*o;
-
-	o = json_pack("{s:s, s:s, s:s}", "op", "error", "code", code,
-	    "message", message);
-	if (o == NULL)
-		return;
-	if (seq > 0)
-		json_object_set_new(o, "seq", json_integer((json_int_t)seq));
-	if (field != NULL && *field != '\0')
-		json_object_set_new(o, "field", json_string(field));
-	conn_send_json(c, o);
-}
-
-/* Acknowledge every event frame received so far (PROTOCOL.md §5). */
-void
-conn_ack(struct conn *c)
-{
-	char	msg[64];
-	int	n;
-
-	n = snprintf(msg, sizeof msg, "{\"op\":\"ack\",\"seq\":%llu}",
-	    (unsigned long long)c->seq);
-	c->acked_seq = c->seq;
-	conn_send(c, msg, (size_t)n);
-}
-
-/* An error about the events first..last (storage, busy). */
-void
-conn_error_range(struct conn *c, const char *code, const char *message,
-    uint64_t first, uint64_t last)
-{
-	json_t	*o;
-
-	o = json_pack("{s:s, s:s, s:s, s:I, s:I}", "op", "error", "code", code,
-	    "message", message, "seq_first", (json_int_t)first, "seq",
-	    (json_int_t)last);
-	if (o != NULL)
-		conn_send_json(c, o);
-}
-
-/* Mark a connection dead; it is freed on the deferred reap path. */
-void
-conn_close(struct conn *c)
-{
-	if (c->dead)
-		return;
-	c->dead = 1;
-	event_del(c->rev);
-	event_del(c->wev);
-	event_del(c->tev);
-	shutdown(c->fd, SHUT_RDWR);
-	agent->ndying++;
-	event_active(agent->reap_ev, 0, 0);
-}
-
-static void
-conn_free(struct agent *a, struct conn *c)
-{
-	if (c->deferred)
-		TAILQ_REMOVE(&a->deferred, c, dentry);
-	TAILQ_REMOVE(&a->conns, c, entry);
-	a->nclients--;
-	if (c->dead)
-		a->ndying--;
-	a->in_total -= c->in.cap;
-	event_free(c->rev);
-	event_free(c->wev);
-	event_free(c->tev);
-	close(c->fd);
-	buf_free(&c->in);
-	buf_free(&c->out);
-	free(c->cwd);
-	free(c->home);
-	/* Its frames are all handled: the takeover race is over. */
-	if (c->nonce[0] != '\0')
-		queue_takeover_done(a->q, c->nonce);
-	free(c);
-}
-
-/* Free every dead connection (deferred path). */
-static void
-server_reap_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct agent	*a = arg;
 	struct conn	*c, *next;
+	unsigned	 n = 0;
 
 	for (c = TAILQ_FIRST(&a->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		/* Keep a dead conn while its batch is uncommitted. */
-		if (c->dead && c->batch_first == 0)
-			conn_free(a, c);
+		if (c->dead && c->batch_first == 0) {
+			conn_free(c);
+			n++;
+		}
 	}
 	server_fd_reserve(a);
 	if (a->accept_paused &&
-	    a->nclients - a->ndying < server_client_limit())
+	    a->nclients - a->ndying < conn_limit())
 		server_accept_resume(a);
-	agent_check_idle(a);
-}
-
-/* Find a live connection by id. */
-struct conn *
-conn_find(struct agent *a, uint64_t id)
-{
-	struct conn	*c;
-
-	TAILQ_FOREACH(c, &a->conns, entry)
-		if (c->id == id && !c->dead)
-			return c;
-	return NULL;
+	return n;
 }
 
 /*
@@ -704,7 +466,7 @@ conn_undefer(struct agent *a, struct conn *c)
 }
 
 /* The coalescing timer: one read of every deferred connection. */
-static void
+void
 server_coalesce_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct agent	*a = arg;
@@ -744,6 +506,7 @@ static void
 conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn	*c = arg;
+	struct agent	*a = c->agent;
 	uint64_t	 now;
 	ssize_t		 n;
 
@@ -756,72 +519,15 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (n <= 0)
 		return;
-	agent->ctr.reads++;
+	a->ctr.reads++;
 	now = timing_mono_us();
-	conn_input(agent, c, read_buf, (size_t)n);
+	conn_input(a, c, read_buf, (size_t)n);
 	if (now < c->last_read_us + CONN_COALESCE_US) {
 		if (++c->quick_reads >= CONN_COALESCE_AFTER)
-			conn_defer(agent, c);
+			conn_defer(a, c);
 	} else
 		c->quick_reads = 0;
 	c->last_read_us = now;
-}
-
-/* Writable: push pending replies. */
-static void
-conn_write_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn	*c = arg;
-	ssize_t		 n;
-
-	if (c->dead)
-		return;
-	n = send(c->fd, c->out.data, c->out.len, PORT_MSG_NOSIGNAL | MSG_DONTWAIT);
-	if (n > 0)
-		buf_consume(&c->out, (size_t)n);
-	else if (n == -1 && errno != EAGAIN && errno != EINTR) {
-		conn_write_gone(c);
-		return;
-	}
-	if (c->out.len == 0) {
-		event_del(c->wev);
-		/* Acks held back while the client was not reading. */
-		if (c->batch_first == 0 && c->acked_seq < c->seq)
-			conn_ack(c);
-	}
-	conn_arm_timer(c, n > 0);
-}
-
-/*
- * Arm the stall timer while a partial frame or unsent replies exist. It is
- * restarted only on progress (a whole frame consumed, replies read), so a
- * client trickling bytes of one frame is cut off, a busy one never is.
- */
-static void
-conn_arm_timer(struct conn *c, int progress)
-{
-	struct timeval	tv = timing_tv((uint64_t)agent->settings.stall_timeout_s *
-	    1000);
-
-	if (c->in.len > 0 || c->out.len > 0) {
-		if (progress || !evtimer_pending(c->tev, NULL))
-			evtimer_add(c->tev, &tv);
-	} else
-		evtimer_del(c->tev);
-}
-
-/* Stalled for stall_timeout_s (telemetryd.conf): cut the client off. */
-static void
-conn_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn	*c = arg;
-
-	if (c->in.len == 0 && c->out.len == 0)
-		return;
-	log_warnx("client %llu stalled for %u s: closing",
-	    (unsigned long long)c->id, agent->settings.stall_timeout_s);
-	agent->ctr.conns_cut++;
-	conn_close(c);
 }
 
 /* Shutdown: read what clients already sent (non-blocking) and process it. */
@@ -854,6 +560,6 @@ server_close_all(struct agent *a)
 			(void)send(c->fd, c->out.data, c->out.len,
 			    PORT_MSG_NOSIGNAL | MSG_DONTWAIT);
 		c->batch_first = 0;
-		conn_free(a, c);
+		conn_free(c);
 	}
 }

@@ -34,7 +34,7 @@ status_snapshot(struct agent *a)
 	if (!a->opt.enabled && a->opt.reason != NULL)
 		json_object_set_new(o, "reason", json_string(a->opt.reason));
 	json_object_set_new(o, "clients_max",
-	    json_integer((json_int_t)server_client_limit()));
+	    json_integer((json_int_t)conn_limit()));
 	json_object_set_new(o, "watcher", json_string(watch_method()));
 	json_object_set_new(o, "fsync", json_string(
 	    a->settings.fsync == QUEUE_FSYNC_ALWAYS ? "always" :

@@ -93,7 +93,7 @@ watch_recover(struct agent *a)
 		log_warn("recovery of closed partials");
 		return;
 	}
-	agent_log_recovery(a, &r, "another writer left unfinished");
+	ingest_recovered(a, &r, "another writer left unfinished");
 }
 
 /* config.toml was edited by hand: [telemetry] applies now, as after SIGHUP. */
@@ -103,7 +103,7 @@ watch_config_changed(struct agent *a)
 	char	err[512];
 
 	err[0] = '\0';
-	agent_reload(a, err, sizeof err);
+	configure_reload(a, err, sizeof err);
 	log_info("config.toml changed: reloaded%s%s", err[0] ? ": " : "", err);
 }
 
@@ -174,7 +174,7 @@ watch_look(struct agent *a)
 	unsigned	ready, partial;
 	int		changed;
 
-	if (a->stopping)
+	if (a->phase != AGENT_RUNNING)
 		return;
 	if (strcmp(watch_kind, "inotify") != 0 && watch_config_moved(a))
 		watch_config_changed(a);

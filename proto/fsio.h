@@ -102,9 +102,9 @@ int	fsio_replace_open(struct fsio_replace *r, const char *target, int opts);
  */
 int	fsio_replace_sync(struct fsio_replace *r);
 /*
- * Finish: fsync per d (unless fsio_replace_sync did), rename the temp over the target, close, fsync the
- * directory per d. 0, or -1 with errno (the temp is removed; ENOENT: it
- * was taken away before the rename).
+ * Finish: fsync per d (unless fsio_replace_sync did), rename the temp
+ * over the target, close, fsync the directory per d. 0, or -1 with errno
+ * (the temp is removed; ENOENT: it was taken away before the rename).
  */
 int	fsio_replace_commit(struct fsio_replace *r, enum fsio_durability d);
 /* Give up: remove the temp file and close it. Keeps errno. */

@@ -6,7 +6,9 @@
 #     (getpeereid, kqueue, launch_activate_socket ...) names may appear
 #     only in the portability layer, proto/port.[ch]; agent/watch.c may
 #     use the directory-watch APIs (inotify, kqueue) and nothing else;
-#  3. references to documents outside the repository, comments included:
+#  3. the agent's files call each other in one direction only, and none
+#     calls into main.c (scripts/callgraph.sh -c);
+#  4. references to documents outside the repository, comments included:
 #     point at docs/ARCHITECTURE.md, proto/PROTOCOL.md, a README section or
 #     the code instead.
 # Comments are skipped; string literals are not (a "/proc/..." path is a
@@ -74,6 +76,10 @@ hits=$( (printf '%s\n' "$src" | grep -v '^agent/watch\.c:' |
 if [ -n "$hits" ]; then
 	echo "lint: platform-only calls outside proto/port.[ch] (add a port_* function):"
 	echo "$hits"
+	status=1
+fi
+
+if ! sh "$(dirname "$0")/callgraph.sh" -c "$top"; then
 	status=1
 fi
 

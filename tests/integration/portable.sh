@@ -49,6 +49,19 @@ for c in "proto/queue.c|/* the recovery rules of DESIGN"" §3 */" \
 done
 plant agent/ingest.c "/* see docs/ARCHITECTURE.md and proto/PROTOCOL.md §5 */"
 check "lint accepts references into the repository" test $? = 0
+# The agent's call graph: one direction only, nothing calls into main.c.
+plant agent/ingest.c "void zz(struct agent *); void zz(struct agent *a) { control_run_parked(a); }"
+rc=$?
+check "lint rejects a call that closes a circle (ingest.c -> control.c)" \
+    sh -c "[ $rc != 0 ] && grep -q 'in a circle' '$T/lint.out'"
+plant agent/main.c "$(printf 'void agent_zz(void);\nvoid\nagent_zz(void)\n{\n}')"
+plant_more() { printf '%s\n' "$2" >>"$T/lint/$1"; sh "$TOP/scripts/lint.sh" "$T/lint" >"$T/lint.out" 2>&1; }
+plant_more agent/watch.c "void zw(void); void zw(void) { agent_zz(); }"
+rc=$?
+check "lint rejects a call into main.c (watch.c -> agent_zz)" \
+    sh -c "[ $rc != 0 ] && grep -q 'calls into main.c' '$T/lint.out'"
+plant agent/conn.c "/* a comment naming control_frame() is no call */"
+check "lint ignores function names in comments for the call graph" test $? = 0
 
 # --- the stand-in compile of the macOS branches ------------------------------
 rm -rf "$T/src"
