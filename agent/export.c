@@ -44,6 +44,7 @@
 #include "buf.h"
 #include "curl_dl.h"
 #include "export.h"
+#include "fsio.h"
 #include "log.h"
 #include "otlp.h"
 #include "paths.h"
@@ -163,19 +164,9 @@ ex_rand01(struct exporter *x)
 	return (double)(z >> 11) / (double)(1ULL << 53);
 }
 
-static void
-ex_set_error(struct exporter *x, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-ex_set_error(struct exporter *x, const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vsnprintf(x->last_error, sizeof x->last_error, fmt, ap);
-	va_end(ap);
-}
+/* The text status and the log give for the last failure. */
+#define ex_set_error(x, ...)						\
+	(void)snprintf((x)->last_error, sizeof (x)->last_error, __VA_ARGS__)
 
 /* ---- the export directory ------------------------------------------------- */
 
@@ -287,14 +278,10 @@ ex_tidy(struct exporter *x)
 	size_t		 n = 0, cap = 0, i;
 	uint64_t	 bytes = 0;
 	char		 stem[QUEUE_NAME_MAX];
-	int		 fd, inv;
+	int		 inv;
 
-	if ((fd = dup(x->edfd)) == -1 || (d = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			close(fd);
+	if ((d = fsio_opendir(x->edfd)) == NULL)
 		return;
-	}
-	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.' ||
 		    fstatat(x->edfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1
@@ -354,14 +341,9 @@ ex_link_new(struct exporter *x)
 	struct stat	 st;
 	DIR		*d;
 	char		 stem[QUEUE_NAME_MAX], to[QUEUE_NAME_MAX + 16];
-	int		 fd;
 
-	if ((fd = dup(x->vdfd)) == -1 || (d = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			close(fd);
+	if ((d = fsio_opendir(x->vdfd)) == NULL)
 		return;
-	}
-	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
 		/*
 		 * Ready segments only: a claim is another process's (an
@@ -390,13 +372,9 @@ ex_restore(struct exporter *x)
 	struct dirent	*de;
 	DIR		*d;
 	char		 stem[QUEUE_NAME_MAX], to[QUEUE_NAME_MAX + 16];
-	int		 fd;
 
-	if ((fd = dup(x->edfd)) == -1 || (d = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			close(fd);
+	if ((d = fsio_opendir(x->edfd)) == NULL)
 		return;
-	}
 	while ((de = readdir(d)) != NULL) {
 		if (strstr(de->d_name, EX_CLAIM_TAG) != NULL &&
 		    ex_stem(de->d_name, stem, sizeof stem) == 0) {

@@ -57,47 +57,15 @@ log_vemit(enum log_level l, int with_errno, const char *fmt, va_list ap)
 	errno = saved;
 }
 
-/* Warning with errno. */
+/* One line at level l, strerror(errno) appended with LOG_ERRNO. */
 void
-log_warn(const char *fmt, ...)
+log_emit(int l, const char *fmt, ...)
 {
 	va_list	ap;
 
 	va_start(ap, fmt);
-	log_vemit(LOG_LVL_WARN, 1, fmt, ap);
-	va_end(ap);
-}
-
-/* Warning. */
-void
-log_warnx(const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	log_vemit(LOG_LVL_WARN, 0, fmt, ap);
-	va_end(ap);
-}
-
-/* Information. */
-void
-log_info(const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	log_vemit(LOG_LVL_INFO, 0, fmt, ap);
-	va_end(ap);
-}
-
-/* Debug. */
-void
-log_debug(const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	log_vemit(LOG_LVL_DEBUG, 0, fmt, ap);
+	log_vemit((enum log_level)(l & ~LOG_ERRNO), (l & LOG_ERRNO) != 0, fmt,
+	    ap);
 	va_end(ap);
 }
 

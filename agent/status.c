@@ -3,12 +3,29 @@
  * (PROTOCOL.md §7). The CLI renders it as text or JSON. Never includes
  * event contents.
  */
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
 #include "timing.h"
+
+/* The counters of struct agent_counters that status shows, by name. */
+static const struct {
+	const char	*name;
+	size_t		 off;
+} status_ctrs[] = {
+#define CTR(n)	{ #n, offsetof(struct agent_counters, n) }
+	CTR(received), CTR(accepted), CTR(rejected), CTR(fields_dropped),
+	CTR(redactions), CTR(persisted), CTR(storage_dropped),
+	CTR(write_errors), CTR(peers_rejected), CTR(conns_evicted),
+	CTR(conns_cut), CTR(bad_frames), CTR(takeover_claims),
+	CTR(taken_over), CTR(takeover_dups), CTR(conns_over_mem),
+	CTR(roll_errors), CTR(dirsync_errors), CTR(reads),
+	CTR(coalesced_reads),
+#undef CTR
+};
 
 /* Build the snapshot; caller owns the returned reference. */
 json_t *
@@ -52,38 +69,13 @@ status_snapshot(struct agent *a)
 	json_object_set_new(q, "foreign_files",
 	    json_integer((json_int_t)st.foreign_files));
 	json_object_set_new(o, "queue", q);
-	c = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-	    " s:I, s:I}",
-	    "received", (json_int_t)a->ctr.received,
-	    "accepted", (json_int_t)a->ctr.accepted,
-	    "rejected", (json_int_t)a->ctr.rejected,
-	    "fields_dropped", (json_int_t)a->ctr.fields_dropped,
-	    "redactions", (json_int_t)a->ctr.redactions,
-	    "persisted", (json_int_t)a->ctr.persisted,
-	    "dropped", (json_int_t)(queue_dropped(a->q) +
-	    a->ctr.storage_dropped),
-	    "storage_dropped", (json_int_t)a->ctr.storage_dropped,
-	    "write_errors", (json_int_t)a->ctr.write_errors,
-	    "peers_rejected", (json_int_t)a->ctr.peers_rejected,
-	    "conns_evicted", (json_int_t)a->ctr.conns_evicted,
-	    "conns_cut", (json_int_t)a->ctr.conns_cut,
-	    "bad_frames", (json_int_t)a->ctr.bad_frames);
-	json_object_set_new(c, "takeover_claims",
-	    json_integer((json_int_t)a->ctr.takeover_claims));
-	json_object_set_new(c, "taken_over",
-	    json_integer((json_int_t)a->ctr.taken_over));
-	json_object_set_new(c, "takeover_dups",
-	    json_integer((json_int_t)a->ctr.takeover_dups));
-	json_object_set_new(c, "conns_over_mem",
-	    json_integer((json_int_t)a->ctr.conns_over_mem));
-	json_object_set_new(c, "roll_errors",
-	    json_integer((json_int_t)a->ctr.roll_errors));
-	json_object_set_new(c, "dirsync_errors",
-	    json_integer((json_int_t)a->ctr.dirsync_errors));
-	json_object_set_new(c, "reads",
-	    json_integer((json_int_t)a->ctr.reads));
-	json_object_set_new(c, "coalesced_reads",
-	    json_integer((json_int_t)a->ctr.coalesced_reads));
+	c = json_object();
+	for (k = 0; k < sizeof status_ctrs / sizeof status_ctrs[0]; k++)
+		json_object_set_new(c, status_ctrs[k].name, json_integer(
+		    (json_int_t)*(const uint64_t *)(const void *)
+		    ((const char *)&a->ctr + status_ctrs[k].off)));
+	json_object_set_new(c, "dropped", json_integer((json_int_t)
+	    (queue_dropped(a->q) + a->ctr.storage_dropped)));
 	if (a->up != NULL) {
 		struct upload_counters uc;
 

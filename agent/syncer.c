@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -179,6 +180,45 @@ syncer_new(struct event_base *base, struct queue *q, syncer_done_fn done,
 }
 
 /*
+ * Queue a job for the thread, starting it at the first job: the slot with
+ * the lock held (the caller fills it in and calls syncer_pushed), or NULL
+ * when the list is full, the syncer stops or the thread cannot start.
+ */
+static struct sync_job *
+syncer_push(struct syncer *s)
+{
+	sigset_t	all, old;
+	int		r;
+
+	pthread_mutex_lock(&s->mtx);
+	if (s->stop || s->count == SYNCER_MAX_PENDING)
+		goto full;
+	if (!s->running) {
+		/* Signals stay with the loop (libevent's signal pipe). */
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		r = pthread_create(&s->thread, NULL, syncer_main, s);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (r != 0)
+			goto full;
+		s->running = 1;
+	}
+	return &s->jobs[(s->head + s->count) % SYNCER_MAX_PENDING];
+full:
+	pthread_mutex_unlock(&s->mtx);
+	return NULL;
+}
+
+/* The job syncer_push returned is filled in: hand it over, unlock. */
+static void
+syncer_pushed(struct syncer *s)
+{
+	s->count++;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->mtx);
+}
+
+/*
  * Take a rolled segment (queue_roller_fn): 0 if queued for the thread, -1
  * if the job list is full or the thread cannot start — the roll then
  * happens in place, which is the backpressure.
@@ -189,38 +229,16 @@ syncer_roller(int fd, const char *name, enum queue_fsync f, unsigned flags,
 {
 	struct syncer	*s = arg;
 	struct sync_job	*j;
-	sigset_t	 all, old;
-	int		 r;
 
-	if (strlen(name) >= sizeof j->name)
+	if (strlen(name) >= sizeof j->name || (j = syncer_push(s)) == NULL)
 		return -1;
-	pthread_mutex_lock(&s->mtx);
-	if (s->stop || s->count == SYNCER_MAX_PENDING) {
-		pthread_mutex_unlock(&s->mtx);
-		return -1;
-	}
-	if (!s->running) {
-		/* Signals stay with the loop (libevent's signal pipe). */
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		r = pthread_create(&s->thread, NULL, syncer_main, s);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		if (r != 0) {
-			pthread_mutex_unlock(&s->mtx);
-			return -1;
-		}
-		s->running = 1;
-	}
-	j = &s->jobs[(s->head + s->count) % SYNCER_MAX_PENDING];
 	j->fd = fd;
 	j->policy = f;
 	j->flags = flags;
 	memcpy(j->name, name, strlen(name) + 1);
-	s->count++;
 	s->outstanding++;
 	s->handed++;
-	pthread_cond_signal(&s->cond);
-	pthread_mutex_unlock(&s->mtx);
+	syncer_pushed(s);
 	return 0;
 }
 
@@ -243,62 +261,47 @@ int
 syncer_sync(struct syncer *s, int fd)
 {
 	struct sync_job	*j;
-	sigset_t	 all, old;
-	int		 r;
 
-	pthread_mutex_lock(&s->mtx);
-	if (s->stop || s->count == SYNCER_MAX_PENDING) {
-		pthread_mutex_unlock(&s->mtx);
+	if ((j = syncer_push(s)) == NULL)
 		return -1;
-	}
-	if (!s->running) {
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		r = pthread_create(&s->thread, NULL, syncer_main, s);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		if (r != 0) {
-			pthread_mutex_unlock(&s->mtx);
-			return -1;
-		}
-		s->running = 1;
-	}
-	j = &s->jobs[(s->head + s->count) % SYNCER_MAX_PENDING];
 	j->fd = fd;
 	j->policy = QUEUE_FSYNC_ROLL;
 	j->flags = 0;
 	j->name[0] = '\0';
-	s->count++;
-	pthread_cond_signal(&s->cond);
-	pthread_mutex_unlock(&s->mtx);
+	syncer_pushed(s);
 	return 0;
+}
+
+/* A counter of s at off (an unsigned or a uint64_t), read under the lock. */
+static uint64_t
+syncer_read(struct syncer *s, size_t off, size_t size)
+{
+	const char	*p;
+	uint64_t	 v;
+
+	if (s == NULL)
+		return 0;
+	p = (const char *)s + off;
+	pthread_mutex_lock(&s->mtx);
+	v = size == sizeof(uint64_t) ? *(const uint64_t *)(const void *)p :
+	    *(const unsigned *)(const void *)p;
+	pthread_mutex_unlock(&s->mtx);
+	return v;
 }
 
 /* Segments handed over and not finished yet. */
 unsigned
 syncer_pending(struct syncer *s)
 {
-	unsigned	n;
-
-	if (s == NULL)
-		return 0;
-	pthread_mutex_lock(&s->mtx);
-	n = s->outstanding;
-	pthread_mutex_unlock(&s->mtx);
-	return n;
+	return (unsigned)syncer_read(s, offsetof(struct syncer, outstanding),
+	    sizeof(unsigned));
 }
 
 /* A mark: syncer_reached() tells when everything handed over by now is done. */
 uint64_t
 syncer_mark(struct syncer *s)
 {
-	uint64_t	m;
-
-	if (s == NULL)
-		return 0;
-	pthread_mutex_lock(&s->mtx);
-	m = s->handed;
-	pthread_mutex_unlock(&s->mtx);
-	return m;
+	return syncer_read(s, offsetof(struct syncer, handed), sizeof(uint64_t));
 }
 
 /* 1 once every segment handed over before mark was taken is finished. */

@@ -427,19 +427,8 @@ upload_drain_done(struct uploader *u)
 	upload_notify(u, result, u->last_status, err);
 }
 
-static void
-upload_set_error(struct uploader *u, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-upload_set_error(struct uploader *u, const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vsnprintf(u->last_error, sizeof u->last_error, fmt, ap);
-	va_end(ap);
-}
+#define upload_set_error(u, ...)					\
+	(void)snprintf((u)->last_error, sizeof (u)->last_error, __VA_ARGS__)
 
 /* Arm the retry timer for next_ms. */
 static void
@@ -482,17 +471,35 @@ upload_unclaim(struct uploader *u)
 }
 
 /*
- * A transient failure (no claim held any more): back off 2, 8, 30, 120,
- * 300 s with equal jitter, scaled.
+ * Wait: no claim held any more; the next attempt is ms from now, for why
+ * (BACKOFF for a failure, a pause when the server asked). The schedule is
+ * saved and the waiters are told result.
+ */
+static void
+upload_wait(struct uploader *u, enum upload_reason why, uint64_t ms,
+    const char *result, long status)
+{
+	upload_unclaim(u);
+	upload_release(u);
+	u->failures++;
+	u->reason = why;
+	u->next_ms = timing_wall_ms() + (int64_t)ms;
+	u->state = why == UPLOAD_R_BACKOFF ? UPLOAD_BACKOFF : UPLOAD_PAUSED;
+	upload_save_state(u, 0);
+	upload_arm_retry(u);
+	u->drain_sent = u->drain_rejected = 0;
+	upload_notify(u, result, status, u->last_error);
+}
+
+/*
+ * A transient failure: back off 2, 8, 30, 120, 300 s with equal jitter,
+ * scaled. The first failure of a run is logged, repeats only at debug.
  */
 static void
 upload_fail(struct uploader *u, long status)
 {
 	uint64_t	delay;
 
-	upload_unclaim(u);
-	upload_release(u);
-	u->failures++;
 	if (u->attempt == 0)
 		log_warnx("upload failed: %s", u->last_error);
 	else
@@ -501,23 +508,14 @@ upload_fail(struct uploader *u, long status)
 	delay = backoff_scale(backoff_delay_ms(u->attempt, upload_rand01(u)),
 	    u->scale_pct);
 	u->attempt++;
-	u->reason = UPLOAD_R_BACKOFF;
-	u->next_ms = timing_wall_ms() + (int64_t)delay;
-	u->state = UPLOAD_BACKOFF;
-	upload_save_state(u, 0);
-	upload_arm_retry(u);
-	u->drain_sent = u->drain_rejected = 0;
-	upload_notify(u, "failed", status, u->last_error);
+	upload_wait(u, UPLOAD_R_BACKOFF, delay, "failed", status);
 }
 
-/* The server asked for quiet: unclaim and pause until next_ms. */
+/* The server asked for quiet: unclaim and pause for ms. */
 static void
 upload_pause(struct uploader *u, enum upload_reason why, uint64_t ms,
     long status)
 {
-	upload_unclaim(u);
-	upload_release(u);
-	u->failures++;
 	/* Log the first pause of a run; repeats only at debug. */
 	if (u->reason != why)
 		log_warnx("upload paused for %" PRIu64 " ms: %s", ms,
@@ -529,13 +527,7 @@ upload_pause(struct uploader *u, enum upload_reason why, uint64_t ms,
 		u->attempt = 0;
 	else
 		u->attempt++;
-	u->reason = why;
-	u->next_ms = timing_wall_ms() + (int64_t)ms;
-	u->state = UPLOAD_PAUSED;
-	upload_save_state(u, 0);
-	upload_arm_retry(u);
-	u->drain_sent = u->drain_rejected = 0;
-	upload_notify(u, "paused", status, u->last_error);
+	upload_wait(u, why, ms, "paused", status);
 }
 
 /* Success, 400 or 413 ended this segment: the schedule is clean again. */

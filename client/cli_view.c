@@ -42,6 +42,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "config.h"
+#include "fsio.h"
 #include "port.h"
 
 extern char **environ;
@@ -155,29 +156,11 @@ h_lit(struct html *h, const char *s)
 		h->err = 1;
 }
 
-static void
-h_fmt(struct html *h, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
 /* printf for numbers and literals of this file; never for values. */
-static void
-h_fmt(struct html *h, const char *fmt, ...)
-{
-	va_list	ap;
-	int	n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || buf_reserve(&h->b, (size_t)n + 1) == -1) {
-		h->err = 1;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(h->b.data + h->b.len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	h->b.len += (size_t)n;
-}
+#define h_fmt(h, ...)	do {						\
+	if (buf_printf(&(h)->b, __VA_ARGS__) == -1)			\
+		(h)->err = 1;						\
+} while (0)
 
 /* Length of a valid, displayable UTF-8 sequence at s[0..n), or 0. */
 static size_t
@@ -639,7 +622,7 @@ view_scan_queue(struct view *v)
 	uint64_t	 before;
 	char		**names = NULL, **nn, *s, *p, *e, *nl, cause[512];
 	size_t		 n = 0, cap = 0, i, len;
-	int		 dfd, fd, k, big;
+	int		 dfd, k, big;
 
 	if (lstat(v->p->queue, &st) == -1 && errno == ENOENT)
 		return;
@@ -654,8 +637,7 @@ view_scan_queue(struct view *v)
 	queue_close(q);
 	dfd = open(v->p->queue, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC);
-	if (dfd == -1 || (fd = dup(dfd)) == -1 ||
-	    (d = fdopendir(fd)) == NULL) {
+	if (dfd == -1 || (d = fsio_opendir(dfd)) == NULL) {
 		snprintf(v->qerr, sizeof v->qerr, "cannot read the queue: %s",
 		    strerror(errno));
 		if (dfd != -1)
@@ -756,7 +738,7 @@ view_scan_export(struct view *v)
 	DIR		*d;
 	struct dirent	*de;
 	size_t		 len, i;
-	int		 dfd, fd, big, k;
+	int		 dfd, big, k;
 	FILE		*fp;
 
 	if ((fp = fopen(v->p->settings, "re")) != NULL) {
@@ -771,9 +753,7 @@ view_scan_export(struct view *v)
 	if ((dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) == -1)
 		return;
-	if ((fd = dup(dfd)) == -1 || (d = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			close(fd);
+	if ((d = fsio_opendir(dfd)) == NULL) {
 		close(dfd);
 		return;
 	}

@@ -359,12 +359,30 @@ check_str(struct atc_event *ev, const struct rec_field *f, const char *s,
 	}
 }
 
+/* Field k's value buffer, emptied for a new value. */
+static struct buf *
+empty(struct buf *b)
+{
+	b->len = 0;
+	return b;
+}
+
+/* The buf_* call that wrote b returned r: ATC_OK, or b emptied again. */
+static enum atc_err
+stored(struct buf *b, int r)
+{
+	if (r == -1) {
+		b->len = 0;
+		return ATC_E_NOMEM;
+	}
+	return ATC_OK;
+}
+
 /* Set a string, uuid, enum or identifier field. */
 enum atc_err
 atc_event_str(struct atc_event *ev, const char *field, const char *value)
 {
 	struct rec_field	 f;
-	struct buf		*b;
 	char			 lower[37];
 	unsigned		 k;
 	size_t			 i, n;
@@ -387,13 +405,7 @@ atc_event_str(struct atc_event *ev, const char *field, const char *value)
 	}
 	if ((e = check_str(ev, &f, value, n)) != ATC_OK)
 		return e;
-	b = &ev->val[k];
-	b->len = 0;
-	if (buf_json_str(b, value, n) == -1) {
-		b->len = 0;
-		return ATC_E_NOMEM;
-	}
-	return ATC_OK;
+	return stored(&ev->val[k], buf_json_str(empty(&ev->val[k]), value, n));
 }
 
 /* Set an unsigned integer field. */
@@ -401,7 +413,6 @@ enum atc_err
 atc_event_uint(struct atc_event *ev, const char *field, uint64_t value)
 {
 	struct rec_field	 f;
-	struct buf		*b;
 	unsigned		 k;
 	enum atc_err		 e;
 
@@ -411,13 +422,8 @@ atc_event_uint(struct atc_event *ev, const char *field, uint64_t value)
 	if ((f.kind == REC_K_U32 && value > UINT32_MAX) ||
 	    value > (uint64_t)INT64_MAX)
 		return refuse(ev, "bad_value", &f);
-	b = &ev->val[k];
-	b->len = 0;
-	if (buf_printf(b, "%llu", (unsigned long long)value) == -1) {
-		b->len = 0;
-		return ATC_E_NOMEM;
-	}
-	return ATC_OK;
+	return stored(&ev->val[k], buf_printf(empty(&ev->val[k]), "%llu",
+	    (unsigned long long)value));
 }
 
 /* Set a boolean field. */
@@ -425,19 +431,13 @@ enum atc_err
 atc_event_bool(struct atc_event *ev, const char *field, int value)
 {
 	struct rec_field	 f;
-	struct buf		*b;
 	unsigned		 k;
 	enum atc_err		 e;
 
 	if ((e = lookup(ev, field, 1u << REC_K_BOOL, &k, &f)) != ATC_OK)
 		return e;
-	b = &ev->val[k];
-	b->len = 0;
-	if (buf_puts(b, value ? "true" : "false") == -1) {
-		b->len = 0;
-		return ATC_E_NOMEM;
-	}
-	return ATC_OK;
+	return stored(&ev->val[k], buf_puts(empty(&ev->val[k]), value ?
+	    "true" : "false"));
 }
 
 /* Set an array-of-strings field. */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fsio.h"
+#include "paths.h"
 #include "repo.h"
 
 #define REPO_PATH_MAX	4096	/* longest path we build */
@@ -252,7 +253,7 @@ trim(char *s)
 static int
 resolve(char *out, size_t outlen, const char *base, const char *rel)
 {
-	size_t	bn, rn = strlen(rel);
+	size_t	rn = strlen(rel);
 
 	if (rel[0] == '/') {
 		if (rn >= outlen)
@@ -260,13 +261,7 @@ resolve(char *out, size_t outlen, const char *base, const char *rel)
 		memcpy(out, rel, rn + 1);
 		return 0;
 	}
-	bn = strlen(base);
-	if (bn + 1 + rn >= outlen)
-		return -1;
-	memmove(out, base, bn);
-	out[bn] = '/';
-	memcpy(out + bn + 1, rel, rn + 1);
-	return 0;
+	return paths_join(out, outlen, base, strlen(base), rel);
 }
 
 /*

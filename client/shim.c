@@ -1122,17 +1122,24 @@ do_flush(struct atc *h, unsigned timeout_ms, int final)
 	return h->st.lost > lost || sync_err ? ATC_E_IO : ATC_OK;
 }
 
+/* The envelope changed: render it again (or at the next emit). */
+static enum atc_err
+rerender(struct atc *h)
+{
+	h->need_render = 1;
+	if (env_render(&h->env) == -1)
+		return ATC_E_NOMEM;
+	h->need_render = 0;
+	return ATC_OK;
+}
+
 /* Apply an envelope string setter and re-render. */
 static enum atc_err
 set_field(struct atc *h, char **field, const char *value)
 {
 	if (env_set(field, value) == -1)
 		return errno == ENOMEM ? ATC_E_NOMEM : ATC_E_INVAL;
-	h->need_render = 1;
-	if (env_render(&h->env) == -1)
-		return ATC_E_NOMEM;
-	h->need_render = 0;
-	return ATC_OK;
+	return rerender(h);
 }
 
 static enum atc_err
@@ -1171,11 +1178,7 @@ set_session(struct atc *h, const char *sid)
 		h->env.session_id[i] = (char)(sid[i] >= 'A' && sid[i] <= 'F' ?
 		    sid[i] - 'A' + 'a' : sid[i]);
 	h->env.session_id[UUID_STR_LEN - 1] = '\0';
-	h->need_render = 1;
-	if (env_render(&h->env) == -1)
-		return ATC_E_NOMEM;
-	h->need_render = 0;
-	return ATC_OK;
+	return rerender(h);
 }
 
 /* Fill the enabled handle from the options; ATC_OK or an error. */
@@ -1221,8 +1224,7 @@ handle_free(struct atc *h)
 {
 	unsigned	i;
 
-	if (h->fd != -1)
-		close(h->fd);
+	conn_close(h);
 	if (h->q != NULL) {
 		fb_finish_deferred(h);
 		queue_set_roller(h->q, NULL, NULL);
@@ -1422,11 +1424,7 @@ set_counters(struct atc *h, int64_t turn, int64_t round, int64_t request)
 	h->env.turn = turn < 0 ? -1 : turn;
 	h->env.round = round < 0 ? -1 : round;
 	h->env.request = request < 0 ? -1 : request;
-	h->need_render = 1;
-	if (env_render(&h->env) == -1)
-		return ATC_E_NOMEM;
-	h->need_render = 0;
-	return ATC_OK;
+	return rerender(h);
 }
 
 /* Set the turn counters (negative: absent). */

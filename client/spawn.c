@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "fsio.h"
+#include "paths.h"
 #include "port.h"
 #include "sock.h"
 #include "spawn.h"
@@ -45,20 +46,6 @@ executable(const char *path)
 	    access(path, X_OK) == 0;
 }
 
-/* out = dir + "/" + name when it fits. */
-static int
-join(char *out, size_t outlen, const char *dir, size_t dlen, const char *name)
-{
-	size_t	nlen = strlen(name);
-
-	if (dlen + 1 + nlen >= outlen)
-		return -1;
-	memmove(out, dir, dlen);
-	out[dlen] = '/';
-	memcpy(out + dlen + 1, name, nlen + 1);
-	return 0;
-}
-
 /* Find name in the absolute directories of $PATH. */
 static int
 path_search(const char *name, char *out, size_t outlen)
@@ -69,7 +56,7 @@ path_search(const char *name, char *out, size_t outlen)
 		if ((colon = strchr(p, ':')) == NULL)
 			colon = p + strlen(p);
 		/* Empty and relative entries would make us depend on cwd. */
-		if (*p == '/' && join(out, outlen, p, (size_t)(colon - p),
+		if (*p == '/' && paths_join(out, outlen, p, (size_t)(colon - p),
 		    name) == 0 && executable(out))
 			return 0;
 		if (*colon == '\0')
@@ -102,7 +89,7 @@ spawn_program(char *out, size_t outlen)
 		return path_search(env, out, outlen);
 	if (port_self_exe(self, sizeof(self)) == 0) {
 		if ((slash = strrchr(self, '/')) != NULL &&
-		    join(out, outlen, self, (size_t)(slash - self),
+		    paths_join(out, outlen, self, (size_t)(slash - self),
 		    SPAWN_PROGRAM) == 0 && executable(out))
 			return 0;
 	}

@@ -43,6 +43,7 @@
 #include "buf.h"
 #include "fsio.h"
 #include "config.h"
+#include "frame.h"
 #include "paths.h"
 #include "port.h"
 
@@ -238,18 +239,6 @@ put(char *out, size_t outlen, size_t *n, int *toolong, int c)
 	out[*n] = '\0';
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static void
 put_utf8(char *out, size_t outlen, size_t *n, int *toolong, unsigned long u)
 {
@@ -293,7 +282,7 @@ scan_escape(struct scan *sc, char *out, size_t outlen, size_t *n,
 		digits = c == 'u' ? 4 : 8;
 		u = 0;
 		for (i = 0; i < digits; i++) {
-			if ((h = hexval(peek(sc, 0))) == -1) {
+			if ((h = frame_hexval(peek(sc, 0))) == -1) {
 				scan_error(sc, "invalid unicode escape");
 				return -1;
 			}
@@ -594,11 +583,32 @@ scan_scalar(struct scan *sc, struct found *v)
 	return 0;
 }
 
+/*
+ * After an element of an array or an inline table: 1 when a ',' says
+ * another follows, 0 at the closing byte, -1 (an error) otherwise.
+ */
+static int
+scan_next(struct scan *sc, int close, const char *what)
+{
+	skip_ws_nl(sc);
+	if (peek(sc, 0) == ',') {
+		sc->pos++;
+		return 1;
+	}
+	if (peek(sc, 0) == close) {
+		sc->pos++;
+		return 0;
+	}
+	scan_error(sc, what);
+	return -1;
+}
+
 static int
 scan_array(struct scan *sc, int depth)
 {
 	static const struct kpath none = { .odd = 1 };	/* never ours */
 	struct found	v;
+	int		r;
 
 	sc->pos++;
 	for (;;) {
@@ -613,17 +623,9 @@ scan_array(struct scan *sc, int depth)
 		}
 		if (scan_value(sc, &none, depth + 1, &v) == -1)
 			return -1;
-		skip_ws_nl(sc);
-		if (peek(sc, 0) == ',') {
-			sc->pos++;
-			continue;
-		}
-		if (peek(sc, 0) == ']') {
-			sc->pos++;
-			return 0;
-		}
-		scan_error(sc, "expected ',' or ']' in array");
-		return -1;
+		if ((r = scan_next(sc, ']', "expected ',' or ']' in array")) !=
+		    1)
+			return r;
 	}
 }
 
@@ -633,6 +635,7 @@ scan_inline(struct scan *sc, const struct kpath *prefix, int depth)
 {
 	struct kpath	key, full;
 	struct found	v;
+	int		r;
 
 	sc->pos++;
 	skip_ws_nl(sc);
@@ -655,17 +658,9 @@ scan_inline(struct scan *sc, const struct kpath *prefix, int depth)
 			return -1;
 		if (note_key(sc, &full, NULL, &v) == -1)
 			return -1;
-		skip_ws_nl(sc);
-		if (peek(sc, 0) == ',') {
-			sc->pos++;
-			continue;
-		}
-		if (peek(sc, 0) == '}') {
-			sc->pos++;
-			return 0;
-		}
-		scan_error(sc, "expected ',' or '}' in inline table");
-		return -1;
+		if ((r = scan_next(sc, '}', "expected ',' or '}' in inline"
+		    " table")) != 1)
+			return r;
 	}
 }
 
@@ -1429,16 +1424,14 @@ clean_stale_temps(const char *target)
 	const char	*base;
 	struct dirent	*de;
 	DIR		*d;
-	int		 dfd, fd;
+	int		 dfd;
 
 	base = strrchr(target, '/') != NULL ? strrchr(target, '/') + 1 :
 	    target;
 	dir_of(target, dir, sizeof(dir));
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return;
-	if ((fd = dup(dfd)) == -1 || (d = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			close(fd);
+	if ((d = fsio_opendir(dfd)) == NULL) {
 		close(dfd);
 		return;
 	}

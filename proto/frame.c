@@ -110,3 +110,16 @@ frame_is_control(const unsigned char *p, size_t n)
 {
 	return n >= 6 && memcmp(p, "{\"op\":", 6) == 0;
 }
+
+/* The value of the hex digit c, or -1. */
+int
+frame_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

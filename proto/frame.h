@@ -42,4 +42,6 @@ int	frame_is_control(const unsigned char *p, size_t n);
 
 /* Validate UTF-8 (RFC 3629: no overlongs, surrogates, > U+10FFFF). 1 if valid. */
 int	utf8_valid(const unsigned char *p, size_t n);
+/* The value of the hex digit c (0..15), or -1 (for JSON and TOML escapes). */
+int	frame_hexval(int c);
 #endif

@@ -285,3 +285,22 @@ fsio_write_atomic(const char *path, const void *data, size_t len,
 	}
 	return fsio_replace_commit(&r, d);
 }
+
+/* A DIR on a duplicate of dfd (see fsio.h). */
+DIR *
+fsio_opendir(int dfd)
+{
+	DIR	*d;
+	int	 fd, e;
+
+	if ((fd = dup(dfd)) == -1)
+		return NULL;
+	if ((d = fdopendir(fd)) == NULL) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	rewinddir(d);
+	return d;
+}

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <dirent.h>
+
 #include "buf.h"
 
 #define FSIO_PATH_MAX	4096		/* paths these helpers build */
@@ -40,6 +42,12 @@ int	fsio_write_all(int fd, const char *p, size_t n);
  */
 int	fsio_open(int dfd, const char *path, int flags, mode_t mode, int opts);
 
+/*
+ * A DIR for the directory dfd refers to, on a descriptor of its own
+ * (dfd stays the caller's, open, its offset untouched), rewound. NULL
+ * with errno. Free with closedir().
+ */
+DIR	*fsio_opendir(int dfd);
 /*
  * Read all of fd (from its offset to EOF) and append it to out, followed
  * by a NUL that out->len does not count. More than max bytes: EFBIG (a

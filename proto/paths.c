@@ -280,3 +280,18 @@ paths_mkdirs(const char *dir)
 	}
 	return 0;
 }
+
+/* dir[0..dlen) + "/" + name into out when it fits. */
+int
+paths_join(char *out, size_t outlen, const char *dir, size_t dlen,
+    const char *name)
+{
+	size_t	nlen = strlen(name);
+
+	if (dlen + 1 + nlen >= outlen)
+		return -1;
+	memmove(out, dir, dlen);
+	out[dlen] = '/';
+	memcpy(out + dlen + 1, name, nlen + 1);
+	return 0;
+}

@@ -35,6 +35,12 @@ int	paths_init(struct paths *p);
  * errno and a sentence in cause.
  */
 int	paths_check_dir(const char *dir, int create, char *cause, size_t causelen);
+/*
+ * out = the first dlen bytes of dir, "/", name (dir and out may overlap).
+ * 0, or -1 when it does not fit in outlen.
+ */
+int	paths_join(char *out, size_t outlen, const char *dir, size_t dlen,
+	    const char *name);
 /* mkdir -p with mode 0700 for each missing component under an existing base. */
 int	paths_mkdirs(const char *dir);
 #endif

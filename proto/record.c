@@ -56,62 +56,62 @@ enum jtype {
  * the envelope's fields come before F_DSP, the first payload field.
  */
 #define REC_FIELDS(X)							\
-	X(DEVICE_ID, "device_id", FD(K_UUID, 0, 0, NULL))		\
-	X(LAUNCH_ID, "launch_id", FD(K_UUID, 0, 0, NULL))		\
-	X(ACCOUNT_ID, "account_id", FS(K_STR, SH_ACCOUNT, REC_STR_MAX))	\
-	X(SESSION_ID, "session_id", FD(K_UUID, 0, 0, NULL))		\
-	X(TURN, "turn", FD(K_U64, 0, 0, NULL))				\
-	X(ROUND, "round", FD(K_U32, 0, 0, NULL))			\
-	X(REQUEST, "request", FD(K_U64, 0, 0, NULL))			\
-	X(TURN_ID, "turn_id", FS(K_STR, SH_UUIDISH, REC_STR_MAX))	\
-	X(TS, "ts", FD(K_I64, 0, 0, NULL))				\
-	X(SCHEMA_VERSION, "schema_version", FD(K_SCHEMA, 0, 0, NULL))	\
+	X(DEVICE_ID, "device_id", FD(REC_K_UUID, 0, 0, NULL))		\
+	X(LAUNCH_ID, "launch_id", FD(REC_K_UUID, 0, 0, NULL))		\
+	X(ACCOUNT_ID, "account_id", FS(REC_K_STR, SH_ACCOUNT, REC_STR_MAX))	\
+	X(SESSION_ID, "session_id", FD(REC_K_UUID, 0, 0, NULL))		\
+	X(TURN, "turn", FD(REC_K_U64, 0, 0, NULL))				\
+	X(ROUND, "round", FD(REC_K_U32, 0, 0, NULL))			\
+	X(REQUEST, "request", FD(REC_K_U64, 0, 0, NULL))			\
+	X(TURN_ID, "turn_id", FS(REC_K_STR, SH_UUIDISH, REC_STR_MAX))	\
+	X(TS, "ts", FD(REC_K_I64, 0, 0, NULL))				\
+	X(SCHEMA_VERSION, "schema_version", FD(REC_K_SCHEMA, 0, 0, NULL))	\
 	X(APP_VERSION, "app_version",					\
-	    FS(K_STR, SH_SEMVER, REC_STR_MAX))				\
-	X(OS, "os", FD(K_ENUM, 0, 0, os_enum))				\
-	X(ARCH, "arch", FD(K_ENUM, 0, 0, arch_enum))			\
-	X(LOCALE, "locale", FS(K_STR, SH_LOCALE, REC_STR_MAX))		\
-	X(PROVIDER, "provider", FS(K_STR, SH_PROVIDER, REC_STR_MAX))	\
+	    FS(REC_K_STR, SH_SEMVER, REC_STR_MAX))				\
+	X(OS, "os", FD(REC_K_ENUM, 0, 0, os_enum))				\
+	X(ARCH, "arch", FD(REC_K_ENUM, 0, 0, arch_enum))			\
+	X(LOCALE, "locale", FS(REC_K_STR, SH_LOCALE, REC_STR_MAX))		\
+	X(PROVIDER, "provider", FS(REC_K_STR, SH_PROVIDER, REC_STR_MAX))	\
 	X(PROVIDER_HOST, "provider_host",				\
-	    FS(K_STR, SH_PHOST, REC_STR_MAX))				\
-	X(MODEL, "model", FS(K_STR, SH_MODEL, REC_STR_MAX))		\
-	X(REPO_ORIGIN, "repo_origin", FD(K_REPO, 0, 0, NULL))		\
-	X(MODE, "mode", FD(K_ENUM, 0, 0, mode_enum))			\
-	X(SURFACE, "surface", FS(K_STR, SH_SURFACE, REC_STR_MAX))	\
-	X(EVENT_ID, "event_id", FD(K_STR, 0, REC_STR_MAX, NULL))	\
-	X(DSP, "dangerously_skip_permissions", FD(K_BOOL, 0, 0, NULL))	\
-	X(DURATION_MS, "duration_ms", FD(K_U32, 0, 0, NULL))		\
-	X(TOOL_CALLS_COUNT, "tool_calls_count", FD(K_U32, 0, 0, NULL))	\
-	X(INPUT_TOKENS, "input_tokens", FD(K_U32, 0, 0, NULL))		\
-	X(OUTPUT_TOKENS, "output_tokens", FD(K_U32, 0, 0, NULL))	\
-	X(CACHED_TOKENS, "cached_tokens", FD(K_U32, 0, 0, NULL))	\
-	X(HAD_ERROR, "had_error", FD(K_BOOL, 0, 0, NULL))		\
-	X(CONTEXT_WINDOW, "context_window", FD(K_U32, 0, 0, NULL))	\
-	X(SYSTEM_TOKENS, "system_tokens", FD(K_U32, 0, 0, NULL))	\
-	X(TOOL_DEF_TOKENS, "tool_def_tokens", FD(K_U32, 0, 0, NULL))	\
+	    FS(REC_K_STR, SH_PHOST, REC_STR_MAX))				\
+	X(MODEL, "model", FS(REC_K_STR, SH_MODEL, REC_STR_MAX))		\
+	X(REPO_ORIGIN, "repo_origin", FD(REC_K_REPO, 0, 0, NULL))		\
+	X(MODE, "mode", FD(REC_K_ENUM, 0, 0, mode_enum))			\
+	X(SURFACE, "surface", FS(REC_K_STR, SH_SURFACE, REC_STR_MAX))	\
+	X(EVENT_ID, "event_id", FD(REC_K_STR, 0, REC_STR_MAX, NULL))	\
+	X(DSP, "dangerously_skip_permissions", FD(REC_K_BOOL, 0, 0, NULL))	\
+	X(DURATION_MS, "duration_ms", FD(REC_K_U32, 0, 0, NULL))		\
+	X(TOOL_CALLS_COUNT, "tool_calls_count", FD(REC_K_U32, 0, 0, NULL))	\
+	X(INPUT_TOKENS, "input_tokens", FD(REC_K_U32, 0, 0, NULL))		\
+	X(OUTPUT_TOKENS, "output_tokens", FD(REC_K_U32, 0, 0, NULL))	\
+	X(CACHED_TOKENS, "cached_tokens", FD(REC_K_U32, 0, 0, NULL))	\
+	X(HAD_ERROR, "had_error", FD(REC_K_BOOL, 0, 0, NULL))		\
+	X(CONTEXT_WINDOW, "context_window", FD(REC_K_U32, 0, 0, NULL))	\
+	X(SYSTEM_TOKENS, "system_tokens", FD(REC_K_U32, 0, 0, NULL))	\
+	X(TOOL_DEF_TOKENS, "tool_def_tokens", FD(REC_K_U32, 0, 0, NULL))	\
 	X(TOOL_RESULT_TOKENS, "tool_result_tokens",			\
-	    FD(K_U32, 0, 0, NULL))					\
-	X(MESSAGE_TOKENS, "message_tokens", FD(K_U32, 0, 0, NULL))	\
-	X(MESSAGES_COUNT, "messages_count", FD(K_U32, 0, 0, NULL))	\
+	    FD(REC_K_U32, 0, 0, NULL))					\
+	X(MESSAGE_TOKENS, "message_tokens", FD(REC_K_U32, 0, 0, NULL))	\
+	X(MESSAGES_COUNT, "messages_count", FD(REC_K_U32, 0, 0, NULL))	\
 	X(ERROR_KIND, "error_kind",					\
-	    FS(K_IDENT, SH_KIND, REC_IDENT_MAX))			\
+	    FS(REC_K_IDENT, SH_KIND, REC_IDENT_MAX))			\
 	X(ERROR_DATA, "error_data",					\
-	    FD(K_STR, FD_SCRUB | FD_TRUNC, REC_DATA_MAX, NULL))		\
-	X(NAME, "name", FS(K_STR, SH_TOOL, REC_STR_MAX))		\
-	X(SUCCESS, "success", FD(K_BOOL, 0, 0, NULL))			\
-	X(TYPE, "type", FS(K_STR, SH_COMMAND, REC_STR_MAX))		\
-	X(SERVER_NAME, "server_name", FS(K_STR, SH_MCP, REC_STR_MAX))	\
-	X(TRANSPORT, "transport", FD(K_ENUM, 0, 0, transport_enum))	\
+	    FD(REC_K_STR, FD_SCRUB | FD_TRUNC, REC_DATA_MAX, NULL))		\
+	X(NAME, "name", FS(REC_K_STR, SH_TOOL, REC_STR_MAX))		\
+	X(SUCCESS, "success", FD(REC_K_BOOL, 0, 0, NULL))			\
+	X(TYPE, "type", FS(REC_K_STR, SH_COMMAND, REC_STR_MAX))		\
+	X(SERVER_NAME, "server_name", FS(REC_K_STR, SH_MCP, REC_STR_MAX))	\
+	X(TRANSPORT, "transport", FD(REC_K_ENUM, 0, 0, transport_enum))	\
 	X(INVITE_CODE, "invite_code",					\
-	    FS(K_STR, SH_INVITE, REC_STR_MAX))				\
-	X(INSTALL_UUID, "install_uuid", FD(K_UUID, 0, 0, NULL))		\
+	    FS(REC_K_STR, SH_INVITE, REC_STR_MAX))				\
+	X(INSTALL_UUID, "install_uuid", FD(REC_K_UUID, 0, 0, NULL))		\
 	X(LOCATION, "location",						\
-	    FD(K_STR, FD_SCRUB | FD_TRUNC, REC_LOC_MAX, NULL))		\
+	    FD(REC_K_STR, FD_SCRUB | FD_TRUNC, REC_LOC_MAX, NULL))		\
 	X(MESSAGE_HEAD, "message_head",					\
-	    FD(K_STR, FD_SCRUB | FD_TRUNC | FD_CHARS, REC_HEAD_CHARS, NULL))	\
-	X(THREAD, "thread", FD(K_STR, FD_SCRUB, REC_STR_MAX, NULL))	\
+	    FD(REC_K_STR, FD_SCRUB | FD_TRUNC | FD_CHARS, REC_HEAD_CHARS, NULL))	\
+	X(THREAD, "thread", FD(REC_K_STR, FD_SCRUB, REC_STR_MAX, NULL))	\
 	X(BACKTRACE, "backtrace_top_5",					\
-	    FD(K_STRARR, FD_SCRUB | FD_TRUNC, REC_BT_LINE_MAX, NULL))
+	    FD(REC_K_STRARR, FD_SCRUB | FD_TRUNC, REC_BT_LINE_MAX, NULL))
 
 /* Field ids: F_DEVICE_ID ... F_BACKTRACE (REC_FIELDS), then their count. */
 enum fid {
@@ -122,20 +122,7 @@ enum fid {
 };
 #define B(f)	(UINT64_C(1) << (f))
 
-/* What a field's value must be. */
-enum kind {
-	K_STR,		/* string, bounded by max */
-	K_UUID,		/* lowercase hyphenated UUID string */
-	K_U32,
-	K_U64,
-	K_I64,
-	K_SCHEMA,	/* the integer 1 */
-	K_BOOL,
-	K_ENUM,		/* string from enumv */
-	K_IDENT,	/* [a-z0-9_]{1,64} */
-	K_REPO,		/* {"host": enum, "has_git": bool} */
-	K_STRARR	/* array of at most REC_BT_MAX strings */
-};
+/* What a field's value must be: enum rec_kind (record.h), REC_K_*. */
 
 #define FD_SCRUB	0x01	/* free text: run the scrubber */
 #define FD_TRUNC	0x02	/* over max: truncate instead of too_long */
@@ -148,7 +135,7 @@ struct fdef {
 	unsigned char		 flags;
 	unsigned char		 shape;	/* enum shape (proto/shape.h) */
 	unsigned short		 max;
-	const char *const	*enumv;	/* K_ENUM: NULL-terminated */
+	const char *const	*enumv;	/* REC_K_ENUM: NULL-terminated */
 };
 #define FDEF(n, ...)		{ n, sizeof(n) - 1, __VA_ARGS__ }
 #define FD(k, f, m, e)		k, f, SH_NONE, m, e
@@ -176,9 +163,9 @@ static const struct fdef fdefs[F_N] = {
 #undef REC_FIELD_DEF
 };
 
-static const struct fdef llm_error_kind = FDEF("error_kind", FD(K_ENUM, 0, 0,
+static const struct fdef llm_error_kind = FDEF("error_kind", FD(REC_K_ENUM, 0, 0,
     llm_err_enum));
-static const struct fdef plan_type = FDEF("type", FD(K_ENUM, 0, 0,
+static const struct fdef plan_type = FDEF("type", FD(REC_K_ENUM, 0, 0,
     result_enum));
 
 #define ENV_ALLOW	(B(F_N) - 1 - PAY_ALL)
@@ -319,18 +306,6 @@ skip_ws(struct scan *s)
 	}
 }
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Four hex digits at p (caller checked 4 bytes are there). */
 static int
 hex4(const unsigned char *p, unsigned *v)
@@ -339,7 +314,7 @@ hex4(const unsigned char *p, unsigned *v)
 
 	*v = 0;
 	for (i = 0; i < 4; i++) {
-		if ((h = hexval(p[i])) < 0)
+		if ((h = frame_hexval(p[i])) < 0)
 			return -1;
 		*v = (*v << 4) | (unsigned)h;
 	}
@@ -1113,13 +1088,13 @@ check_int(const char *p, size_t n, int kind)
 	if (parse_u64(p, n, &x) == -1)
 		return REC_E_VALUE;
 	switch (kind) {
-	case K_U32:
+	case REC_K_U32:
 		return !neg && x <= UINT32_MAX ? REC_OK : REC_E_VALUE;
-	case K_U64:	/* jansson (queue recovery) stops at int64 */
+	case REC_K_U64:	/* jansson (queue recovery) stops at int64 */
 		return !neg && x <= INT64_MAX ? REC_OK : REC_E_VALUE;
-	case K_SCHEMA:
+	case REC_K_SCHEMA:
 		return !neg && x == 1 ? REC_OK : REC_E_VALUE;
-	default:	/* K_I64 */
+	default:	/* REC_K_I64 */
 		if (neg)
 			return x <= (uint64_t)INT64_MAX + 1 ? REC_OK :
 			    REC_E_VALUE;
@@ -1244,7 +1219,7 @@ shape_check(struct vctx *v, struct rfield *f, const struct fdef *d,
 	return REC_OK;
 }
 
-/* A string field of kind K_STR. */
+/* A string field of kind REC_K_STR. */
 static enum rec_err
 check_str(struct vctx *v, struct rfield *f, const struct fdef *d)
 {
@@ -1394,22 +1369,22 @@ check_field(struct vctx *v, struct rfield *f, const struct fdef *d)
 	enum rec_err	 e;
 
 	switch (d->kind) {
-	case K_STR:
+	case REC_K_STR:
 		if (f->type != JT_STR)
 			return fail_f(v->res, REC_E_TYPE, d);
 		return check_str(v, f, d);
-	case K_UUID:
-	case K_ENUM:
-	case K_IDENT:
+	case REC_K_UUID:
+	case REC_K_ENUM:
+	case REC_K_IDENT:
 		if (f->type != JT_STR)
 			return fail_f(v->res, REC_E_TYPE, d);
 		if (str_get(v, f->val, f->vlen, f->flags & VF_ESC, &p,
 		    &n) == -1)
 			return REC_E_NOMEM;
-		if (d->kind == K_UUID)
+		if (d->kind == REC_K_UUID)
 			return uuid_ok(p, n) ? REC_OK :
 			    fail_f(v->res, REC_E_VALUE, d);
-		if (d->kind == K_ENUM)
+		if (d->kind == REC_K_ENUM)
 			return enum_ok(d->enumv, p, n) ? REC_OK :
 			    fail_f(v->res, REC_E_VALUE, d);
 		if (n > d->max)
@@ -1422,24 +1397,24 @@ check_field(struct vctx *v, struct rfield *f, const struct fdef *d)
 				return fail_f(v->res, REC_E_VALUE, d);
 		}
 		return shape_check(v, f, d, p, n);
-	case K_U32:
-	case K_U64:
-	case K_I64:
-	case K_SCHEMA:
+	case REC_K_U32:
+	case REC_K_U64:
+	case REC_K_I64:
+	case REC_K_SCHEMA:
 		if (f->type != JT_INT)
 			return fail_f(v->res, REC_E_TYPE, d);
 		if ((e = check_int(f->val, f->vlen, d->kind)) != REC_OK)
 			return fail_f(v->res, e, d);
 		return REC_OK;
-	case K_BOOL:
+	case REC_K_BOOL:
 		if (f->type != JT_TRUE && f->type != JT_FALSE)
 			return fail_f(v->res, REC_E_TYPE, d);
 		return REC_OK;
-	case K_REPO:
+	case REC_K_REPO:
 		if (f->type != JT_OBJ)
 			return fail_f(v->res, REC_E_TYPE, d);
 		return check_repo(v, f, d);
-	case K_STRARR:
+	case REC_K_STRARR:
 		if (f->type != JT_ARR)
 			return fail_f(v->res, REC_E_TYPE, d);
 		return check_strarr(v, f, d);
@@ -1651,36 +1626,18 @@ rec_line_ok(const char *line, size_t len)
 
 /* ---- schema access (rec_event_*, rec_envelope_field) ---- */
 
-static enum rec_kind
-kind_pub(unsigned char k)
-{
-	switch (k) {
-	case K_UUID:	return REC_K_UUID;
-	case K_U32:	return REC_K_U32;
-	case K_U64:	return REC_K_U64;
-	case K_I64:	return REC_K_I64;
-	case K_SCHEMA:	return REC_K_SCHEMA;
-	case K_BOOL:	return REC_K_BOOL;
-	case K_ENUM:	return REC_K_ENUM;
-	case K_IDENT:	return REC_K_IDENT;
-	case K_REPO:	return REC_K_REPO;
-	case K_STRARR:	return REC_K_STRARR;
-	default:	return REC_K_STR;
-	}
-}
-
 static void
 field_pub(const struct fdef *d, int required, struct rec_field *f)
 {
 	f->name = d->name;
-	f->kind = kind_pub(d->kind);
+	f->kind = (enum rec_kind)d->kind;
 	f->flags = (d->flags & FD_SCRUB ? REC_FD_SCRUB : 0) |
 	    (d->flags & FD_TRUNC ? REC_FD_TRUNC : 0) |
 	    (d->flags & FD_CHARS ? REC_FD_CHARS : 0) |
 	    (d->shape != SH_NONE ? REC_FD_SHAPE : 0);
 	f->max = d->max;
 	f->enumv = d->enumv;
-	if (d->kind == K_REPO)
+	if (d->kind == REC_K_REPO)
 		f->enumv = host_enum;
 	f->required = required;
 }

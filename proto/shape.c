@@ -516,6 +516,33 @@ tool(const char *p, size_t n)
 	return n - (size_t)(t + 2 - p) <= 64;
 }
 
+/*
+ * What each shape accepts as given: a word of its list, or a value its
+ * function recognises. provider_host may also reduce an unknown host to
+ * its public provider; error_kind outside its list becomes "other".
+ */
+#define RULE_LIST(l)	NULL, l, sizeof l / sizeof l[0]
+static const struct {
+	int			(*fn)(const char *, size_t);
+	const char *const	*list;
+	size_t			 nlist;
+} shape_rules[SH_N] = {
+	[SH_ACCOUNT] = { account, NULL, 0 },
+	[SH_UUIDISH] = { uuid_like, NULL, 0 },
+	[SH_SEMVER] = { semver, NULL, 0 },
+	[SH_LOCALE] = { locale, NULL, 0 },
+	[SH_PROVIDER] = { RULE_LIST(providers) },
+	[SH_PHOST] = { RULE_LIST(provider_hosts) },
+	[SH_MODEL] = { model, NULL, 0 },
+	[SH_SURFACE] = { RULE_LIST(surfaces) },
+	[SH_TOOL] = { tool, NULL, 0 },
+	[SH_COMMAND] = { RULE_LIST(commands) },
+	[SH_MCP] = { RULE_LIST(mcp_servers) },
+	[SH_INVITE] = { invite, NULL, 0 },
+	[SH_KIND] = { RULE_LIST(kinds) },
+};
+#undef RULE_LIST
+
 /* Check p[0..n) against its shape (see shape.h). */
 int
 shape_fix(enum shape sh, const char *p, size_t n, const char **out,
@@ -525,61 +552,24 @@ shape_fix(enum shape sh, const char *p, size_t n, const char **out,
 
 	if (n == sizeof SHAPE_CUSTOM - 1 && memcmp(p, SHAPE_CUSTOM, n) == 0)
 		return 0;	/* already reduced */
-	switch (sh) {
-	case SH_NONE:
+	if (sh == SH_NONE)
 		return 0;
-	case SH_ACCOUNT:
-		ok = account(p, n);
-		break;
-	case SH_UUIDISH:
-		ok = uuid_like(p, n);
-		break;
-	case SH_SEMVER:
-		ok = semver(p, n);
-		break;
-	case SH_LOCALE:
-		ok = locale(p, n);
-		break;
-	case SH_PROVIDER:
-		ok = IN_LIST(providers, p, n, 0);
-		break;
-	case SH_PHOST:
-		if (IN_LIST(provider_hosts, p, n, 0))
-			return 0;
-		if (provider_host(p, n, out, outn))
-			return 1;
-		ok = 0;
-		break;
-	case SH_MODEL:
-		ok = model(p, n);
-		break;
-	case SH_SURFACE:
-		ok = IN_LIST(surfaces, p, n, 0);
-		break;
-	case SH_TOOL:
-		ok = tool(p, n);
-		break;
-	case SH_COMMAND:
-		ok = IN_LIST(commands, p, n, 0);
-		break;
-	case SH_MCP:
-		ok = IN_LIST(mcp_servers, p, n, 0);
-		break;
-	case SH_INVITE:
-		ok = invite(p, n);
-		break;
-	case SH_KIND:
-		if (IN_LIST(kinds, p, n, 0))
-			return 0;
+	if (sh < SH_NONE || sh >= SH_N)
+		goto custom;	/* no such shape: fail closed */
+	if (shape_rules[sh].list != NULL &&
+	    in_list(shape_rules[sh].list, shape_rules[sh].nlist, p, n, 0))
+		return 0;
+	if (sh == SH_PHOST && provider_host(p, n, out, outn))
+		return 1;
+	if (sh == SH_KIND) {
 		*out = SHAPE_KIND_OTHER;
 		*outn = sizeof SHAPE_KIND_OTHER - 1;
 		return 1;
-	default:
-		ok = 0;
-		break;
 	}
+	ok = shape_rules[sh].fn != NULL && shape_rules[sh].fn(p, n);
 	if (ok)
 		return 0;
+custom:
 	*out = SHAPE_CUSTOM;
 	*outn = sizeof SHAPE_CUSTOM - 1;
 	return 1;

@@ -48,8 +48,11 @@ check "it says how to run the real thing" grep -q "The real agent" "$T/run.out"
 	HOME="$T/userhome" "$CLI" emit open_atomcode 2>/dev/null
 	HOME="$T/userhome" "$CLI" flush --wait
 ) >"$T/flush.out" 2>&1
+# "empty": it went out before the flush (on a loaded machine the emit's
+# close may give up waiting for the ack and write a ready segment that the
+# agent's watcher uploads at once); either way the collector has it.
 check "an event from the other terminal reaches the test collector ($(cat "$T/flush.out"))" \
-    sh -c "grep -q '^Upload: ok' '$T/flush.out' && grep -q open_atomcode '$T/b/run-home/collector.log'"
+    sh -c "grep -Eq '^Upload: (ok|empty)' '$T/flush.out' && grep -q open_atomcode '$T/b/run-home/collector.log'"
 check "the user's ~/.atomcode was never touched" test ! -e "$T/userhome/.atomcode"
 agent=$(head -n 1 "$T/b/run-home/telemetry.lock" 2>/dev/null)
 kill -TERM "$RUN_PID"
