@@ -210,7 +210,8 @@ struct agent {
 	int			 reserve_fd[AGENT_FD_RESERVE];
 	uint64_t		 next_conn_id;
 	struct buf		 batch;		/* records of this loop pass */
-	struct batch_ent	*bents;		/* whose each of them is */
+	struct batch_ent	*bents;		/* whose each of them is, in: */
+	struct buf		 bents_buf;
 	unsigned		 bents_cap;
 	size_t			 in_total;	/* bytes allocated for partial frames */
 	unsigned		 batch_events;

@@ -49,6 +49,18 @@ conn_limit(void)
 	return AGENT_MAX_CLIENTS;
 }
 
+/* Free the events conn_new made (those it could make). */
+static void
+conn_free_events(struct conn *c)
+{
+	struct event	*evs[3] = { c->rev, c->wev, c->tev };
+	unsigned	 i;
+
+	for (i = 0; i < 3; i++)
+		if (evs[i] != NULL)
+			event_free(evs[i]);
+}
+
 /*
  * A connection for fd (accepted and checked), read by read_cb (server.c).
  * Takes fd. NULL if out of memory (fd is then the caller's to close).
@@ -64,29 +76,20 @@ conn_new(struct agent *a, int fd, event_callback_fn read_cb)
 	c->id = ++a->next_conn_id;
 	c->last_active_ms = timing_mono_ms();
 	c->fd = fd;
-	if ((c->rev = event_new(a->base, fd, EV_READ | EV_PERSIST, read_cb,
-	    c)) == NULL)
-		goto fail;
-	if ((c->wev = event_new(a->base, fd, EV_WRITE | EV_PERSIST,
-	    conn_write_cb, c)) == NULL)
-		goto fail_rev;
-	if ((c->tev = evtimer_new(a->base, conn_timer_cb, c)) == NULL)
-		goto fail_wev;
-	if (event_add(c->rev, NULL) == -1)
-		goto fail_tev;
+	c->rev = event_new(a->base, fd, EV_READ | EV_PERSIST, read_cb, c);
+	c->wev = event_new(a->base, fd, EV_WRITE | EV_PERSIST, conn_write_cb,
+	    c);
+	c->tev = evtimer_new(a->base, conn_timer_cb, c);
+	if (c->rev == NULL || c->wev == NULL || c->tev == NULL ||
+	    event_add(c->rev, NULL) == -1) {
+		conn_free_events(c);
+		free(c);
+		return NULL;
+	}
 	TAILQ_INSERT_TAIL(&a->conns, c, entry);
 	a->nclients++;
 	event_del(a->idle_ev);		/* not idle while a client is in */
 	return c;
-fail_tev:
-	event_free(c->tev);
-fail_wev:
-	event_free(c->wev);
-fail_rev:
-	event_free(c->rev);
-fail:
-	free(c);
-	return NULL;
 }
 
 /* Queue bytes for a connection; cut it off past CONN_OUT_MAX. */
@@ -222,9 +225,7 @@ conn_free(struct conn *c)
 	if (c->dead)
 		a->ndying--;
 	a->in_total -= c->in.cap;
-	event_free(c->rev);
-	event_free(c->wev);
-	event_free(c->tev);
+	conn_free_events(c);
 	close(c->fd);
 	buf_free(&c->in);
 	buf_free(&c->out);

@@ -534,6 +534,17 @@ ex_unclaim(struct exporter *x)
 	x->claimed = 0;
 }
 
+/* Wait ms before the next attempt, for why (no claim held any more). */
+static void
+ex_wait(struct exporter *x, enum ex_reason why, uint64_t ms)
+{
+	x->reason = why;
+	x->next_ms = ex_now_ms() + (int64_t)ms;
+	x->state = why == EX_R_BACKOFF ? EX_BACKOFF : EX_PAUSED;
+	ex_save_state(x);
+	ex_arm_retry(x);
+}
+
 /* Transport error, 5xx, 408: back off 2, 8, 30, 120, 300 s (jittered). */
 static void
 ex_fail(struct exporter *x)
@@ -548,11 +559,7 @@ ex_fail(struct exporter *x)
 	delay = backoff_scale(backoff_delay_ms(x->attempt, ex_rand01(x)),
 	    x->scale_pct);
 	x->attempt++;
-	x->reason = EX_R_BACKOFF;
-	x->next_ms = ex_now_ms() + (int64_t)delay;
-	x->state = EX_BACKOFF;
-	ex_save_state(x);
-	ex_arm_retry(x);
+	ex_wait(x, EX_R_BACKOFF, delay);
 }
 
 /* The receiver asked for quiet, or refused the request itself. */
@@ -566,11 +573,7 @@ ex_pause(struct exporter *x, enum ex_reason why, uint64_t ms)
 		log_warnx("export paused for %" PRIu64 " ms: %s", ms,
 		    x->last_error);
 	x->attempt = why == EX_R_REFUSED ? 0 : x->attempt + 1;
-	x->reason = why;
-	x->next_ms = ex_now_ms() + (int64_t)ms;
-	x->state = EX_PAUSED;
-	ex_save_state(x);
-	ex_arm_retry(x);
+	ex_wait(x, why, ms);
 }
 
 static void
@@ -596,8 +599,6 @@ ex_write_ready(struct exporter *x, const char *stem, const char *lines,
 {
 	char	 name[QUEUE_NAME_MAX], tmp[QUEUE_NAME_MAX + 8], u[40];
 	uuid_t	 id;
-	size_t	 off = 0;
-	ssize_t	 n;
 	int	 fd, e;
 
 	uuid_generate_random(id);
@@ -611,14 +612,8 @@ ex_write_ready(struct exporter *x, const char *stem, const char *lines,
 	if ((fd = openat(x->edfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
 	    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1)
 		return -1;
-	while (off < len) {
-		if ((n = write(fd, lines + off, len - off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		off += (size_t)n;
-	}
+	if (fsio_write_all(fd, lines, len) == -1)
+		goto fail;
 	if (fsync(fd) == -1 || close(fd) == -1) {
 		fd = -1;
 		goto fail;

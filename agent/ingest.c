@@ -79,21 +79,21 @@ ingest_count_dropped(struct agent *a, const struct rec_result *r)
 	}
 }
 
-/* Room for more batch entries (doubling). 0, or -1 out of memory. */
+/*
+ * Room for more batch entries (a->bents lives in a->bents_buf, grown by
+ * buf_reserve: doubling, overflow-checked). 0, or -1 out of memory.
+ */
 static int
 ingest_grow_bents(struct agent *a)
 {
-	struct batch_ent	*nb;
-	unsigned		 cap = a->bents_cap ? a->bents_cap * 2 :
-	    BATCH_ENTS_MIN;
-	size_t			 n = cap;
+	struct buf	*b = &a->bents_buf;
 
-	/* (reallocarray is missing on macOS: the overflow check by hand.) */
-	if (cap < a->bents_cap || n > SIZE_MAX / sizeof *nb ||
-	    (nb = realloc(a->bents, n * sizeof *nb)) == NULL)
+	b->len = (size_t)a->bents_cap * sizeof *a->bents;
+	if (buf_reserve(b, (a->bents_cap > 0 ? a->bents_cap :
+	    BATCH_ENTS_MIN) * sizeof *a->bents) == -1)
 		return -1;
-	a->bents = nb;
-	a->bents_cap = cap;
+	a->bents = (struct batch_ent *)(void *)b->data;
+	a->bents_cap = (unsigned)((b->cap - 1) / sizeof *a->bents);
 	return 0;
 }
 

@@ -753,7 +753,7 @@ main(int argc, char **argv)
 	event_base_free(a->base);
 	json_decref(a->dropped_fields);
 	buf_free(&a->batch);
-	free(a->bents);
+	buf_free(&a->bents_buf);
 	curl_dl_unload();
 	log_info("stopped");
 	close(a->lock_fd);	/* releases the lifetime lock last */

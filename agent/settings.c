@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -86,12 +87,44 @@ settings_bool(const char *v, int *out)
 	return 0;
 }
 
+/* The whole-number settings: section, key, bounds, field. */
+struct settings_u {
+	const char	*section, *name;
+	unsigned	 min, max;
+	size_t		 off;	/* an unsigned in struct settings */
+};
+#define SU(sec, key, lo, hi, f)	{ sec, key, lo, hi, offsetof(struct settings, f) }
+static const struct settings_u settings_uints[] = {
+	SU("queue", "roll_interval_ms", 10, 3600000, roll_interval_ms),
+	SU("agent", "idle_exit_s", 0, 7 * 86400, idle_exit_s),
+	SU("agent", "stall_timeout_s", 1, 3600, stall_timeout_s),
+	SU("upload", "timeout_s", 1, 600, upload_timeout_s),
+	SU("upload", "connect_timeout_s", 1, 600, upload_connect_timeout_s),
+	SU("upload", "backoff_scale_pct", 1, 1000, backoff_scale_pct),
+	SU("upload", "max_retry_after_s", 1, 86400, max_retry_after_s),
+};
+#undef SU
+
+/* The whole-number setting [section] name, or NULL. */
+static const struct settings_u *
+settings_uint_key(const char *section, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof settings_uints / sizeof settings_uints[0]; i++)
+		if (strcmp(section, settings_uints[i].section) == 0 &&
+		    strcmp(name, settings_uints[i].name) == 0)
+			return &settings_uints[i];
+	return NULL;
+}
+
 static int
 settings_handler(void *arg, const char *section, const char *name,
     const char *value)
 {
 	struct settings_parse	*p = arg;
 	struct settings		*s = p->s;
+	const struct settings_u	*u;
 	int			 l;
 
 #define IS(sec, key) (strcmp(section, sec) == 0 && strcmp(name, key) == 0)
@@ -104,31 +137,14 @@ settings_handler(void *arg, const char *section, const char *name,
 			s->fsync = QUEUE_FSYNC_NEVER;
 		else
 			goto bad;
-	} else if (IS("queue", "roll_interval_ms")) {
-		if (settings_uint(value, 10, 3600000, &s->roll_interval_ms))
-			goto bad;
-	} else if (IS("agent", "idle_exit_s")) {
-		if (settings_uint(value, 0, 7 * 86400, &s->idle_exit_s))
-			goto bad;
-	} else if (IS("agent", "stall_timeout_s")) {
-		if (settings_uint(value, 1, 3600, &s->stall_timeout_s))
+	} else if ((u = settings_uint_key(section, name)) != NULL) {
+		if (settings_uint(value, u->min, u->max, (unsigned *)(void *)
+		    ((char *)s + u->off)))
 			goto bad;
 	} else if (IS("agent", "log_level")) {
 		if ((l = log_level_parse(value)) == -1)
 			goto bad;
 		s->log_level = l;
-	} else if (IS("upload", "timeout_s")) {
-		if (settings_uint(value, 1, 600, &s->upload_timeout_s))
-			goto bad;
-	} else if (IS("upload", "connect_timeout_s")) {
-		if (settings_uint(value, 1, 600, &s->upload_connect_timeout_s))
-			goto bad;
-	} else if (IS("upload", "backoff_scale_pct")) {
-		if (settings_uint(value, 1, 1000, &s->backoff_scale_pct))
-			goto bad;
-	} else if (IS("upload", "max_retry_after_s")) {
-		if (settings_uint(value, 1, 86400, &s->max_retry_after_s))
-			goto bad;
 	} else if (IS("upload", "allow_http")) {
 		if (strcmp(value, "true") == 0)
 			s->allow_http = 1;

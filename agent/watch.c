@@ -384,6 +384,10 @@ watch_start_kernel(struct agent *a)
 static void
 watch_stop_kernel(void)
 {
+	int		*fds[] = { &watch_fd, &watch_dirfd, &watch_homefd,
+	    &watch_cfgfd };
+	unsigned	 i;
+
 	if (watch_ev != NULL) {
 		event_free(watch_ev);
 		watch_ev = NULL;
@@ -392,22 +396,11 @@ watch_stop_kernel(void)
 		event_free(recover_ev);
 		recover_ev = NULL;
 	}
-	if (watch_fd != -1) {
-		close(watch_fd);
-		watch_fd = -1;
-	}
-	if (watch_dirfd != -1) {
-		close(watch_dirfd);
-		watch_dirfd = -1;
-	}
-	if (watch_homefd != -1) {
-		close(watch_homefd);
-		watch_homefd = -1;
-	}
-	if (watch_cfgfd != -1) {
-		close(watch_cfgfd);
-		watch_cfgfd = -1;
-	}
+	for (i = 0; i < sizeof fds / sizeof fds[0]; i++)
+		if (*fds[i] != -1) {
+			close(*fds[i]);
+			*fds[i] = -1;
+		}
 	watch_qwd = watch_hwd = -1;
 }
 

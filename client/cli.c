@@ -397,12 +397,25 @@ cmd_dump(const struct paths *p, int argc, char **argv)
 	return 0;
 }
 
+/* A queue operation returned r: close q, say why it failed. r. */
+static int
+cli_queue_done(struct queue *q, int r, const char *what)
+{
+	int	saved = errno;
+
+	queue_close(q);
+	if (r == -1)
+		fprintf(stderr, "atomcode-telemetry: %s: %s\n", what,
+		    strerror(saved));
+	return r;
+}
+
 static int
 cmd_clear(const struct paths *p)
 {
 	struct queue	*q;
 	unsigned	 removed = 0, skipped = 0;
-	int		 r, saved, running;
+	int		 r, running;
 	json_t		*req;
 
 	/*
@@ -418,14 +431,9 @@ cmd_clear(const struct paths *p)
 	}
 	if (r == -1)
 		return 1;
-	r = queue_clear(q, &removed, &skipped);
-	saved = errno;
-	queue_close(q);
-	if (r == -1) {
-		fprintf(stderr, "atomcode-telemetry: clear: %s\n",
-		    strerror(saved));
+	if (cli_queue_done(q, queue_clear(q, &removed, &skipped), "clear") ==
+	    -1)
 		return 1;
-	}
 	if (skipped > 0)
 		printf("Queue cleared (%u file(s) removed, %u active file(s)"
 		    " skipped).\n", removed, skipped);
@@ -442,7 +450,7 @@ cmd_recover(const struct paths *p)
 {
 	struct queue		*q;
 	struct queue_recovery	 rec;
-	int			 r, saved;
+	int			 r;
 
 	if ((r = cli_queue_open(p, QUEUE_O_NORECOVER, &q)) == 1) {
 		printf("(no legacy telemetry segments)\n");
@@ -451,14 +459,8 @@ cmd_recover(const struct paths *p)
 	if (r == -1)
 		return 1;
 	memset(&rec, 0, sizeof rec);
-	r = queue_recover(q, 1, &rec);
-	saved = errno;
-	queue_close(q);
-	if (r == -1) {
-		fprintf(stderr, "atomcode-telemetry: recover: %s\n",
-		    strerror(saved));
+	if (cli_queue_done(q, queue_recover(q, 1, &rec), "recover") == -1)
 		return 1;
-	}
 	printf("Recovered %u legacy telemetry segment(s).\n",
 	    rec.legacy_promoted);
 	return 0;

@@ -51,9 +51,12 @@ cli_status_gather(const struct paths *p)
 	struct optout		 o;
 	struct queue		*q;
 	struct queue_stats	 st;
+	static const char *const copied[] = { "counters", "upload", "storage",
+	    "export", "redactions_by_kind", "dropped_fields" };
 	json_t			*s, *jq, *ag, *req, *snap, *health;
 	char			 warn[512];
 	long			 lockpid;
+	size_t			 i;
 	int			 running, r, fd;
 
 	/* What this invocation resolves: the library's own view. */
@@ -141,22 +144,11 @@ cli_status_gather(const struct paths *p)
 		}
 		json_object_set(ag, "fsync", json_object_get(snap, "fsync"));
 		json_object_set(ag, "watcher", json_object_get(snap, "watcher"));
-		if (json_object_get(snap, "counters"))
-			json_object_set(s, "counters",
-			    json_object_get(snap, "counters"));
-		if (json_object_get(snap, "upload"))
-			json_object_set(s, "upload",
-			    json_object_get(snap, "upload"));
-		if (json_object_get(snap, "storage"))
-			json_object_set(s, "storage",
-			    json_object_get(snap, "storage"));
-		if (json_object_get(snap, "export"))
-			json_object_set(s, "export",
-			    json_object_get(snap, "export"));
-		json_object_set(s, "redactions_by_kind",
-		    json_object_get(snap, "redactions_by_kind"));
-		json_object_set(s, "dropped_fields",
-		    json_object_get(snap, "dropped_fields"));
+		/* Taken as they are when the agent sends them. */
+		for (i = 0; i < sizeof copied / sizeof copied[0]; i++)
+			if (json_object_get(snap, copied[i]) != NULL)
+				json_object_set(s, copied[i],
+				    json_object_get(snap, copied[i]));
 		json_object_set(jq, "active_events",
 		    json_object_get(json_object_get(snap, "queue"),
 		    "active_events"));

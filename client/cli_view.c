@@ -43,6 +43,7 @@
 #include "cli.h"
 #include "config.h"
 #include "fsio.h"
+#include "frame.h"
 #include "port.h"
 
 extern char **environ;
@@ -166,32 +167,13 @@ h_lit(struct html *h, const char *s)
 static size_t
 view_utf8(const unsigned char *s, size_t n)
 {
-	uint32_t	c;
-	size_t		l, k;
+	unsigned	c;
+	size_t		l;
 
 	if (s[0] < 0x80)
 		return (s[0] < 0x20 && s[0] != '\t' && s[0] != '\n') ||
 		    s[0] == 0x7f ? 0 : 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		l = 2;
-		c = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		l = 3;
-		c = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		l = 4;
-		c = s[0] & 0x07;
-	} else
-		return 0;
-	if (n < l)
-		return 0;
-	for (k = 1; k < l; k++) {
-		if ((s[k] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[k] & 0x3f);
-	}
-	if ((l == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
-	    (l == 4 && (c < 0x10000 || c > 0x10ffff)))
+	if ((l = utf8_decode(s, n, &c)) == 0)
 		return 0;
 	/* C1 controls and bidi overrides would only mislead the reader. */
 	if ((c >= 0x80 && c <= 0x9f) || (c >= 0x202a && c <= 0x202e) ||
@@ -1762,47 +1744,15 @@ view_build(const struct paths *p, unsigned last, struct buf *out)
 
 /* ---- output: a file, an opener, a loopback server ---------------------- */
 
-/* Write data to path atomically, mode 0600, never through a symlink. */
+/*
+ * Write data to path atomically, mode 0600, never through a symlink (a
+ * rename replaces a link at path; it is not followed). A page is cheap to
+ * write again: atomic, not durable.
+ */
 static int
 view_write(const char *path, const char *data, size_t len)
 {
-	char	 tmp[PATHS_MAX + 32];
-	size_t	 off = 0;
-	ssize_t	 n;
-	int	 fd, saved;
-
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path,
-	    (long)getpid()) >= sizeof tmp) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
-	if (fd == -1)
-		return -1;
-	while (off < len) {
-		if ((n = write(fd, data + off, len - off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		off += (size_t)n;
-	}
-	if (close(fd) == -1) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) == -1)
-		goto fail;
-	return 0;
-fail:
-	saved = errno;
-	if (fd != -1)
-		close(fd);
-	unlink(tmp);
-	errno = saved;
-	return -1;
+	return fsio_write_atomic(path, data, len, FSIO_ATOMIC, 0);
 }
 
 /*

@@ -583,6 +583,21 @@ scan_scalar(struct scan *sc, struct found *v)
 	return 0;
 }
 
+/* A key and its '=' (white space after it skipped). 0 or -1. */
+static int
+scan_key_eq(struct scan *sc, struct kpath *key)
+{
+	if (scan_key(sc, key) == -1)
+		return -1;
+	if (peek(sc, 0) != '=') {
+		scan_error(sc, "expected '=' after a key");
+		return -1;
+	}
+	sc->pos++;
+	skip_ws(sc);
+	return 0;
+}
+
 /*
  * After an element of an array or an inline table: 1 when a ',' says
  * another follows, 0 at the closing byte, -1 (an error) otherwise.
@@ -645,14 +660,8 @@ scan_inline(struct scan *sc, const struct kpath *prefix, int depth)
 	}
 	for (;;) {
 		skip_ws_nl(sc);
-		if (scan_key(sc, &key) == -1)
+		if (scan_key_eq(sc, &key) == -1)
 			return -1;
-		if (peek(sc, 0) != '=') {
-			scan_error(sc, "expected '=' after a key");
-			return -1;
-		}
-		sc->pos++;
-		skip_ws(sc);
 		kpath_join(&full, prefix, &key);
 		if (scan_value(sc, &full, depth + 1, &v) == -1)
 			return -1;
@@ -745,14 +754,8 @@ scan_keyval(struct scan *sc)
 	struct found	v;
 	const struct kpath *t;
 
-	if (scan_key(sc, &key) == -1)
+	if (scan_key_eq(sc, &key) == -1)
 		return -1;
-	if (peek(sc, 0) != '=') {
-		scan_error(sc, "expected '=' after a key");
-		return -1;
-	}
-	sc->pos++;
-	skip_ws(sc);
 	t = &sc->table;
 	if (sc->table_aot) {
 		/* keys inside [[x]] are never ours */
@@ -885,6 +888,16 @@ via_inih(struct scan *sc, char *err, size_t errlen)
 	return 0;
 }
 
+/* A key absent or of kind k; else why not in c->error and 0. */
+static int
+kind_ok(struct tconfig *c, const struct found *f, enum vkind k, const char *why)
+{
+	if (!f->present || f->kind == k)
+		return 1;
+	snprintf(c->error, sizeof(c->error), "%s", why);
+	return 0;
+}
+
 /* Apply the values inih dispatched, with TOML type checks. */
 static int
 apply(const struct scan *sc, struct tconfig *c)
@@ -892,24 +905,15 @@ apply(const struct scan *sc, struct tconfig *c)
 	const struct found	*f;
 	const struct sval	*sv;
 
-	f = &sc->f[F_OFFLINE];
-	if (f->present) {
-		if (f->kind != V_STRING) {
-			snprintf(c->error, sizeof(c->error),
-			    "offline_mode: expected a string");
-			return -1;
-		}
+	if (!kind_ok(c, &sc->f[F_OFFLINE], V_STRING,
+	    "offline_mode: expected a string") ||
+	    !kind_ok(c, &sc->f[F_ENABLED], V_BOOL,
+	    "telemetry.enabled: expected true or false"))
+		return -1;
+	if (sc->f[F_OFFLINE].present)
 		c->offline = strcmp(sc->sv[F_OFFLINE].str, "on") == 0;
-	}
-	f = &sc->f[F_ENABLED];
-	if (f->present) {
-		if (f->kind != V_BOOL) {
-			snprintf(c->error, sizeof(c->error),
-			    "telemetry.enabled: expected true or false");
-			return -1;
-		}
-		c->enabled = f->b;
-	}
+	if (sc->f[F_ENABLED].present)
+		c->enabled = sc->f[F_ENABLED].b;
 	f = &sc->f[F_ENDPOINT];
 	sv = &sc->sv[F_ENDPOINT];
 	if (f->present) {
@@ -1193,37 +1197,6 @@ config_warning(const struct tconfig *c, char *out, size_t outlen)
 		    " unless something else turns it off", c->error);
 }
 
-/* 1/true/on, case-insensitive, surrounding whitespace ignored. */
-static int
-env_offline(int *offline)
-{
-	static const char *const on[] = { "1", "true", "on" };
-	static const char *const off[] = { "0", "false", "off", "auto" };
-	const char	*e;
-	size_t		 n, i;
-
-	if ((e = getenv("ATOMCODE_OFFLINE")) == NULL)
-		return 0;
-	while (isspace((unsigned char)*e))
-		e++;
-	n = strlen(e);
-	while (n > 0 && isspace((unsigned char)e[n - 1]))
-		n--;
-	for (i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
-		if (n == strlen(on[i]) && strncasecmp(e, on[i], n) == 0) {
-			*offline = 1;
-			return 1;
-		}
-	}
-	for (i = 0; i < sizeof(off) / sizeof(off[0]); i++) {
-		if (n == strlen(off[i]) && strncasecmp(e, off[i], n) == 0) {
-			*offline = 0;
-			return 1;
-		}
-	}
-	return 0;	/* unrecognised: the config decides */
-}
-
 /* The value of name, trimmed, into v (lower case). 0 if unset or too long. */
 static int
 env_word(const char *name, char *v, size_t vlen)
@@ -1244,6 +1217,32 @@ env_word(const char *name, char *v, size_t vlen)
 		v[i] = (char)tolower((unsigned char)e[i]);
 	v[n] = '\0';
 	return 1;
+}
+
+/* 1/true/on, case-insensitive, surrounding whitespace ignored. */
+static int
+env_offline(int *offline)
+{
+	static const char *const on[] = { "1", "true", "on" };
+	static const char *const off[] = { "0", "false", "off", "auto" };
+	char		 v[16];
+	size_t		 i;
+
+	if (!env_word("ATOMCODE_OFFLINE", v, sizeof(v)))
+		return 0;
+	for (i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
+		if (strcmp(v, on[i]) == 0) {
+			*offline = 1;
+			return 1;
+		}
+	}
+	for (i = 0; i < sizeof(off) / sizeof(off[0]); i++) {
+		if (strcmp(v, off[i]) == 0) {
+			*offline = 0;
+			return 1;
+		}
+	}
+	return 0;	/* unrecognised: the config decides */
 }
 
 /*

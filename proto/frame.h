@@ -44,4 +44,41 @@ int	frame_is_control(const unsigned char *p, size_t n);
 int	utf8_valid(const unsigned char *p, size_t n);
 /* The value of the hex digit c (0..15), or -1 (for JSON and TOML escapes). */
 int	frame_hexval(int c);
+/*
+ * The multibyte UTF-8 sequence at p[0..n): its length (2-4) and its code
+ * point in *cp, or 0 when it is not one (ASCII, overlong, a surrogate,
+ * past U+10FFFF, cut short). Inline: the scrubber calls it per character.
+ */
+static inline size_t
+utf8_decode(const unsigned char *p, size_t n, unsigned *cp)
+{
+	unsigned	 c = p[0], v, min;
+	size_t		 l, k;
+
+	if (c >= 0xc2 && c <= 0xdf) {
+		l = 2;
+		v = c & 0x1f;
+		min = 0x80;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		l = 3;
+		v = c & 0x0f;
+		min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		l = 4;
+		v = c & 0x07;
+		min = 0x10000;
+	} else
+		return 0;
+	if (n < l)
+		return 0;
+	for (k = 1; k < l; k++) {
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+		v = (v << 6) | (p[k] & 0x3f);
+	}
+	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return l;
+}
 #endif

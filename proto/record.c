@@ -217,19 +217,9 @@ static const struct evdef evdefs[] = {
 #define NEVENTS	(sizeof evdefs / sizeof evdefs[0])
 
 static const char *const rec_codes[REC_NERR] = {
-	[REC_OK] = "ok",
-	[REC_E_JSON] = "bad_json",
-	[REC_E_UTF8] = "bad_utf8",
-	[REC_E_NOT_OBJECT] = "not_object",
-	[REC_E_NO_EVENT_ID] = "missing_event_id",
-	[REC_E_UNKNOWN_EVENT] = "unknown_event",
-	[REC_E_MISSING] = "missing_field",
-	[REC_E_TYPE] = "bad_type",
-	[REC_E_VALUE] = "bad_value",
-	[REC_E_TOO_LONG] = "too_long",
-	[REC_E_DUPLICATE] = "duplicate_field",
-	[REC_E_TOO_MANY] = "too_many_fields",
-	[REC_E_NOMEM] = "internal",
+#define REC_ERROR_CODE(id, code)	[id] = code,
+	REC_ERRORS(REC_ERROR_CODE)
+#undef REC_ERROR_CODE
 };
 
 /* One top-level member as found by the scan. */

@@ -19,20 +19,30 @@
 #define REC_MAX_FIELDS	64	/* more top-level fields → REC_E_TOO_MANY */
 #define REC_MAX_DROPPED	8	/* dropped field names reported per record */
 
+/*
+ * The validator's verdicts and their stable codes (the protocol's error
+ * frames, PROTOCOL.md §5): one list, from which enum rec_err and
+ * rec_code() are both made.
+ */
+#define REC_ERRORS(X)							\
+	X(REC_OK, "ok")							\
+	X(REC_E_JSON, "bad_json")	/* not well-formed JSON */	\
+	X(REC_E_UTF8, "bad_utf8")	/* invalid UTF-8 */		\
+	X(REC_E_NOT_OBJECT, "not_object") /* top level not an object */ \
+	X(REC_E_NO_EVENT_ID, "missing_event_id")			\
+	X(REC_E_UNKNOWN_EVENT, "unknown_event")				\
+	X(REC_E_MISSING, "missing_field") /* a required field absent */ \
+	X(REC_E_TYPE, "bad_type")	/* wrong JSON type */		\
+	X(REC_E_VALUE, "bad_value")	/* enum/uuid/range violation */	\
+	X(REC_E_TOO_LONG, "too_long")	/* string/array over its bound */ \
+	X(REC_E_DUPLICATE, "duplicate_field")				\
+	X(REC_E_TOO_MANY, "too_many_fields")				\
+	X(REC_E_NOMEM, "internal")
+
 enum rec_err {
-	REC_OK = 0,
-	REC_E_JSON,		/* "bad_json": not well-formed JSON */
-	REC_E_UTF8,		/* "bad_utf8": invalid UTF-8 */
-	REC_E_NOT_OBJECT,	/* "not_object": top level is not an object */
-	REC_E_NO_EVENT_ID,	/* "missing_event_id" */
-	REC_E_UNKNOWN_EVENT,	/* "unknown_event" */
-	REC_E_MISSING,		/* "missing_field": a required field is absent */
-	REC_E_TYPE,		/* "bad_type": wrong JSON type */
-	REC_E_VALUE,		/* "bad_value": enum/uuid/range violation */
-	REC_E_TOO_LONG,		/* "too_long": string/array over its bound */
-	REC_E_DUPLICATE,	/* "duplicate_field" */
-	REC_E_TOO_MANY,		/* "too_many_fields" */
-	REC_E_NOMEM,		/* "internal" */
+#define REC_ERROR_ID(id, code)	id,
+	REC_ERRORS(REC_ERROR_ID)
+#undef REC_ERROR_ID
 	REC_NERR
 };
 

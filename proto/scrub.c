@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "frame.h"
 #include "scrub.h"
 #include "vocab.h"
 
@@ -144,40 +145,6 @@ pfx(const char *s, size_t n, size_t i, const char *w)
 
 /* ---- UTF-8 ---- */
 
-/* Length (2-4) of the valid sequence at p[0..n), code point in *cp; 0. */
-static size_t
-u8dec(const unsigned char *p, size_t n, unsigned *cp)
-{
-	unsigned	 c = p[0], v, min;
-	size_t		 l, k;
-
-	if (c >= 0xc2 && c <= 0xdf) {
-		l = 2;
-		v = c & 0x1f;
-		min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		l = 3;
-		v = c & 0x0f;
-		min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		l = 4;
-		v = c & 0x07;
-		min = 0x10000;
-	} else
-		return 0;
-	if (n < l)
-		return 0;
-	for (k = 1; k < l; k++) {
-		if ((p[k] & 0xc0) != 0x80)
-			return 0;
-		v = (v << 6) | (p[k] & 0x3f);
-	}
-	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-		return 0;
-	*cp = v;
-	return l;
-}
-
 /* Is code point cp punctuation, a symbol or a space (not part of words)? */
 static int
 u_punct(unsigned cp)
@@ -202,7 +169,7 @@ u_word(const char *s, size_t n, size_t j)
 	unsigned	 cp;
 	size_t		 l;
 
-	if ((l = u8dec((const unsigned char *)s + j, n - j, &cp)) == 0)
+	if ((l = utf8_decode((const unsigned char *)s + j, n - j, &cp)) == 0)
 		return 1;
 	return u_punct(cp) ? 0 : l;
 }
@@ -664,7 +631,7 @@ path_end(const struct sc *x, size_t start, size_t j, int win)
 			continue;
 		}
 		if (c >= 0x80) {
-			l = u8dec((const unsigned char *)s + k, n - k, &cp);
+			l = utf8_decode((const unsigned char *)s + k, n - k, &cp);
 			if (l > 0 && u_punct(cp))
 				break;
 			k += l > 0 ? l : 1;
@@ -1568,7 +1535,7 @@ value_end(const char *s, size_t n, size_t j)
 	while (j < n) {
 		c = (unsigned char)s[j];
 		if (c >= 0x80) {
-			l = u8dec((const unsigned char *)s + j, n - j, &cp);
+			l = utf8_decode((const unsigned char *)s + j, n - j, &cp);
 			if (l > 0 && (cp == 0x3000 || cp == 0xff0c ||
 			    cp == 0x3001 || cp == 0xff1b || cp == 0x3002))
 				break;
@@ -2136,7 +2103,7 @@ scrub_pass(struct sc *x)
 			continue;
 		}
 		if (c >= 0x80) {
-			l = u8dec((const unsigned char *)s + i, n - i, &cp);
+			l = utf8_decode((const unsigned char *)s + i, n - i, &cp);
 			if (l > 0 && u_punct(cp)) {
 				span(x, i, l);
 				i += l;
@@ -2362,7 +2329,7 @@ sep_at(const char *p, size_t n, size_t k)
 
 	if (c < 0x80)
 		return !has(c, C_WORD | C_JOIN);
-	return u8dec((const unsigned char *)p + k, n - k, &cp) > 0 &&
+	return utf8_decode((const unsigned char *)p + k, n - k, &cp) > 0 &&
 	    u_punct(cp);
 }
 
