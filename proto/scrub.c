@@ -149,6 +149,10 @@ pfx(const char *s, size_t n, size_t i, const char *w)
 static int
 u_punct(unsigned cp)
 {
+	/* zero-width and format characters join: "horse\u200bbattery" */
+	if ((cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2060 &&
+	    cp <= 0x2064) || cp == 0xfeff || cp == 0xad)
+		return 0;
 	return (cp >= 0xa0 && cp <= 0xbf) || cp == 0xd7 || cp == 0xf7 ||
 	    (cp >= 0x2000 && cp <= 0x206f) || (cp >= 0x2190 && cp <= 0x23ff) ||
 	    (cp >= 0x2500 && cp <= 0x27bf) || (cp >= 0x2900 && cp <= 0x2bff) ||

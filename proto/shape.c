@@ -295,7 +295,37 @@ semver(const char *p, size_t n)
 	return n <= 64;
 }
 
-/* ll, lll, ll-CC, ll-Scri-CC, ll-419, C, POSIX, "" (as upstream builds). */
+/* ISO 639 language codes a locale may start with. */
+static const char *const languages[] = {
+	"aa", "af", "ak", "am", "an", "ar", "as", "ast", "az", "be", "bg", "bn",
+	"bo", "br", "bs", "ca", "ce", "ckb", "cs", "cv", "cy", "da", "de", "dv",
+	"dz", "ee", "el", "en", "eo", "es", "et", "eu", "fa", "ff", "fi", "fil",
+	"fo", "fr", "fur", "fy", "ga", "gd", "gl", "gu", "gv", "ha", "haw", "he",
+	"hi", "hr", "ht", "hu", "hy", "ia", "id", "ig", "ii", "is", "it", "iu",
+	"ja", "jv", "ka", "kk", "kl", "km", "kn", "ko", "kok", "ks", "ku", "kw",
+	"ky", "la", "lb", "lg", "li", "ln", "lo", "lt", "lv", "mai", "mg", "mi",
+	"mk", "ml", "mn", "mr", "ms", "mt", "my", "nb", "ne", "nl", "nn", "no",
+	"nr", "nso", "oc", "om", "or", "os", "pa", "pl", "ps", "pt", "qu", "rm",
+	"ro", "ru", "rw", "sa", "sc", "sd", "se", "si", "sk", "sl", "so", "sq",
+	"sr", "ss", "st", "sv", "sw", "ta", "te", "tg", "th", "ti", "tk", "tl",
+	"tn", "to", "tr", "ts", "tt", "ug", "uk", "ur", "uz", "ve", "vi", "wa",
+	"wo", "xh", "yi", "yo", "yue", "zh", "zu",
+};
+
+/* Scripts and variants a locale may name (zh-Hans-CN, sr-RS@latin). */
+static const char *const scripts[] = {
+	"Hans", "Hant", "Latn", "Cyrl", "Arab", "Deva", "Beng", "Guru",
+};
+static const char *const variants[] = {
+	"latin", "cyrillic", "euro", "valencia", "devanagari", "iqtelif",
+	"saaho", "abegede",
+};
+
+/*
+ * ll-CC, ll-Scri-CC, ll-419, C, POSIX, "" (as upstream builds it): a
+ * known language, then a script, a region of two capital letters (or
+ * three digits) and a known variant, each optional.
+ */
 static int
 locale(const char *p, size_t n)
 {
@@ -306,19 +336,26 @@ locale(const char *p, size_t n)
 		return 1;
 	while (k < n && is_lower((unsigned char)p[k]))
 		k++;
-	if (k < 2 || k > 3)
+	if (!IN_LIST(languages, p, k, 0))
 		return 0;
-	while (k < n && p[k] == '-') {
-		for (g = ++k; k < n && (is_alpha((unsigned char)p[k]) ||
-		    is_digit((unsigned char)p[k])); k++)
-			;
-		if (k - g < 2 || k - g > 4)
+	if (k + 5 <= n && p[k] == '-' && IN_LIST(scripts, p + k + 1, 4, 0))
+		k += 5;
+	if (k < n && p[k] == '-') {
+		g = ++k;
+		if (n - g >= 2 && p[g] >= 'A' && p[g] <= 'Z' &&
+		    p[g + 1] >= 'A' && p[g + 1] <= 'Z')
+			k += 2;
+		else if (n - g >= 3 && is_digit((unsigned char)p[g]) &&
+		    is_digit((unsigned char)p[g + 1]) &&
+		    is_digit((unsigned char)p[g + 2]))
+			k += 3;
+		else
 			return 0;
 	}
-	if (k < n && p[k] == '@') {	/* sr-RS@latin */
+	if (k < n && p[k] == '@') {
 		for (g = ++k; k < n && is_lower((unsigned char)p[k]); k++)
 			;
-		if (k - g < 2 || k - g > 8)
+		if (!IN_LIST(variants, p + g, k - g, 0))
 			return 0;
 	}
 	return k == n;

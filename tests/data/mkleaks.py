@@ -338,6 +338,15 @@ for i in range(14):
     acct = digits(10)
     add("number", "account %s overdrawn" % acct, [acct])
 
+# --- 9. words joined by zero-width characters, locales ----------------------
+for i in range(8):
+    a, b = R.sample(["tango", "lemon", "viper", "orbit", "maple", "quartz",
+                     "falcon", "harbor", "velvet", "copper"], 2)
+    zw = R.choice(["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"])
+    add("zero-width", "session for %s%s%s expired" % (a, zw, b), [a + zw + b])
+    w = word(2)
+    add("field", "%s-%s" % (w, R.choice(["US", "CN", "DE"])), [w], "locale")
+
 
 def esc(s):
     return (s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")

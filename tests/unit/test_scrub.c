@@ -90,6 +90,9 @@ test_table(void **state)
 	static const struct {
 		const char	*home, *cwd, *in, *out;
 	} cases[] = {
+		/* a zero-width character joins, it does not split a word */
+		{ NULL, NULL, "horse\xe2\x80\x8b" "battery and \xc2\xad" "ok",
+		    "<WORD> and <WORD>" },
 		{ NULL, NULL,
 		    "",
 		    "" },
