@@ -45,7 +45,10 @@ PKGS       = libevent jansson inih libcurl uuid zlib libdeflate
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
-LIB_LIBS   = $(shell pkg-config --libs jansson inih uuid 2>/dev/null)
+# The library reads config.toml with its own scanner: no inih (the CLI
+# reads telemetryd.conf, an INI file, for `view`).
+LIB_LIBS   = $(shell pkg-config --libs jansson uuid 2>/dev/null)
+CLI_LIBS   = $(shell pkg-config --libs jansson inih uuid 2>/dev/null)
 # The agent loads libcurl on demand (agent/curl_dl.c): headers only here.
 AGENT_LIBS = $(shell pkg-config --libs libevent jansson inih uuid libdeflate 2>/dev/null) -ldl
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DATC_VERSION='"$(VERSION)"' -fPIC \
@@ -157,9 +160,9 @@ $(AGENT_A): $(AGENT_OBJ)
 $(AGENTD): $(BUILD)/obj/agent/main.o $(AGENT_A) $(LIB_INT)
 	$(CC) $(CFLAGS) -o $@ $^ $(AGENT_LIBS)
 
-# The CLI uses the library's dependencies only (no libevent, no libcurl).
+# The CLI uses the library's dependencies and inih (no libevent, no libcurl).
 $(CLI): $(CLI_OBJ) $(LIB_INT)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIB_LIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(CLI_LIBS)
 
 $(PCFILE): client/atomcode-telemetry.pc.in Makefile
 	@mkdir -p $(BUILD)

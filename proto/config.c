@@ -7,16 +7,14 @@
  * never change a byte of it other than the one value it was asked to set,
  * never rewrite a file it cannot parse, and never print or exit.
  *
- * How the text reaches inih: inih r55 splits lines of 200
- * bytes or more, keeps `# comment` in values, cuts values at ` ;` even
+ * How the text is read: our own small TOML scanner walks the whole file
+ * (comments, strings with escapes, arrays, inline tables, multi-line
+ * strings, CRLF), checks its structure and records where our three keys
+ * are and their unquoted values. inih is not used here: it splits lines of
+ * 200 bytes or more, keeps `# comment` in values, cuts values at ` ;` even
  * inside quotes and cannot read arrays, inline tables or multi-line
- * strings. So inih never sees the user's text. A small TOML scanner walks
- * the whole file (comments, strings with escapes, arrays, inline tables,
- * multi-line strings, CRLF), checks its structure and records where our
- * keys are; it then hands inih a generated INI text holding only our keys,
- * one short line each, whose values are references ("@N") into a side
- * table of already-unquoted values. Every line inih sees is therefore far
- * below its 200-byte limit and free of `#`, `;` and quotes.
+ * strings, so it cannot read TOML, and the scanner already finds our keys.
+ * (inih reads telemetryd.conf, agent/settings.c, where INI is the format.)
  */
 #include <sys/file.h>
 #include <sys/socket.h>
@@ -38,7 +36,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <ini.h>
 
 #include "buf.h"
 #include "fsio.h"
@@ -80,14 +77,9 @@ struct sval {
 
 enum { F_OFFLINE, F_ENABLED, F_ENDPOINT, F_COUNT };
 
-static const struct {
-	const char	*section;	/* as inih sees it */
-	const char	*name;
-	const char	*dotted;	/* for messages */
-} fkeys[F_COUNT] = {
-	{ "", "offline_mode", "offline_mode" },
-	{ "telemetry", "enabled", "telemetry.enabled" },
-	{ "telemetry", "endpoint", "telemetry.endpoint" },
+/* Our keys, dotted from the top level (for messages). */
+static const char *const fkeys[F_COUNT] = {
+	"offline_mode", "telemetry.enabled", "telemetry.endpoint",
 };
 
 /* A dotted key, decoded part by part. */
@@ -512,7 +504,7 @@ note_key(struct scan *sc, const struct kpath *tbl, const struct kpath *key,
 	if (which == -1)
 		return 0;
 	if (sc->f[which].present) {
-		scan_error(sc, "duplicate key %s", fkeys[which].dotted);
+		scan_error(sc, "duplicate key %s", fkeys[which]);
 		return -1;
 	}
 	sc->f[which] = *v;
@@ -818,76 +810,6 @@ scan_toml(struct scan *sc, const char *s, size_t len)
 	return 0;
 }
 
-/* State shared with the inih callback. */
-struct inictx {
-	struct scan	*sc;
-	int		 seen[F_COUNT];
-	int		 unknown;	/* a line we did not generate: a bug */
-};
-
-static int
-ini_cb(void *user, const char *section, const char *name, const char *value)
-{
-	struct inictx	*x = user;
-	char		*end;
-	long		 idx;
-
-	if (value[0] != '@') {
-		x->unknown = 1;
-		return 1;
-	}
-	errno = 0;
-	idx = strtol(value + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || idx < 0 || idx >= F_COUNT ||
-	    strcmp(section, fkeys[idx].section) != 0 ||
-	    strcmp(name, fkeys[idx].name) != 0) {
-		x->unknown = 1;
-		return 1;
-	}
-	x->seen[idx] = 1;
-	return 1;
-}
-
-/* Build the INI text for our keys and let inih dispatch it. */
-static int
-via_inih(struct scan *sc, char *err, size_t errlen)
-{
-	struct buf	 ini = { NULL, 0, 0 };
-	struct inictx	 x;
-	int		 i, r;
-
-	memset(&x, 0, sizeof(x));
-	x.sc = sc;
-	for (i = 0; i < F_COUNT; i++) {
-		if (!sc->f[i].present)
-			continue;
-		if (buf_printf(&ini, "[%s]\n%s=@%d\n", fkeys[i].section,
-		    fkeys[i].name, i) == -1) {
-			buf_free(&ini);
-			return -1;
-		}
-	}
-	if (ini.data == NULL) {
-		buf_free(&ini);
-		return 0;
-	}
-	r = ini_parse_string(ini.data, ini_cb, &x);
-	buf_free(&ini);
-	if (r != 0 || x.unknown) {
-		snprintf(err, errlen, "internal error: inih rejected line %d",
-		    r);
-		return -1;
-	}
-	for (i = 0; i < F_COUNT; i++) {
-		if (sc->f[i].present && !x.seen[i]) {
-			snprintf(err, errlen, "internal error: inih lost %s",
-			    fkeys[i].dotted);
-			return -1;
-		}
-	}
-	return 0;
-}
-
 /* A key absent or of kind k; else why not in c->error and 0. */
 static int
 kind_ok(struct tconfig *c, const struct found *f, enum vkind k, const char *why)
@@ -898,7 +820,7 @@ kind_ok(struct tconfig *c, const struct found *f, enum vkind k, const char *why)
 	return 0;
 }
 
-/* Apply the values inih dispatched, with TOML type checks. */
+/* Apply the values the scanner found, with TOML type checks. */
 static int
 apply(const struct scan *sc, struct tconfig *c)
 {
@@ -1039,8 +961,6 @@ config_parse(const char *s, size_t len, struct tconfig *c)
 		snprintf(c->error, sizeof(c->error), "%s", sc->err);
 		goto out;
 	}
-	if (via_inih(sc, c->error, sizeof(c->error)) == -1)
-		goto out;
 	if (apply(sc, c) == -1) {
 		config_defaults(c);
 		goto out;

@@ -17,7 +17,7 @@ includedir=$TOP/include
 Name: atomcode-telemetry
 Description: AtomCode telemetry client shim (uninstalled, $BUILD)
 Version: 0.1.0
-Requires.private: jansson inih uuid
+Requires.private: jansson uuid
 Libs: -L\${libdir} -latomcode-telemetry
 Cflags: -I\${includedir}
 PC

@@ -26,6 +26,11 @@ check "libatomcode-telemetry.a defines atc_open and atc_track" \
 nm -D --defined-only "$BUILD/libatomcode-telemetry.so" | awk '{print $3}' |
     grep -v '^__' | sort -u >"$T/dyn"
 check "the .a and the .so export the same atc_* names" cmp "$T/exported" "$T/dyn"
+# config.toml is read by the library's own scanner: inih is the agent's and
+# the CLI's (telemetryd.conf), never a dependency of programs that link us.
+check "the library does not use inih (.a)" sh -c "! nm -u '$A' | grep -q ' ini_'"
+check "the library does not need libinih (.so)" \
+    sh -c "! readelf -d '$BUILD/libatomcode-telemetry.so' | grep NEEDED | grep -q inih"
 
 # A host program defining every former internal name.
 {
@@ -64,7 +69,7 @@ C
 SAN=""
 nm -u "$A" | grep -q ' __asan_' && SAN="-fsanitize=address,undefined"
 [ -z "$SAN" ] && nm -u "$A" | grep -q ' __ubsan_' && SAN="-fsanitize=undefined"
-LIBS="$(pkg-config --libs jansson inih uuid) -lpthread"
+LIBS="$(pkg-config --libs jansson uuid) -lpthread"
 cc $SAN -std=c11 -I"$TOP/include" -o "$T/host-static" "$T/host.c" "$A" $LIBS \
     >"$T/cc1.out" 2>&1
 rc=$?

@@ -1,5 +1,5 @@
 /*
- * test_config.c — config.toml reading (inih pitfalls, the golden file),
+ * test_config.c — config.toml reading (the pitfalls an INI reader has with TOML, the golden file),
  * opt-out precedence with the exact reason strings, endpoint precedence,
  * and the format-preserving enable/disable edit.
  */
