@@ -3,9 +3,10 @@
  * buffer (frames queued, sent as the socket takes them, bounded by
  * CONN_OUT_MAX), the stall timer, closing (marked dead here, freed by the
  * after-pass step, never inside one of its own callbacks), lookup by id,
- * and how many connections the descriptor limit allows. Below every other agent file that talks to clients: it never reads
- * from the socket (server.c does), never interprets a frame, and calls
- * nothing of ingest.c, control.c, server.c or main.c.
+ * and how many connections the descriptor limit allows. Below every other
+ * agent file that talks to clients: it never reads from the socket
+ * (server.c does), never interprets a frame, and calls nothing of
+ * ingest.c, control.c, server.c or main.c.
  */
 #include <sys/resource.h>
 #include <sys/socket.h>

@@ -3,8 +3,9 @@
  * agent with nothing to send does not map libcurl and its TLS stack (about
  * 8 MiB of resident library pages here; see docs/PERFORMANCE.md).
  *
- * Include after <curl/curl.h>: the macros below route the calls upload.c
- * makes through the loaded table. Nothing else in the agent calls libcurl.
+ * Include after <curl/curl.h>: the macros below route the libcurl calls of
+ * curlev.c (the transfers), upload.c and export.c (header lists, error
+ * strings) through the loaded table. Nothing else in the agent calls it.
  */
 #ifndef AGENT_CURL_DL_H
 #define AGENT_CURL_DL_H

@@ -43,6 +43,7 @@
 #include "backoff.h"
 #include "buf.h"
 #include "curl_dl.h"
+#include "curlev.h"
 #include "export.h"
 #include "fsio.h"
 #include "log.h"
@@ -82,12 +83,6 @@ static const char *const ex_reason_names[] = {
 #define EX_T_EVICTED	".evicted"	/* over the caps */
 #define EX_T_SKIP	".skip"		/* derived by the vendor (split) */
 
-struct ex_sock {
-	LIST_ENTRY(ex_sock)	 entry;
-	curl_socket_t		 fd;
-	struct event		*ev;
-};
-
 struct exporter {
 	struct event_base *base;
 	char		*vendor_dir, *dir, *qdir, *state_path;
@@ -100,11 +95,9 @@ struct exporter {
 	struct buf	 cfg_hdrs;	/* configured "Name: value\n" lines */
 	unsigned	 timeout_s, connect_timeout_s, scale_pct, max_ra_s;
 
-	CURLM		*multi;
-	CURL		*easy;
-	struct event	*curl_timer, *retry_timer, *step_ev;
+	struct curlev	 http;		/* the POST in flight (curlev.c) */
+	struct event	*retry_timer, *step_ev;
 	int		 step_pending, step_now;
-	LIST_HEAD(, ex_sock) socks;
 
 	enum ex_state	 state;
 	int		 aborted;
@@ -738,17 +731,19 @@ ex_header_cb(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* Build the request headers and start the POST. */
 static int
-ex_prepare(struct exporter *x)
+ex_post(struct exporter *x)
 {
 	struct curl_slist	*l;
-	CURL			*e = x->easy;
-	CURLcode		 rc = CURLE_OK;
-	unsigned		 t = x->timeout_s, ct = x->connect_timeout_s;
-	const char		*pm;
-	char			*h, *nl;
+	struct curlev_post	 p;
+	char			*h, *nl, err[256];
 
 	x->hdrs = NULL;
+	if (curlev_load(&x->http, err, sizeof err) == -1) {
+		ex_set_error(x, "%s", err);
+		return -1;
+	}
 	for (h = x->cfg_hdrs.data; h != NULL && h < x->cfg_hdrs.data +
 	    x->cfg_hdrs.len; h = nl + 1) {
 		nl = memchr(h, '\n', x->cfg_hdrs.len - (size_t)(h -
@@ -770,131 +765,28 @@ ex_prepare(struct exporter *x)
 	if ((l = curl_slist_append(x->hdrs, "Expect:")) == NULL)
 		goto nomem;
 	x->hdrs = l;
-	if (ct == 0 || ct > t)
-		ct = t;
-	curl_easy_reset(e);
-#define SET(o, v) do { if (rc == CURLE_OK) rc = curl_easy_setopt(e, o, v); } while (0)
-	SET(CURLOPT_URL, x->endpoint);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	SET(CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	SET(CURLOPT_FOLLOWLOCATION, 0L);
-	SET(CURLOPT_POST, 1L);
-	SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->gzlen);
-	SET(CURLOPT_POSTFIELDS, (const char *)x->gz);
-	SET(CURLOPT_HTTPHEADER, x->hdrs);
-	SET(CURLOPT_USERAGENT, x->user_agent);
-	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_TIMEOUT_MS, (long)t * 1000);
-	SET(CURLOPT_CONNECTTIMEOUT_MS, (long)ct * 1000);
-	SET(CURLOPT_WRITEFUNCTION, ex_write_cb);
-	SET(CURLOPT_WRITEDATA, x);
-	SET(CURLOPT_HEADERFUNCTION, ex_header_cb);
-	SET(CURLOPT_HEADERDATA, x);
-	SET(CURLOPT_ERRORBUFFER, x->errbuf);
-	SET(CURLOPT_PRIVATE, x);
-	SET(CURLOPT_SSL_VERIFYPEER, 1L);
-	SET(CURLOPT_SSL_VERIFYHOST, 2L);
-	if (x->ca_file != NULL)
-		SET(CURLOPT_CAINFO, x->ca_file);
-	pm = getenv("ATOMCODE_PROXY_MODE");
-	if (pm != NULL && strcmp(pm, "no_proxy") == 0)
-		SET(CURLOPT_NOPROXY, "*");
-#if LIBCURL_VERSION_NUM >= 0x075700
-	SET(CURLOPT_QUICK_EXIT, 1L);
-#endif
-#undef SET
-	if (rc != CURLE_OK) {
-		ex_set_error(x, "curl setup: %s", curl_easy_strerror(rc));
+	memset(&p, 0, sizeof p);
+	p.url = x->endpoint;
+	p.ca_file = x->ca_file;
+	p.user_agent = x->user_agent;
+	p.body = x->gz;
+	p.bodylen = x->gzlen;
+	p.hdrs = x->hdrs;
+	p.timeout_s = x->timeout_s;
+	p.connect_timeout_s = x->connect_timeout_s;
+	p.write_cb = ex_write_cb;
+	p.write_arg = x;
+	p.header_cb = ex_header_cb;
+	p.header_arg = x;
+	p.errbuf = x->errbuf;
+	if (curlev_post(&x->http, &p, err, sizeof err) == -1) {
+		ex_set_error(x, "%s", err);
 		return -1;
 	}
 	return 0;
 nomem:
 	ex_set_error(x, "request headers: out of memory");
 	return -1;
-}
-
-static void ex_sock_event_cb(evutil_socket_t, short, void *);
-
-static int
-ex_curl_sock_cb(CURL *e, curl_socket_t s, int what, void *userp,
-    void *socketp)
-{
-	struct exporter	*x = userp;
-	struct ex_sock	*es = socketp;
-	short		 kind;
-
-	if (what == CURL_POLL_REMOVE) {
-		if (es != NULL) {
-			LIST_REMOVE(es, entry);
-			event_free(es->ev);
-			free(es);
-			curl_multi_assign(x->multi, s, NULL);
-		}
-		return 0;
-	}
-	kind = EV_PERSIST;
-	if (what & CURL_POLL_IN)
-		kind |= EV_READ;
-	if (what & CURL_POLL_OUT)
-		kind |= EV_WRITE;
-	if (es == NULL) {
-		if ((es = calloc(1, sizeof *es)) == NULL)
-			return -1;
-		es->fd = s;
-		if ((es->ev = event_new(x->base, s, kind, ex_sock_event_cb,
-		    x)) == NULL) {
-			free(es);
-			return -1;
-		}
-		LIST_INSERT_HEAD(&x->socks, es, entry);
-		curl_multi_assign(x->multi, s, es);
-	} else {
-		event_del(es->ev);
-		event_assign(es->ev, x->base, s, kind, ex_sock_event_cb, x);
-	}
-	return event_add(es->ev, NULL) == -1 ? -1 : 0;
-}
-
-/* A 0 ms timeout also goes through libevent: curl is never re-entered. */
-static int
-ex_curl_timer_cb(CURLM *m, long timeout_ms, void *userp)
-{
-	struct exporter	*x = userp;
-	struct timeval	 tv;
-
-	if (timeout_ms < 0) {
-		evtimer_del(x->curl_timer);
-		return 0;
-	}
-	tv.tv_sec = timeout_ms / 1000;
-	tv.tv_usec = (timeout_ms % 1000) * 1000;
-	return evtimer_add(x->curl_timer, &tv) == -1 ? -1 : 0;
-}
-
-static int
-ex_curl_init(struct exporter *x)
-{
-	char	err[256];
-
-	if (x->multi != NULL)
-		return 0;
-	if (curl_dl_load(err, sizeof err) == -1) {
-		ex_set_error(x, "%s", err);
-		return -1;
-	}
-	if ((x->multi = curl_multi_init()) == NULL ||
-	    (x->easy = curl_easy_init()) == NULL) {
-		ex_set_error(x, "cannot initialise libcurl");
-		return -1;
-	}
-	curl_multi_setopt(x->multi, CURLMOPT_SOCKETFUNCTION, ex_curl_sock_cb);
-	curl_multi_setopt(x->multi, CURLMOPT_SOCKETDATA, x);
-	curl_multi_setopt(x->multi, CURLMOPT_TIMERFUNCTION, ex_curl_timer_cb);
-	curl_multi_setopt(x->multi, CURLMOPT_TIMERDATA, x);
-	return 0;
 }
 
 static unsigned
@@ -917,7 +809,6 @@ static void
 ex_start(struct exporter *x)
 {
 	struct otlp_counts	oc;
-	CURLMcode		mc;
 	int			r;
 
 	x->step_now = 0;
@@ -973,18 +864,12 @@ ex_start(struct exporter *x)
 	x->errbuf[0] = '\0';
 	x->retry_after[0] = '\0';
 	x->resp.len = 0;
-	if (ex_curl_init(x) == -1 || ex_prepare(x) == -1) {
+	if (ex_post(x) == -1) {
 		ex_fail(x);
 		return;
 	}
 	x->started_ms = ex_now_ms();
 	x->state = EX_INFLIGHT;
-	if ((mc = curl_multi_add_handle(x->multi, x->easy)) != CURLM_OK) {
-		ex_set_error(x, "curl: %s", curl_multi_strerror(mc));
-		x->state = EX_IDLE;
-		ex_fail(x);
-		return;
-	}
 	log_debug("export: POST %s (%u records, %zu -> %zu bytes)",
 	    x->claim.stem, oc.records, x->body.len, x->gzlen);
 }
@@ -1116,49 +1001,14 @@ ex_finish(struct exporter *x, CURLcode res, long code)
 	ex_fail(x);
 }
 
+/* curlev: the POST ended. */
 static void
-ex_check_info(struct exporter *x)
-{
-	CURLMsg		*msg;
-	CURLcode	 res;
-	long		 code;
-	int		 left;
-
-	while ((msg = curl_multi_info_read(x->multi, &left)) != NULL) {
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		res = msg->data.result;
-		code = 0;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE,
-		    &code);
-		curl_multi_remove_handle(x->multi, msg->easy_handle);
-		if (x->state == EX_INFLIGHT)
-			ex_finish(x, res, code);
-	}
-}
-
-static void
-ex_sock_event_cb(evutil_socket_t fd, short what, void *arg)
+ex_done(void *arg, CURLcode res, long code)
 {
 	struct exporter	*x = arg;
-	int		 action = 0, running;
 
-	if (what & EV_READ)
-		action |= CURL_CSELECT_IN;
-	if (what & EV_WRITE)
-		action |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(x->multi, fd, action, &running);
-	ex_check_info(x);
-}
-
-static void
-ex_curl_timer_event_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct exporter	*x = arg;
-	int		 running;
-
-	curl_multi_socket_action(x->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	ex_check_info(x);
+	if (x->state == EX_INFLIGHT)
+		ex_finish(x, res, code);
 }
 
 static void
@@ -1297,7 +1147,6 @@ export_new(struct event_base *base, const char *vendor_queue, const char *dir,
 	}
 	x->vdfd = x->edfd = -1;
 	x->base = base;
-	LIST_INIT(&x->socks);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	x->rng = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^
 	    ((uint64_t)getpid() << 40) ^ (uint64_t)(uintptr_t)x;
@@ -1322,11 +1171,10 @@ export_new(struct event_base *base, const char *vendor_queue, const char *dir,
 		    x->qdir : x->vendor_dir, strerror(errno));
 		goto fail;
 	}
-	x->curl_timer = evtimer_new(base, ex_curl_timer_event_cb, x);
 	x->retry_timer = evtimer_new(base, ex_retry_cb, x);
 	x->step_ev = event_new(base, -1, 0, ex_step_cb, x);
-	if (x->curl_timer == NULL || x->retry_timer == NULL ||
-	    x->step_ev == NULL) {
+	if (curlev_init(&x->http, base, ex_done, x) == -1 ||
+	    x->retry_timer == NULL || x->step_ev == NULL) {
 		snprintf(cause, causelen, "cannot create events");
 		goto fail;
 	}
@@ -1362,7 +1210,7 @@ export_reconfigure(struct exporter *x, const struct export_config *cfg,
 		ex_save_state(x);
 	}
 	if (was && !x->enabled && x->state == EX_INFLIGHT) {
-		curl_multi_remove_handle(x->multi, x->easy);
+		curlev_cancel(&x->http);
 		ex_unclaim(x);
 		ex_release(x);
 	}
@@ -1470,14 +1318,11 @@ export_abort(struct exporter *x)
 	x->step_pending = 0;
 	if (x->retry_timer != NULL)
 		evtimer_del(x->retry_timer);
-	if (x->multi != NULL && x->state == EX_INFLIGHT) {
-		curl_multi_remove_handle(x->multi, x->easy);
+	if (x->state == EX_INFLIGHT)
 		x->state = EX_IDLE;
-	}
+	curlev_abort(&x->http);
 	ex_unclaim(x);
 	ex_release(x);
-	if (x->curl_timer != NULL)
-		evtimer_del(x->curl_timer);
 	if (!was && x->q != NULL)
 		ex_save_state(x);
 }
@@ -1485,22 +1330,10 @@ export_abort(struct exporter *x)
 void
 export_free(struct exporter *x)
 {
-	struct ex_sock	*es;
-
 	if (x == NULL)
 		return;
 	export_abort(x);
-	if (x->easy != NULL)
-		curl_easy_cleanup(x->easy);
-	if (x->multi != NULL)
-		curl_multi_cleanup(x->multi);
-	while ((es = LIST_FIRST(&x->socks)) != NULL) {
-		LIST_REMOVE(es, entry);
-		event_free(es->ev);
-		free(es);
-	}
-	if (x->curl_timer != NULL)
-		event_free(x->curl_timer);
+	curlev_free(&x->http);
 	if (x->retry_timer != NULL)
 		event_free(x->retry_timer);
 	if (x->step_ev != NULL)

@@ -46,8 +46,9 @@
 #include <libdeflate.h>
 
 #include "backoff.h"
-#include "curl_dl.h"
 #include "buf.h"
+#include "curl_dl.h"
+#include "curlev.h"
 #include "fsio.h"
 #include "log.h"
 #include "queue.h"
@@ -78,7 +79,6 @@ enum upload_state {
 	UPLOAD_DISABLED,
 };
 
-static int	upload_curl_init(struct uploader *);
 static const char *const upload_state_names[] = {
 	"idle", "inflight", "backoff", "paused", "disabled"
 };
@@ -93,14 +93,6 @@ enum upload_reason {
 
 static const char *const upload_reason_names[] = {
 	"", "backoff", "unauthorized", "retry_after"
-};
-
-/* One socket curl asked us to watch. */
-struct upload_sock {
-	LIST_ENTRY(upload_sock)	 entry;
-	struct uploader		*u;
-	curl_socket_t		 fd;
-	struct event		*ev;
 };
 
 /* A pending upload_kick callback. */
@@ -125,14 +117,11 @@ struct uploader {
 	unsigned	 scale_pct;
 	unsigned	 max_ra_s;
 
-	CURLM		*multi;
-	CURL		*easy;		/* reused: keeps TLS sessions */
-	struct event	*curl_timer;	/* CURLMOPT_TIMERFUNCTION */
+	struct curlev	 http;		/* the POST in flight (curlev.c) */
 	struct event	*retry_timer;	/* BACKOFF / PAUSED */
 	struct event	*step_ev;	/* deferred scheduling step */
 	int		 step_pending;
 	int		 step_now;	/* a pending kick had now=1 */
-	LIST_HEAD(, upload_sock) socks;
 
 	enum upload_state state;
 	int		 aborted;
@@ -704,15 +693,17 @@ upload_add_header(struct uploader *u, const char *fmt, ...)
 	return 0;
 }
 
-/* Set every option of the (reset) easy handle for this segment. */
+/* Build this segment's request headers and start its POST. */
 static int
-upload_prepare(struct uploader *u)
+upload_post(struct uploader *u)
 {
-	CURL		*e = u->easy;
-	CURLcode	 rc = CURLE_OK;
-	unsigned	 t = u->timeout_s, ct = u->connect_timeout_s;
-	const char	*pm;
+	struct curlev_post	p;
+	char			err[UPLOAD_ERR_MAX];
 
+	if (curlev_load(&u->http, err, sizeof err) == -1) {
+		upload_set_error(u, "%s", err);
+		return -1;
+	}
 	if (upload_add_header(u, "Content-Type: application/x-ndjson") ||
 	    upload_add_header(u, "Content-Encoding: gzip") ||
 	    upload_add_header(u, "x-atomcode-schema: 1") ||
@@ -725,46 +716,21 @@ upload_prepare(struct uploader *u)
 		upload_set_error(u, "request headers: %s", strerror(errno));
 		return -1;
 	}
-	if (ct == 0 || ct > t)
-		ct = t;
-
-	curl_easy_reset(e);	/* keeps connections, TLS sessions, DNS */
-#define SET(o, v) do { if (rc == CURLE_OK) rc = curl_easy_setopt(e, o, v); } while (0)
-	SET(CURLOPT_URL, u->endpoint);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	SET(CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	SET(CURLOPT_FOLLOWLOCATION, 0L);
-	SET(CURLOPT_POST, 1L);
-	SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)u->gzlen);
-	SET(CURLOPT_POSTFIELDS, (const char *)u->gz);
-	SET(CURLOPT_HTTPHEADER, u->hdrs);
-	SET(CURLOPT_USERAGENT, u->user_agent);
-	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_TIMEOUT_MS, (long)t * 1000);
-	SET(CURLOPT_CONNECTTIMEOUT_MS, (long)ct * 1000);
-	SET(CURLOPT_WRITEFUNCTION, upload_discard_cb);
-	SET(CURLOPT_HEADERFUNCTION, upload_header_cb);
-	SET(CURLOPT_HEADERDATA, u);
-	SET(CURLOPT_ERRORBUFFER, u->errbuf);
-	SET(CURLOPT_PRIVATE, u);
-	SET(CURLOPT_SSL_VERIFYPEER, 1L);
-	SET(CURLOPT_SSL_VERIFYHOST, 2L);
-	if (u->ca_file != NULL)
-		SET(CURLOPT_CAINFO, u->ca_file);
-	pm = getenv("ATOMCODE_PROXY_MODE");
-	if (pm != NULL && strcmp(pm, "no_proxy") == 0)
-		SET(CURLOPT_NOPROXY, "*");
-#if LIBCURL_VERSION_NUM >= 0x075700
-	/* Never wait for a resolver thread on abort (shutdown budget). */
-	SET(CURLOPT_QUICK_EXIT, 1L);
-#endif
-#undef SET
-	if (rc != CURLE_OK) {
-		upload_set_error(u, "curl setup: %s", curl_easy_strerror(rc));
-		errno = EINVAL;
+	memset(&p, 0, sizeof p);
+	p.url = u->endpoint;
+	p.ca_file = u->ca_file;
+	p.user_agent = u->user_agent;
+	p.body = u->gz;
+	p.bodylen = u->gzlen;
+	p.hdrs = u->hdrs;
+	p.timeout_s = u->timeout_s;
+	p.connect_timeout_s = u->connect_timeout_s;
+	p.write_cb = upload_discard_cb;
+	p.header_cb = upload_header_cb;
+	p.header_arg = u;
+	p.errbuf = u->errbuf;
+	if (curlev_post(&u->http, &p, err, sizeof err) == -1) {
+		upload_set_error(u, "%s", err);
 		return -1;
 	}
 	return 0;
@@ -787,7 +753,6 @@ upload_claim(struct uploader *u)
 static void
 upload_start(struct uploader *u)
 {
-	CURLMcode	mc;
 	int		r, rolled = 0;
 
 	u->step_now = 0;
@@ -864,22 +829,12 @@ upload_start(struct uploader *u)
 	}
 	u->errbuf[0] = '\0';
 	u->retry_after[0] = '\0';
-	if (upload_curl_init(u) == -1) {
-		upload_fail(u, 0);
-		return;
-	}
-	if (upload_prepare(u) == -1) {
+	if (upload_post(u) == -1) {
 		upload_fail(u, 0);
 		return;
 	}
 	u->started_ms = timing_wall_ms();
 	u->state = UPLOAD_INFLIGHT;
-	if ((mc = curl_multi_add_handle(u->multi, u->easy)) != CURLM_OK) {
-		upload_set_error(u, "curl: %s", curl_multi_strerror(mc));
-		u->state = UPLOAD_IDLE;
-		upload_fail(u, 0);
-		return;
-	}
 	log_debug("upload: POST %s (%u records, %zu -> %zu bytes)",
 	    u->claim.stem, u->nlines, u->raw.len, u->gzlen);
 }
@@ -986,123 +941,14 @@ upload_finish(struct uploader *u, CURLcode res, long code)
 	upload_fail(u, code);
 }
 
-/* Drain curl's finished transfers. */
+/* curlev: the POST ended. */
 static void
-upload_check_info(struct uploader *u)
-{
-	CURLMsg		*msg;
-	CURLcode	 res;
-	long		 code;
-	int		 left;
-
-	while ((msg = curl_multi_info_read(u->multi, &left)) != NULL) {
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		/* Read everything before remove_handle invalidates msg. */
-		res = msg->data.result;
-		code = 0;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE,
-		    &code);
-		curl_multi_remove_handle(u->multi, msg->easy_handle);
-		if (u->state == UPLOAD_INFLIGHT)
-			upload_finish(u, res, code);
-	}
-}
-
-/* libevent: a socket curl watches is ready. */
-static void
-upload_sock_event_cb(evutil_socket_t fd, short what, void *arg)
+upload_done(void *arg, CURLcode res, long code)
 {
 	struct uploader	*u = arg;
-	int		 action = 0, running;
 
-	if (what & EV_READ)
-		action |= CURL_CSELECT_IN;
-	if (what & EV_WRITE)
-		action |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(u->multi, fd, action, &running);
-	upload_check_info(u);
-}
-
-/* libevent: curl's timeout expired. */
-static void
-upload_curl_timer_event_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct uploader	*u = arg;
-	int		 running;
-
-	(void)fd;
-	(void)what;
-	curl_multi_socket_action(u->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	upload_check_info(u);
-}
-
-/*
- * CURLMOPT_SOCKETFUNCTION: create, update or free one event per socket.
- * Only libevent calls are made here, never libcurl ones (except assign).
- */
-static int
-upload_curl_sock_cb(CURL *e, curl_socket_t s, int what, void *userp,
-    void *socketp)
-{
-	struct uploader		*u = userp;
-	struct upload_sock	*us = socketp;
-	short			 kind;
-
-	(void)e;
-	if (what == CURL_POLL_REMOVE) {
-		if (us != NULL) {
-			LIST_REMOVE(us, entry);
-			event_free(us->ev);
-			free(us);
-			curl_multi_assign(u->multi, s, NULL);
-		}
-		return 0;
-	}
-	kind = EV_PERSIST;
-	if (what & CURL_POLL_IN)
-		kind |= EV_READ;
-	if (what & CURL_POLL_OUT)
-		kind |= EV_WRITE;
-	if (us == NULL) {
-		if ((us = calloc(1, sizeof *us)) == NULL)
-			return -1;
-		us->u = u;
-		us->fd = s;
-		us->ev = event_new(u->base, s, kind, upload_sock_event_cb, u);
-		if (us->ev == NULL) {
-			free(us);
-			return -1;
-		}
-		LIST_INSERT_HEAD(&u->socks, us, entry);
-		curl_multi_assign(u->multi, s, us);
-	} else {
-		event_del(us->ev);
-		event_assign(us->ev, u->base, s, kind, upload_sock_event_cb, u);
-	}
-	if (event_add(us->ev, NULL) == -1)
-		return -1;
-	return 0;
-}
-
-/*
- * CURLMOPT_TIMERFUNCTION: -1 deletes the timer, anything else re-arms it.
- * A 0 ms timeout also goes through libevent, so curl is never re-entered
- * from inside this callback.
- */
-static int
-upload_curl_timer_cb(CURLM *m, long timeout_ms, void *userp)
-{
-	struct uploader	*u = userp;
-	struct timeval	 tv;
-
-	(void)m;
-	if (timeout_ms < 0) {
-		evtimer_del(u->curl_timer);
-		return 0;
-	}
-	tv = timing_tv((uint64_t)timeout_ms);
-	return evtimer_add(u->curl_timer, &tv) == -1 ? -1 : 0;
+	if (u->state == UPLOAD_INFLIGHT)
+		upload_finish(u, res, code);
 }
 
 /* libevent: the backoff/pause timer expired. */
@@ -1235,35 +1081,6 @@ upload_apply_config(struct uploader *u, const struct upload_config *cfg)
 	return 0;
 }
 
-/*
- * Load libcurl and create the handles, once, right before the first POST:
- * an agent with nothing to send never maps libcurl. 0 or -1 (error set).
- */
-static int
-upload_curl_init(struct uploader *u)
-{
-	char	err[256];
-
-	if (u->multi != NULL)
-		return 0;
-	if (curl_dl_load(err, sizeof err) == -1) {
-		upload_set_error(u, "%s", err);
-		return -1;
-	}
-	if ((u->multi = curl_multi_init()) == NULL ||
-	    (u->easy = curl_easy_init()) == NULL) {
-		upload_set_error(u, "cannot initialise libcurl");
-		return -1;
-	}
-	curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION,
-	    upload_curl_sock_cb);
-	curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
-	curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION,
-	    upload_curl_timer_cb);
-	curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
-	return 0;
-}
-
 /* Create the uploader. */
 struct uploader *
 upload_new(struct event_base *base, struct queue *q,
@@ -1279,7 +1096,6 @@ upload_new(struct event_base *base, struct queue *q,
 	u->base = base;
 	u->q = q;
 	u->waiters_tail = &u->waiters;
-	LIST_INIT(&u->socks);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	u->rng = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^
 	    ((uint64_t)getpid() << 40) ^ (uint64_t)(uintptr_t)u;
@@ -1287,15 +1103,14 @@ upload_new(struct event_base *base, struct queue *q,
 		log_warn("%s", __func__);
 		goto fail;
 	}
-	u->curl_timer = evtimer_new(base, upload_curl_timer_event_cb, u);
 	u->retry_timer = evtimer_new(base, upload_retry_cb, u);
 	u->step_ev = event_new(base, -1, 0, upload_step_cb, u);
-	if (u->curl_timer == NULL || u->retry_timer == NULL ||
-	    u->step_ev == NULL) {
+	if (curlev_init(&u->http, base, upload_done, u) == -1 ||
+	    u->retry_timer == NULL || u->step_ev == NULL) {
 		log_warnx("%s: cannot create events", __func__);
 		goto fail;
 	}
-	/* libcurl itself is loaded at the first upload (upload_curl_init). */
+	/* libcurl itself is loaded at the first upload (curlev_post). */
 	u->state = u->enabled ? UPLOAD_IDLE : UPLOAD_DISABLED;
 	upload_load_state(u);
 	if (!u->enabled)
@@ -1312,7 +1127,7 @@ upload_cancel_transfer(struct uploader *u)
 {
 	if (u->state != UPLOAD_INFLIGHT)
 		return;
-	curl_multi_remove_handle(u->multi, u->easy);
+	curlev_cancel(&u->http);
 	upload_unclaim(u);
 	upload_release(u);
 	u->state = UPLOAD_IDLE;
@@ -1457,10 +1272,8 @@ upload_abort(struct uploader *u)
 	u->step_pending = 0;
 	if (u->retry_timer != NULL)
 		evtimer_del(u->retry_timer);
-	if (u->multi != NULL)
-		upload_cancel_transfer(u);
-	if (u->curl_timer != NULL)
-		evtimer_del(u->curl_timer);
+	upload_cancel_transfer(u);
+	curlev_abort(&u->http);
 	if (!was_aborted) {
 		upload_save_state(u, 1);
 		upload_write_health(u);
@@ -1472,22 +1285,10 @@ upload_abort(struct uploader *u)
 void
 upload_free(struct uploader *u)
 {
-	struct upload_sock	*us;
-
 	if (u == NULL)
 		return;
 	upload_abort(u);
-	if (u->easy != NULL)
-		curl_easy_cleanup(u->easy);
-	if (u->multi != NULL)
-		curl_multi_cleanup(u->multi);
-	while ((us = LIST_FIRST(&u->socks)) != NULL) {
-		LIST_REMOVE(us, entry);
-		event_free(us->ev);
-		free(us);
-	}
-	if (u->curl_timer != NULL)
-		event_free(u->curl_timer);
+	curlev_free(&u->http);
 	if (u->retry_timer != NULL)
 		event_free(u->retry_timer);
 	if (u->step_ev != NULL)

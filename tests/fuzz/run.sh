@@ -89,7 +89,8 @@ sources() {
 	record)		echo proto/record.c $FIREWALL proto/frame.c \
 			    proto/buf.c ;;
 	scrub)		echo $FIREWALL proto/frame.c proto/buf.c ;;
-	config)		echo proto/config.c proto/paths.c proto/buf.c proto/fsio.c ;;
+	config)		echo proto/config.c proto/paths.c proto/buf.c proto/fsio.c \
+			    proto/frame.c ;;
 	settings)	echo agent/settings.c agent/export_conf.c agent/log.c proto/fsio.c proto/port.c proto/buf.c ;;
 	queue_line)	echo proto/queue.c proto/fsio.c proto/port.c proto/record.c $FIREWALL \
 			    proto/frame.c proto/buf.c ;;

@@ -1,0 +1,65 @@
+/*
+ * curlev — one HTTP POST at a time through libcurl's multi-socket API on
+ * the agent's libevent loop: the uploader (upload.c) and the OTLP exporter
+ * (export.c) each own one. It keeps one easy handle (connections, TLS
+ * sessions and DNS answers survive between POSTs), one event per socket
+ * curl watches and curl's timer, and reports the end of a transfer through
+ * a callback, called from the loop, never from inside libcurl.
+ *
+ * libcurl is loaded at the first POST (curl_dl.c): an agent with nothing
+ * to send never maps it. Every POST has TLS verification on, no redirects,
+ * http and https only, no signals, and honours ATOMCODE_PROXY_MODE=no_proxy.
+ */
+#ifndef AGENT_CURLEV_H
+#define AGENT_CURLEV_H
+
+#include <sys/queue.h>
+
+#include <stddef.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+/* The transfer ended: curl's result and the HTTP status (0 if none). */
+typedef void	(*curlev_done_cb)(void *, CURLcode, long);
+
+struct curlev_sock;
+
+struct curlev {
+	struct event_base	*base;
+	CURLM			*multi;		/* NULL until the first POST */
+	CURL			*easy;
+	struct event		*timer;		/* CURLMOPT_TIMERFUNCTION */
+	LIST_HEAD(, curlev_sock) socks;
+	int			 busy;		/* a transfer is in the multi */
+	curlev_done_cb		 done;
+	void			*arg;
+};
+
+/* One POST: every pointer must stay valid until the transfer ends. */
+struct curlev_post {
+	const char		*url;
+	const char		*ca_file;	/* NULL: libcurl's default store */
+	const char		*user_agent;
+	const void		*body;
+	size_t			 bodylen;
+	struct curl_slist	*hdrs;
+	unsigned		 timeout_s;	/* whole request */
+	unsigned		 connect_timeout_s; /* 0 or > timeout: timeout */
+	curl_write_callback	 write_cb;	/* the response body */
+	void			*write_arg;
+	curl_write_callback	 header_cb;	/* each response header line */
+	void			*header_arg;
+	char			*errbuf;	/* CURL_ERROR_SIZE bytes */
+};
+
+int	curlev_init(struct curlev *, struct event_base *, curlev_done_cb,
+	    void *);
+int	curlev_load(struct curlev *, char *, size_t);
+int	curlev_post(struct curlev *, const struct curlev_post *, char *,
+	    size_t);
+void	curlev_cancel(struct curlev *);
+void	curlev_abort(struct curlev *);
+void	curlev_free(struct curlev *);
+
+#endif
