@@ -4,7 +4,10 @@
  * (export.c) each own one. It keeps one easy handle (connections, TLS
  * sessions and DNS answers survive between POSTs), one event per socket
  * curl watches and curl's timer, and reports the end of a transfer through
- * a callback, called from the loop, never from inside libcurl.
+ * a callback, called from the loop, never from inside libcurl. It also
+ * holds what every POST of ours has: the gzip body (libdeflate, level 1,
+ * like upstream's flate2 fast()), the final response's Retry-After and
+ * curl's error text.
  *
  * libcurl is loaded at the first POST (curl_dl.c): an agent with nothing
  * to send never maps it. Every POST has TLS verification on, no redirects,
@@ -24,6 +27,9 @@
 typedef void	(*curlev_done_cb)(void *, CURLcode, long);
 
 struct curlev_sock;
+struct libdeflate_compressor;
+
+#define CURLEV_RA_MAX	128	/* longest Retry-After value kept */
 
 struct curlev {
 	struct event_base	*base;
@@ -34,28 +40,35 @@ struct curlev {
 	int			 busy;		/* a transfer is in the multi */
 	curlev_done_cb		 done;
 	void			*arg;
+
+	/* The body (curlev_gzip), kept between POSTs. */
+	struct libdeflate_compressor *gzc;
+	unsigned char		*gz;
+	size_t			 gzlen, gzcap;
+
+	/* The last response. */
+	char			 retry_after[CURLEV_RA_MAX]; /* "" if none */
+	char			 errbuf[CURL_ERROR_SIZE];
 };
 
-/* One POST: every pointer must stay valid until the transfer ends. */
+/* One POST of the gzip body: pointers stay valid until it ends. */
 struct curlev_post {
 	const char		*url;
 	const char		*ca_file;	/* NULL: libcurl's default store */
 	const char		*user_agent;
-	const void		*body;
-	size_t			 bodylen;
 	struct curl_slist	*hdrs;
 	unsigned		 timeout_s;	/* whole request */
 	unsigned		 connect_timeout_s; /* 0 or > timeout: timeout */
-	curl_write_callback	 write_cb;	/* the response body */
+	curl_write_callback	 write_cb;	/* the response body; NULL: drop */
 	void			*write_arg;
-	curl_write_callback	 header_cb;	/* each response header line */
-	void			*header_arg;
-	char			*errbuf;	/* CURL_ERROR_SIZE bytes */
 };
 
 int	curlev_init(struct curlev *, struct event_base *, curlev_done_cb,
 	    void *);
 int	curlev_load(struct curlev *, char *, size_t);
+int	curlev_gzip(struct curlev *, const void *, size_t);
+void	curlev_trim(struct curlev *);
+const char *curlev_error(struct curlev *, CURLcode);
 int	curlev_post(struct curlev *, const struct curlev_post *, char *,
 	    size_t);
 void	curlev_cancel(struct curlev *);

@@ -37,7 +37,6 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 #include <jansson.h>
-#include <libdeflate.h>
 #include <uuid/uuid.h>
 
 #include "backoff.h"
@@ -56,9 +55,7 @@
 #define EX_MAX_BODY		(4 * 1024 * 1024) /* raw segment; bigger: split */
 #define EX_RESP_MAX		(64 * 1024)	/* response body kept (partialSuccess) */
 #define EX_ERR_MAX		256
-#define EX_RA_MAX		128
 #define EX_TIMER_SLACK_MS	20
-#define EX_GZIP_LEVEL		1
 #define EX_STATE_MAX		4096
 #define EX_DEFAULT_TIMEOUT_S	10
 #define EX_DEFAULT_CONNECT_S	5
@@ -107,12 +104,7 @@ struct exporter {
 	int		 claimed;
 	struct buf	 raw, body, resp;
 	unsigned	 nrecords;
-	unsigned char	*gz;
-	size_t		 gzlen, gzcap;
-	struct libdeflate_compressor *gzc;	/* gzip state, kept */
 	struct curl_slist *hdrs;
-	char		 errbuf[CURL_ERROR_SIZE];
-	char		 retry_after[EX_RA_MAX];
 	int64_t		 started_ms;
 
 	/* Schedule (persisted). */
@@ -506,15 +498,13 @@ ex_release(struct exporter *x)
 	curl_slist_free_all(x->hdrs);
 	x->hdrs = NULL;
 	x->raw.len = x->body.len = x->resp.len = 0;
-	x->gzlen = 0;
+	x->http.gzlen = 0;
 	x->nrecords = 0;
 	x->claimed = 0;
 	if (x->body.cap > 4 * EX_MAX_BODY) {
 		buf_free(&x->raw);
 		buf_free(&x->body);
-		free(x->gz);
-		x->gz = NULL;
-		x->gzcap = 0;
+		curlev_trim(&x->http);
 	}
 }
 
@@ -666,34 +656,6 @@ ex_split(struct exporter *x)
 	return 0;
 }
 
-/* gzip body into gz (libdeflate, as the vendor uploader). 0 or -1. */
-static int
-ex_gzip(struct exporter *x)
-{
-	size_t		 bound;
-	unsigned char	*p;
-
-	if (x->gzc == NULL && (x->gzc =
-	    libdeflate_alloc_compressor(EX_GZIP_LEVEL)) == NULL) {
-		errno = ENOMEM;
-		return -1;
-	}
-	bound = libdeflate_gzip_compress_bound(x->gzc, x->body.len);
-	if (bound > x->gzcap) {
-		if ((p = realloc(x->gz, bound)) == NULL)
-			return -1;
-		x->gz = p;
-		x->gzcap = bound;
-	}
-	x->gzlen = libdeflate_gzip_compress(x->gzc, x->body.data, x->body.len,
-	    x->gz, x->gzcap);
-	if (x->gzlen == 0) {
-		errno = EIO;
-		return -1;
-	}
-	return 0;
-}
-
 static size_t
 ex_write_cb(char *p, size_t size, size_t n, void *arg)
 {
@@ -702,32 +664,6 @@ ex_write_cb(char *p, size_t size, size_t n, void *arg)
 
 	if (x->resp.len + len <= EX_RESP_MAX)
 		(void)buf_add(&x->resp, p, len);
-	return len;
-}
-
-static size_t
-ex_header_cb(char *p, size_t size, size_t n, void *arg)
-{
-	struct exporter	*x = arg;
-	size_t		 len = size * n, vlen;
-	const char	*v, *end;
-
-	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0)
-		x->retry_after[0] = '\0';
-	else if (len > 12 && strncasecmp(p, "retry-after:", 12) == 0) {
-		v = p + 12;
-		end = p + len;
-		while (v < end && (*v == ' ' || *v == '\t'))
-			v++;
-		while (end > v && (end[-1] == '\r' || end[-1] == '\n' ||
-		    end[-1] == ' ' || end[-1] == '\t'))
-			end--;
-		vlen = (size_t)(end - v);
-		if (vlen >= sizeof x->retry_after)
-			vlen = 0;
-		memcpy(x->retry_after, v, vlen);
-		x->retry_after[vlen] = '\0';
-	}
 	return len;
 }
 
@@ -769,16 +705,11 @@ ex_post(struct exporter *x)
 	p.url = x->endpoint;
 	p.ca_file = x->ca_file;
 	p.user_agent = x->user_agent;
-	p.body = x->gz;
-	p.bodylen = x->gzlen;
 	p.hdrs = x->hdrs;
 	p.timeout_s = x->timeout_s;
 	p.connect_timeout_s = x->connect_timeout_s;
 	p.write_cb = ex_write_cb;
 	p.write_arg = x;
-	p.header_cb = ex_header_cb;
-	p.header_arg = x;
-	p.errbuf = x->errbuf;
 	if (curlev_post(&x->http, &p, err, sizeof err) == -1) {
 		ex_set_error(x, "%s", err);
 		return -1;
@@ -855,14 +786,12 @@ ex_start(struct exporter *x)
 	}
 	x->body.len = 0;
 	if (otlp_encode(x->raw.data, x->raw.len, ex_now_ms(), ATC_VERSION,
-	    &x->body, &oc) == -1 || ex_gzip(x) == -1) {
+	    &x->body, &oc) == -1 || curlev_gzip(&x->http, x->body.data, x->body.len) == -1) {
 		ex_set_error(x, "cannot encode %s: %s", x->claim.stem,
 		    strerror(errno));
 		ex_fail(x);
 		return;
 	}
-	x->errbuf[0] = '\0';
-	x->retry_after[0] = '\0';
 	x->resp.len = 0;
 	if (ex_post(x) == -1) {
 		ex_fail(x);
@@ -871,7 +800,7 @@ ex_start(struct exporter *x)
 	x->started_ms = ex_now_ms();
 	x->state = EX_INFLIGHT;
 	log_debug("export: POST %s (%u records, %zu -> %zu bytes)",
-	    x->claim.stem, oc.records, x->body.len, x->gzlen);
+	    x->claim.stem, oc.records, x->body.len, x->http.gzlen);
 }
 
 /* Records the receiver said it rejected (partialSuccess), if any. */
@@ -910,8 +839,7 @@ ex_finish(struct exporter *x, CURLcode res, long code)
 	curl_slist_free_all(x->hdrs);
 	x->hdrs = NULL;
 	if (res != CURLE_OK) {
-		ex_set_error(x, "%s", x->errbuf[0] != '\0' ? x->errbuf :
-		    curl_easy_strerror(res));
+		ex_set_error(x, "%s", curlev_error(&x->http, res));
 		ex_fail(x);
 		return;
 	}
@@ -923,7 +851,7 @@ ex_finish(struct exporter *x, CURLcode res, long code)
 		x->segments_posted++;
 		x->events_uploaded += x->nrecords;
 		x->bytes_sent += x->raw.len;
-		x->bytes_compressed += x->gzlen;
+		x->bytes_compressed += x->http.gzlen;
 		x->last_post_ms = now;
 		x->last_error[0] = '\0';
 		if ((rej = ex_rejected(x)) > 0) {
@@ -970,7 +898,7 @@ ex_finish(struct exporter *x, CURLcode res, long code)
 	case 502:
 	case 503:
 	case 504:
-		ra = backoff_parse_retry_after(x->retry_after,
+		ra = backoff_parse_retry_after(x->http.retry_after,
 		    (time_t)(now / 1000));
 		if (ra >= 0) {
 			if (ra > (int64_t)x->max_ra_s)
@@ -1339,12 +1267,9 @@ export_free(struct exporter *x)
 	if (x->step_ev != NULL)
 		event_free(x->step_ev);
 	buf_free(&x->cfg_hdrs);
-	if (x->gzc != NULL)
-		libdeflate_free_compressor(x->gzc);
 	buf_free(&x->raw);
 	buf_free(&x->body);
 	buf_free(&x->resp);
-	free(x->gz);
 	if (x->q != NULL)
 		queue_close(x->q);
 	if (x->edfd != -1)

@@ -43,7 +43,6 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 #include <jansson.h>
-#include <libdeflate.h>
 
 #include "backoff.h"
 #include "buf.h"
@@ -63,12 +62,10 @@
 /* A request must end well before other processes treat our claim as stale. */
 #define UPLOAD_MAX_TIMEOUT_S	(QUEUE_CLAIM_STALE_S - 10)
 #define UPLOAD_MAX_BODY		(4 * 1024 * 1024) /* bigger: split locally */
-#define UPLOAD_RA_MAX		128	/* longest Retry-After value kept */
 #define UPLOAD_ERR_MAX		256	/* last_error text */
 #define UPLOAD_HDR_MAX		(QUEUE_NAME_MAX + 64) /* one request header */
 #define UPLOAD_STATE_MAX	4096	/* the state file is tiny; refuse more */
 #define UPLOAD_TIMER_SLACK_MS	20	/* retry timer early by ≤ this: go */
-#define UPLOAD_GZIP_LEVEL	1	/* fast, like upstream (flate2 fast()) */
 #define UPLOAD_UA_PREFIX	"atomcode-telemetry/"
 
 enum upload_state {
@@ -131,12 +128,7 @@ struct uploader {
 	int		 claimed;
 	struct buf	 raw;		/* the segment as read */
 	unsigned	 nlines;	/* non-blank lines in raw */
-	unsigned char	*gz;
-	size_t		 gzlen, gzcap;
-	struct libdeflate_compressor *gzc;	/* gzip state, kept */
 	struct curl_slist *hdrs;
-	char		 errbuf[CURL_ERROR_SIZE];
-	char		 retry_after[UPLOAD_RA_MAX];
 	int64_t		 started_ms;
 
 	/* The drain in progress and who waits for its end. */
@@ -437,15 +429,13 @@ upload_release(struct uploader *u)
 	curl_slist_free_all(u->hdrs);
 	u->hdrs = NULL;
 	u->raw.len = 0;
-	u->gzlen = 0;
+	u->http.gzlen = 0;
 	u->nlines = 0;
 	u->claimed = 0;
 	if (u->raw.cap > UPLOAD_MAX_BODY) {
 		/* Do not keep a pathological segment's memory for ever. */
 		buf_free(&u->raw);
-		free(u->gz);
-		u->gz = NULL;
-		u->gzcap = 0;
+		curlev_trim(&u->http);
 	}
 }
 
@@ -600,72 +590,6 @@ fail:
 	return -1;
 }
 
-/* gzip raw into gz. 0 or -1. */
-static int
-upload_gzip(struct uploader *u)
-{
-	size_t		 bound;
-	unsigned char	*p;
-
-	/* libdeflate: 42% fewer instructions than zlib at level 1 for a
-	 * 500-record segment, a smaller body, 70 KiB less state. */
-	if (u->gzc == NULL && (u->gzc =
-	    libdeflate_alloc_compressor(UPLOAD_GZIP_LEVEL)) == NULL) {
-		errno = ENOMEM;
-		return -1;
-	}
-	bound = libdeflate_gzip_compress_bound(u->gzc, u->raw.len);
-	if (bound > u->gzcap) {
-		if ((p = realloc(u->gz, bound)) == NULL)
-			return -1;
-		u->gz = p;
-		u->gzcap = bound;
-	}
-	u->gzlen = libdeflate_gzip_compress(u->gzc, u->raw.data, u->raw.len,
-	    u->gz, u->gzcap);
-	if (u->gzlen == 0) {
-		errno = EIO;
-		return -1;
-	}
-	return 0;
-}
-
-static size_t
-upload_discard_cb(char *p, size_t size, size_t n, void *arg)
-{
-	(void)p;
-	(void)arg;
-	return size * n;
-}
-
-/* Keep Retry-After of the final response (a proxy's CONNECT answer and
- * 1xx responses come first; each status line starts afresh). */
-static size_t
-upload_header_cb(char *p, size_t size, size_t n, void *arg)
-{
-	struct uploader	*u = arg;
-	size_t		 len = size * n, vlen;
-	const char	*v, *end;
-
-	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0)
-		u->retry_after[0] = '\0';
-	else if (len > 12 && strncasecmp(p, "retry-after:", 12) == 0) {
-		v = p + 12;
-		end = p + len;
-		while (v < end && (*v == ' ' || *v == '\t'))
-			v++;
-		while (end > v && (end[-1] == '\r' || end[-1] == '\n' ||
-		    end[-1] == ' ' || end[-1] == '\t'))
-			end--;
-		vlen = (size_t)(end - v);
-		if (vlen >= sizeof u->retry_after)
-			vlen = 0;	/* absurd: treat as absent */
-		memcpy(u->retry_after, v, vlen);
-		u->retry_after[vlen] = '\0';
-	}
-	return len;
-}
-
 static int
 upload_add_header(struct uploader *u, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -720,15 +644,9 @@ upload_post(struct uploader *u)
 	p.url = u->endpoint;
 	p.ca_file = u->ca_file;
 	p.user_agent = u->user_agent;
-	p.body = u->gz;
-	p.bodylen = u->gzlen;
 	p.hdrs = u->hdrs;
 	p.timeout_s = u->timeout_s;
 	p.connect_timeout_s = u->connect_timeout_s;
-	p.write_cb = upload_discard_cb;
-	p.header_cb = upload_header_cb;
-	p.header_arg = u;
-	p.errbuf = u->errbuf;
 	if (curlev_post(&u->http, &p, err, sizeof err) == -1) {
 		upload_set_error(u, "%s", err);
 		return -1;
@@ -822,13 +740,11 @@ upload_start(struct uploader *u)
 		}
 		break;
 	}
-	if (upload_gzip(u) == -1) {
+	if (curlev_gzip(&u->http, u->raw.data, u->raw.len) == -1) {
 		upload_set_error(u, "gzip: %s", strerror(errno));
 		upload_fail(u, 0);
 		return;
 	}
-	u->errbuf[0] = '\0';
-	u->retry_after[0] = '\0';
 	if (upload_post(u) == -1) {
 		upload_fail(u, 0);
 		return;
@@ -836,7 +752,7 @@ upload_start(struct uploader *u)
 	u->started_ms = timing_wall_ms();
 	u->state = UPLOAD_INFLIGHT;
 	log_debug("upload: POST %s (%u records, %zu -> %zu bytes)",
-	    u->claim.stem, u->nlines, u->raw.len, u->gzlen);
+	    u->claim.stem, u->nlines, u->raw.len, u->http.gzlen);
 }
 
 /* The transfer ended (easy handle already removed from the multi). */
@@ -854,8 +770,7 @@ upload_finish(struct uploader *u, CURLcode res, long code)
 	u->hdrs = NULL;
 
 	if (res != CURLE_OK) {
-		upload_set_error(u, "%s", u->errbuf[0] != '\0' ? u->errbuf :
-		    curl_easy_strerror(res));
+		upload_set_error(u, "%s", curlev_error(&u->http, res));
 		upload_fail(u, code);
 		return;
 	}
@@ -867,7 +782,7 @@ upload_finish(struct uploader *u, CURLcode res, long code)
 		u->segments_posted++;
 		u->events_uploaded += u->nlines;
 		u->bytes_sent += u->raw.len;
-		u->bytes_compressed += u->gzlen;
+		u->bytes_compressed += u->http.gzlen;
 		u->last_post_ms = now;
 		u->last_error[0] = '\0';
 		u->drain_sent++;
@@ -920,7 +835,7 @@ upload_finish(struct uploader *u, CURLcode res, long code)
 		return;
 	case 429:
 	case 503:
-		ra = backoff_parse_retry_after(u->retry_after,
+		ra = backoff_parse_retry_after(u->http.retry_after,
 		    (time_t)(now / 1000));
 		if (ra >= 0) {
 			if (ra > (int64_t)u->max_ra_s)
@@ -1294,10 +1209,7 @@ upload_free(struct uploader *u)
 	if (u->step_ev != NULL)
 		event_free(u->step_ev);
 	curl_slist_free_all(u->hdrs);
-	if (u->gzc != NULL)
-		libdeflate_free_compressor(u->gzc);
 	buf_free(&u->raw);
-	free(u->gz);
 	free(u->endpoint);
 	free(u->ca_file);
 	free(u->state_path);
