@@ -216,6 +216,12 @@ line_check_ts(const char *p, size_t n, int64_t *ts)
 	json_error_t	 err;
 	const char	*why = NULL;
 
+	/*
+	 * A raw NUL byte is never JSON (RFC 8259), but jansson drops one
+	 * that follows a number ("12800\0,"): refuse it before asking.
+	 */
+	if (memchr(p, '\0', n) != NULL)
+		return "not valid JSON (a NUL byte)";
 	if ((j = json_loadb(p, n, JSON_ALLOW_NUL, &err)) == NULL)
 		return "not valid JSON";
 	if (!json_is_object(j))

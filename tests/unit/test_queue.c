@@ -1517,6 +1517,44 @@ t_check_corrupt_middle(void **state)
 	    &nb), -1);
 }
 
+/*
+ * A raw NUL byte is never JSON, also where jansson would drop it (right
+ * after a number): such a line is bad for check and for recovery.
+ */
+static void
+t_check_nul_byte(void **state)
+{
+	static const char body[] = "{\"event_id\":\"x\",\"ts\":12\0}\n"
+	    "{\"event_id\":\"x\",\"ts\":3}\n";
+	struct tq		*t = *state;
+	struct bad_seen		 s;
+	struct queue		*q;
+	const struct queue_recovery *r;
+	unsigned		 nf = 0, nb = 0;
+	char			 stem[64], a[256], p[PATH_MAX];
+
+	memset(&s, 0, sizeof s);
+	stem_ago(stem, sizeof stem, 0, 1);
+	snprintf(a, sizeof a, "%s.ndjson", stem);
+	put_file(t, a, body, sizeof body - 1);
+	assert_int_equal(queue_check(t->dir, bad_cb, &s, &nf, &nb), 0);
+	assert_int_equal(nf, 1);
+	assert_int_equal(nb, 1);
+	assert_int_equal(s.lines[0], 1);
+
+	/* Recovery: the same bytes in a crashed writer's partial. */
+	snprintf(p, sizeof p, "%s/%s", t->dir, a);
+	assert_int_equal(unlink(p), 0);
+	stem_ago(stem, sizeof stem, 0, 2);
+	put_managed(t, stem, body, sizeof body - 1);
+	q = qopen(t, 0);
+	r = queue_last_recovery(q);
+	assert_int_equal(r->quarantined, 1);
+	assert_int_equal(r->promoted, 0);
+	assert_int_equal(count_suffix(t, ".invalid"), 1);
+	queue_close(q);
+}
+
 static void
 t_write_ready(void **state)
 {
@@ -2068,6 +2106,7 @@ main(void)
 		T(t_foreign_files),
 		T(t_clear_live_writer),
 		T(t_check_corrupt_middle),
+		T(t_check_nul_byte),
 		T(t_write_ready),
 		T(t_dump),
 		T(t_dump_same_second),
